@@ -1,0 +1,51 @@
+"""The ``headwater`` console script: commands that need no flow file.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``headwater --help`` stays fast. To add one, add a line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+COMMANDS: dict[str, str] = {
+    "status": "headwater.cli.status:status",
+    "configure": "headwater.cli.configure:configure",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in COMMANDS:
+            module, _, attr = COMMANDS[name].partition(":")
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError as exc:
+                if exc.name and exc.name.startswith("headwater"):
+                    return None  # command not built yet
+                raise
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="headwater")
+def cli() -> None:
+    """Headwater: ML and data workflows as plain Python classes.
+
+    Flow commands run on the flow file (`python flow.py run`); these commands do not need one.
+    """
+
+
+def main() -> None:
+    from .errors import run_cli
+
+    sys.exit(run_cli(cli, prog_name="headwater"))

@@ -1,0 +1,130 @@
+"""The local backend: plain files under a folder (``METAFLOW_DATASTORE_SYSROOT_LOCAL``).
+
+Default sysroot: ``.headwater/`` in the current directory. Writes go to a temporary file in
+the same folder and are renamed into place, so a crash never leaves a partial object.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import TYPE_CHECKING
+
+from ..exceptions import DataNotFound, DataStoreError
+from .base import StorageBackend
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+DEFAULT_DIRNAME = ".headwater"
+
+
+class LocalBackend(StorageBackend):
+    """Objects are files; keys are paths relative to ``root``."""
+
+    TYPE = "local"
+    IS_LOCAL = True
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", root: str | None = None) -> "LocalBackend":
+        root = root or settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") or os.path.join(
+            os.getcwd(), DEFAULT_DIRNAME)
+        return cls(root)
+
+    def _path(self, key: str) -> str:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise DataStoreError(f"invalid datastore key {key!r}")
+        return os.path.join(self.root, key)
+
+    def exists(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
+    def _tempfile(self, path: str) -> tuple[int, str]:
+        folder = os.path.dirname(path)
+        try:
+            return tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            return tempfile.mkstemp(dir=folder, prefix=".tmp-")
+
+    def put_bytes(self, key: str, data: bytes | memoryview, overwrite: bool = True) -> None:
+        path = self._path(key)
+        if not overwrite and os.path.exists(path):
+            return
+        fd, tmp = self._tempfile(path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def put_file(self, key: str, path: str, overwrite: bool = True, move: bool = False) -> None:
+        dest = self._path(key)
+        if not overwrite and os.path.exists(dest):
+            if move:
+                _unlink(path)
+            return
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if move:
+            try:
+                os.replace(path, dest)  # same filesystem: free and atomic
+                return
+            except OSError:
+                pass  # different filesystem: copy below
+        fd, tmp = self._tempfile(dest)
+        try:
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                while chunk := src.read(8 << 20):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        if move:
+            _unlink(path)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise DataNotFound(f"no object {key!r} in {self.root}") from None
+
+    def local_path(self, key: str) -> str:
+        path = self._path(key)
+        if not os.path.exists(path):
+            raise DataNotFound(f"no object {key!r} in {self.root}")
+        return path
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        folder = base if os.path.isdir(base) else os.path.dirname(base)
+        keys = []
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                key = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
+                if key.startswith(prefix):
+                    keys.append(key)
+        return keys
+
+    def delete(self, key: str) -> None:
+        _unlink(self._path(key))
+
+    def tempfile_for(self, key: str) -> tuple[int, str]:
+        """A temporary file on the same filesystem as ``key``, so ``put_file(move=True)``
+        is a rename."""
+        return self._tempfile(self._path(key))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,142 @@
+"""One hierarchy for every error Headwater raises on purpose.
+
+Each error carries a message that names what is wrong and, where there is one, how to fix
+it (``fix``). The command line prints ``headline`` and ``fix`` without a traceback unless
+``--debug`` is given; anything that is not a ``HeadwaterException`` is a bug and is shown
+with its traceback.
+"""
+
+from __future__ import annotations
+
+
+class HeadwaterException(Exception):
+    """Base of every deliberate Headwater error."""
+
+    headline = "Headwater error"
+
+    def __init__(self, message: str, fix: str | None = None):
+        self.message = message
+        self.fix = fix
+        super().__init__(message if not fix else f"{message}\n  Fix: {fix}")
+
+
+# --- configuration and user input -------------------------------------------------------
+
+
+class ConfigurationError(HeadwaterException):
+    headline = "Configuration error"
+
+
+class ParameterError(HeadwaterException):
+    headline = "Bad parameter"
+
+
+class GraphError(HeadwaterException):
+    """The flow's structure is invalid; points at the file and line of the offending step."""
+
+    headline = "Invalid flow"
+
+    def __init__(self, message: str, fix: str | None = None, file: str | None = None,
+                 line: int | None = None):
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(where + message, fix)
+
+
+class InvalidNextError(HeadwaterException):
+    """``self.next`` was called wrongly at run time."""
+
+    headline = "Invalid transition"
+
+
+class MergeArtifactsError(HeadwaterException):
+    headline = "Conflicting artifacts in join"
+
+    def __init__(self, message: str, names: list[str]):
+        self.artifact_names = names
+        super().__init__(message, "pass exclude=[...] for these names or set them on self "
+                                  "before calling merge_artifacts")
+
+
+class ForeachError(HeadwaterException):
+    headline = "Bad foreach"
+
+
+class ResumeError(HeadwaterException):
+    headline = "Cannot resume"
+
+
+class RunFailed(HeadwaterException):
+    headline = "Run failed"
+
+
+class TimeoutException(HeadwaterException):
+    headline = "Step timed out"
+
+
+# --- storage ------------------------------------------------------------------------------
+
+
+class DataStoreError(HeadwaterException):
+    headline = "Datastore error"
+
+
+class DataNotFound(DataStoreError):
+    headline = "Not found in datastore"
+
+
+class DataAlreadyExists(DataStoreError):
+    headline = "Already exists in datastore"
+
+
+class DataStoreAuthError(DataStoreError):
+    headline = "Datastore authentication failed"
+
+
+class DataStoreThrottled(DataStoreError):
+    headline = "Datastore is throttling requests"
+
+
+class SerializationError(DataStoreError):
+    """An artifact could not be pickled; names the artifact."""
+
+    headline = "Artifact cannot be stored"
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+class MetadataError(HeadwaterException):
+    headline = "Metadata error"
+
+
+class MetadataServiceUnreachable(MetadataError):
+    headline = "Metadata service unreachable"
+
+
+class MetadataServiceVersionError(MetadataError):
+    headline = "Metadata service too old"
+
+
+class ObjectNotFound(MetadataError):
+    """A flow, run, step, task or artifact the Client API was asked for does not exist."""
+
+    headline = "Not found"
+
+
+class NamespaceMismatch(ObjectNotFound):
+    headline = "Not in the current namespace"
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+class SecretsError(HeadwaterException):
+    headline = "Secrets error"
+
+
+# Names Metaflow users already catch.
+MetaflowException = HeadwaterException
+MetaflowNotFound = ObjectNotFound
+MetaflowNamespaceMismatch = NamespaceMismatch
