@@ -1,7 +1,9 @@
 """The local backend: plain files under a folder (``METAFLOW_DATASTORE_SYSROOT_LOCAL``).
 
-Default sysroot: ``.headwater/`` in the current directory. Writes go to a temporary file in
-the same folder and are renamed into place, so a crash never leaves a partial object.
+Default sysroot: ``.headwater/`` beside the flow file when a flow runs; readers (the Client
+API) look for a ``.headwater/`` folder in the current directory and its parents. Writes go
+to a temporary file in the same folder and are renamed into place, so a crash never leaves
+a partial object.
 """
 
 from __future__ import annotations
@@ -19,6 +21,23 @@ if TYPE_CHECKING:
 DEFAULT_DIRNAME = ".headwater"
 
 
+def local_root(settings: "Settings") -> str:
+    """The local sysroot: the setting, else the nearest ``.headwater/`` from the current
+    directory upwards, else ``./.headwater``."""
+    root = settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+    if root:
+        return os.path.abspath(os.path.expanduser(root))
+    folder = os.getcwd()
+    while True:
+        candidate = os.path.join(folder, DEFAULT_DIRNAME)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return os.path.join(os.getcwd(), DEFAULT_DIRNAME)
+        folder = parent
+
+
 class LocalBackend(StorageBackend):
     """Objects are files; keys are paths relative to ``root``."""
 
@@ -30,9 +49,11 @@ class LocalBackend(StorageBackend):
 
     @classmethod
     def from_settings(cls, settings: "Settings", root: str | None = None) -> "LocalBackend":
-        root = root or settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") or os.path.join(
-            os.getcwd(), DEFAULT_DIRNAME)
-        return cls(root)
+        return cls(root or local_root(settings))
+
+    def file_path(self, key: str) -> str:
+        """The file that holds (or will hold) ``key``: lets logs be appended in place."""
+        return self._path(key)
 
     def _path(self, key: str) -> str:
         if key.startswith("/") or ".." in key.split("/"):

@@ -77,11 +77,9 @@ class LocalMetadataProvider(MetadataProvider):
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "LocalMetadataProvider":
-        from ..datastore.local import DEFAULT_DIRNAME
+        from ..datastore.local import local_root
 
-        root = settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") or os.path.join(
-            os.getcwd(), DEFAULT_DIRNAME)
-        return cls(root)
+        return cls(local_root(settings))
 
     def describe(self) -> str:
         return f"local@{self.root}"

@@ -1,0 +1,195 @@
+"""``Config``: settings read from a TOML or JSON file when a run starts.
+
+    class TrainFlow(FlowSpec):
+        config = Config("config", default="config.toml")
+
+        @resources(memory=config.resources.memory)      # resolved when the run starts
+        @step
+        def start(self):
+            print(self.config.model.type)
+
+The file comes from ``--config-file PATH`` (the flow's only Config) or ``--config NAME PATH``,
+else from ``default`` (relative paths are tried from the current directory, then beside the
+flow file). Values are plain dicts with attribute access, stored with the run like parameters.
+Inside decorator arguments and flow decorators, ``config.a.b`` and ``config_expr("config.a.b")``
+are placeholders resolved once the file is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from .exceptions import ConfigurationError
+
+
+class ConfigValue(dict):
+    """A dict whose keys are also attributes (``cfg.model.type``), recursively."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"config has no key {name!r} (keys: {', '.join(self)})") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return _wrap(dict.__getitem__(self, key))
+
+    def __reduce__(self):
+        return (ConfigValue, (dict(self),))
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, ConfigValue):
+        return ConfigValue(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+class ConfigExpr:
+    """A placeholder for a value from a config, resolved when the run starts."""
+
+    def __init__(self, expression: str):
+        self.expression = expression
+
+    def __getattr__(self, name: str) -> "ConfigExpr":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return ConfigExpr(f"{self.expression}.{name}")
+
+    def __getitem__(self, key: Any) -> "ConfigExpr":
+        return ConfigExpr(f"{self.expression}[{key!r}]")
+
+    def resolve(self, configs: dict[str, Any]) -> Any:
+        try:
+            return eval(self.expression, {"__builtins__": {}}, dict(configs))  # noqa: S307
+        except Exception as exc:
+            raise ConfigurationError(
+                f"cannot evaluate config expression {self.expression!r}: {exc}",
+                "check the key names against the config file") from None
+
+    def __repr__(self) -> str:
+        return f"config_expr({self.expression!r})"
+
+
+def config_expr(expression: str) -> ConfigExpr:
+    """A value computed from configs, e.g. ``config_expr("config.schedule.cron")``."""
+    return ConfigExpr(expression)
+
+
+def resolve_placeholders(value: Any, configs: dict[str, Any]) -> Any:
+    """Replace every ``ConfigExpr`` inside ``value`` (recursing into lists and dicts)."""
+    if isinstance(value, ConfigExpr):
+        return value.resolve(configs)
+    if isinstance(value, list):
+        return [resolve_placeholders(v, configs) for v in value]
+    if isinstance(value, dict) and not isinstance(value, ConfigValue):
+        return {k: resolve_placeholders(v, configs) for k, v in value.items()}
+    return value
+
+
+def parse_config_text(text: str, path: str) -> dict:
+    """Parse by extension: ``.toml`` as TOML, ``.json`` as JSON, anything else tries both."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    ext = os.path.splitext(path)[1].lower()
+    parsers = [tomllib.loads] if ext == ".toml" else [json.loads] if ext == ".json" else [
+        json.loads, tomllib.loads]
+    errors = []
+    for parse in parsers:
+        try:
+            data = parse(text)
+            if not isinstance(data, dict):
+                raise ValueError(f"top level is a {type(data).__name__}, not a table/object")
+            return data
+        except Exception as exc:  # both parsers raise their own error classes
+            errors.append(str(exc))
+    raise ConfigurationError(f"config file {path} cannot be parsed: {'; '.join(errors)}",
+                             "fix the file's syntax (TOML or JSON)")
+
+
+class Config:
+    """A config file attached to the flow as a class attribute."""
+
+    def __init__(self, name: str, default: str | None = None,
+                 default_value: dict | None = None, parser: Callable[[str], dict] | None = None,
+                 help: str | None = None, required: bool = False):
+        self.name = name
+        self.default = default
+        self.default_value = default_value
+        self.parser = parser
+        self.help = help
+        self.required = required
+        self.attr = name
+        self._default_cache: Any = None
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    def __getattr__(self, name: str) -> ConfigExpr:
+        # At class-definition time `config.resources.memory` builds a placeholder.
+        if name.startswith("_") or name in ("name", "default", "parser", "attr"):
+            raise AttributeError(name)
+        return ConfigExpr(f"{self.attr}.{name}")
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        found, value = obj._load_inherited(self.attr)  # the run's value, inside a task
+        if found:
+            return value
+        # A flow object outside a run (unit tests): the default file stands in.
+        if self._default_cache is None:
+            self._default_cache = self.load(None, owner._flow_file() if owner else None)
+        return self._default_cache
+
+    def load(self, path: str | None, flow_file: str | None = None) -> ConfigValue | None:
+        """Read the config from ``path`` (or the default); ``None`` when there is none."""
+        if path is None and self.default is None:
+            if self.default_value is not None:
+                return _wrap(dict(self.default_value))
+            if self.required:
+                raise ConfigurationError(f"config {self.name!r} is required",
+                                         f"pass --config {self.name} PATH")
+            return None
+        candidates = [path] if path else [self.default]
+        if not path and flow_file and not os.path.isabs(self.default):
+            candidates.append(os.path.join(os.path.dirname(os.path.abspath(flow_file)),
+                                           self.default))
+        for candidate in candidates:
+            if os.path.exists(candidate):
+                break
+        else:
+            raise ConfigurationError(
+                f"config file {candidates[0]} for config {self.name!r} does not exist",
+                f"create it or pass another file with --config {self.name} PATH")
+        try:
+            with open(candidate, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise ConfigurationError(f"config file {candidate} cannot be read: {exc.strerror}",
+                                     "check the path and its permissions") from None
+        if self.parser is not None:
+            try:
+                data = self.parser(text)
+            except Exception as exc:
+                raise ConfigurationError(f"config file {candidate} cannot be parsed: {exc}",
+                                         "fix the file's syntax") from None
+        else:
+            data = parse_config_text(text, candidate)
+        return _wrap(dict(data))
+
+
+def flow_configs(flow_cls: type) -> dict[str, Config]:
+    """Attribute name -> Config for a flow class."""
+    configs: dict[str, Config] = {}
+    for klass in reversed(flow_cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, Config):
+                configs[attr] = value
+    return configs

@@ -1,0 +1,108 @@
+"""Step and flow decorators.
+
+The registry maps each decorator's name to ``module:Class`` so ``--with NAME`` and the
+user-facing functions below can find it; a decorator's module (and any cloud SDK it needs)
+is imported only when it is used. To add a decorator, write one module with a
+``StepDecorator`` subclass (see ``base.py``) and add one line to ``STEP_DECORATORS``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from typing import Any, Callable
+
+from .base import (DecoratorError, FlowDecorator, StepDecorator, make_flow_decorator,
+                   make_step_decorator)
+
+STEP_DECORATORS: dict[str, str] = {
+    "retry": "headwater.decorators.retry:RetryDecorator",
+    "catch": "headwater.decorators.catch:CatchDecorator",
+    "timeout": "headwater.decorators.timeout:TimeoutDecorator",
+    "resources": "headwater.decorators.resources:ResourcesDecorator",
+    "environment": "headwater.decorators.environment:EnvironmentDecorator",
+    "secrets": "headwater.decorators.secrets:SecretsDecorator",
+    "card": "headwater.decorators.card:CardDecorator",
+    "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
+    "batch": "headwater.decorators.batch:BatchDecorator",
+}
+
+FLOW_DECORATORS: dict[str, str] = {
+    "project": "headwater.decorators.project:ProjectDecorator",
+    "schedule": "headwater.decorators.project:ScheduleDecorator",
+}
+
+
+def _load(target: str) -> type:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def step_decorator_class(name: str) -> type[StepDecorator]:
+    """The class registered under ``name``."""
+    try:
+        return _load(STEP_DECORATORS[name])
+    except KeyError:
+        raise DecoratorError(f"unknown step decorator {name!r}",
+                             f"known: {', '.join(sorted(STEP_DECORATORS))}") from None
+    except ModuleNotFoundError as exc:
+        raise DecoratorError(f"step decorator {name!r} is not available: {exc}",
+                             "install the extra it needs, e.g. pip install 'headwater[k8s]'"
+                             ) from None
+
+
+def parse_with(spec: str) -> StepDecorator:
+    """Build a decorator from ``--with NAME[:key=value,key=value]`` (values are Python or
+    JSON literals; anything else is a string)."""
+    name, _, rest = spec.partition(":")
+    cls = step_decorator_class(name.strip())
+    attributes: dict[str, Any] = {}
+    for part in _split_top_level(rest):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise DecoratorError(f"--with {spec!r}: {part!r} is not key=value",
+                                 "e.g. --with retry:times=2,minutes_between_retries=0")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        attributes[key.strip()] = value
+    return cls(attributes, from_cli=True)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets or quotes."""
+    parts, depth, quote, current = [], 0, None, []
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def __getattr__(name: str) -> Callable:
+    # retry, catch, ... : the user-facing decorator functions, built on first use.
+    if name in STEP_DECORATORS:
+        func = make_step_decorator(step_decorator_class(name))
+    elif name in FLOW_DECORATORS:
+        func = make_flow_decorator(_load(FLOW_DECORATORS[name]))
+    else:
+        raise AttributeError(f"module 'headwater.decorators' has no attribute {name!r}")
+    globals()[name] = func
+    return func
+
+
+__all__ = ["DecoratorError", "FlowDecorator", "STEP_DECORATORS", "FLOW_DECORATORS",
+           "StepDecorator", "parse_with", "step_decorator_class"]

@@ -1,0 +1,66 @@
+"""``@catch``: let the flow go on when a step fails, keeping the error as an artifact."""
+
+from __future__ import annotations
+
+import traceback
+
+from .base import DecoratorError, StepDecorator
+
+
+class CaughtException:
+    """What ``@catch(var=...)`` stores: the failure of a step, picklable and printable."""
+
+    def __init__(self, type_name: str, message: str, traceback_text: str):
+        self.type = type_name
+        self.message = message
+        self.traceback = traceback_text
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> "CaughtException":
+        return cls(f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc),
+                   "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"<CaughtException {self}>"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class CatchDecorator(StepDecorator):
+    """After the last attempt fails, store the error in ``self.<var>`` and continue.
+
+        @catch(var="load_error", print_exception=True)
+    """
+
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def step_init(self, flow_cls, graph, step_name):
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+            raise DecoratorError(f"@catch(var={var!r}) on step {step_name!r}: var must be an "
+                                 f"attribute name")
+        node = graph[step_name]
+        if node.type in ("foreach", "switch"):
+            raise DecoratorError(f"@catch cannot be used on step {step_name!r}: after a failure "
+                                 f"it could not know how many tasks or which branch follow")
+
+    def _record(self, flow, error: CaughtException) -> None:
+        if self.attributes["print_exception"]:
+            print(f"@catch caught an exception:\n{error.traceback}", flush=True)
+        if self.attributes["var"]:
+            setattr(flow, self.attributes["var"], error)
+
+    def task_exception(self, flow, ctx, exc):
+        if ctx.retry_count < ctx.max_retries:
+            return False  # let @retry have its attempts first
+        self._record(flow, CaughtException.from_exception(exc))
+        return True
+
+    def task_crashed(self, flow, ctx, reason):
+        self._record(flow, CaughtException("TaskCrashed", reason, reason + "\n"))
+        return True

@@ -1,0 +1,352 @@
+"""``FlowSpec`` and ``@step``: how a flow is written.
+
+    class HelloFlow(FlowSpec):
+        @step
+        def start(self):
+            self.greeting = "hi"          # every attribute set on self is an artifact
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print(self.greeting)
+
+    if __name__ == "__main__":
+        HelloFlow()                        # runs the command line: python hello.py run
+
+A flow class instantiated anywhere else (``flow = HelloFlow()`` in a unit test) is a plain
+object: parameters read as their defaults and may be assigned, steps are ordinary methods,
+``self.next(...)`` only records the transition, and ``current`` is usable.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from .exceptions import InvalidNextError, MergeArtifactsError
+
+if TYPE_CHECKING:
+    from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
+
+
+def step(func: Callable) -> Callable:
+    """Mark a method as a step of the flow."""
+    if not callable(func) or not hasattr(func, "__code__"):
+        raise TypeError(f"@step decorates a method, not {func!r}")
+    func.is_step = True
+    func.__dict__.setdefault("decorators", [])
+    return func
+
+
+@dataclass
+class Transition:
+    """What a step's ``self.next(...)`` asked for."""
+
+    targets: list[str]
+    foreach: str | None = None
+    condition: str | None = None
+    switch: dict[str, str] | None = None  # condition value -> step, for the switch form
+
+    def to_json(self) -> dict:
+        return {"targets": self.targets, "foreach": self.foreach,
+                "condition": self.condition, "switch": self.switch}
+
+
+@dataclass
+class SplitFrame:
+    """One level of branching a task is inside: which split, which branch of how many."""
+
+    step: str
+    kind: str  # "static" | "foreach" | "switch"
+    index: int
+    count: int
+    var: str | None = None  # the foreach attribute
+
+    def to_json(self) -> list:
+        return [self.step, self.kind, self.index, self.count, self.var]
+
+    @classmethod
+    def from_json(cls, value: list) -> "SplitFrame":
+        return cls(*value)
+
+
+@dataclass
+class TaskState:
+    """Everything a flow object needs while it runs as a task (kept out of user names)."""
+
+    artifacts: dict[str, "ArtifactInfo"] = field(default_factory=dict)  # inherited, unloaded
+    cas: "ContentAddressedStore | None" = None
+    step_name: str | None = None
+    stack: list[SplitFrame] = field(default_factory=list)
+    assigned: set[str] = field(default_factory=set)
+    transition: Transition | None = None
+    running: bool = False
+    parameter_names: frozenset[str] = frozenset()
+    read_only: bool = False  # inputs of a join
+    is_join: bool = False
+
+
+class FlowSpec:
+    """Base class of every flow. Subclass it, define ``start`` and ``end`` steps."""
+
+    _flow_decorators: list = []
+    _flow_namespace: str | None = None
+
+    def __init__(self, use_cli: bool = True):
+        object.__setattr__(self, "_hw", TaskState())
+        if use_cli and type(self).__module__ == "__main__":
+            from .cli.flow_cli import main
+
+            main(type(self))  # exits the process
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The flow's name (its class name)."""
+        return type(self).__name__
+
+    @classmethod
+    def _flow_file(cls) -> str | None:
+        try:
+            return inspect.getfile(cls)
+        except (TypeError, OSError):
+            return None
+
+    # --- artifacts -----------------------------------------------------------------------
+
+    def _state(self) -> TaskState:
+        try:
+            return object.__getattribute__(self, "_hw")
+        except AttributeError:  # a subclass __init__ that skipped ours
+            state = TaskState()
+            object.__setattr__(self, "_hw", state)
+            return state
+
+    def _load_inherited(self, name: str) -> tuple[bool, Any]:
+        """Load an inherited artifact into the instance (once); ``(found, value)``."""
+        state = self._state()
+        info = state.artifacts.get(name)
+        if info is None or state.cas is None:
+            return False, None
+        value = state.cas.load(info.sha, info.size)
+        object.__setattr__(self, name, value)  # cache; loading is not an assignment
+        return True, value
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: an inherited artifact not loaded yet.
+        if name.startswith("__") or name == "_hw":
+            raise AttributeError(name)
+        found, value = self._load_inherited(name)
+        if not found:
+            state = self._state()
+            hint = (" (in a join step, artifacts that differ between branches are read from "
+                    "inputs, or combined with self.merge_artifacts(inputs))") if state.is_join else ""
+            raise AttributeError(f"{type(self).__name__!r} flow has no artifact {name!r}{hint}")
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state = self._state()
+        if state.running:
+            if state.read_only:
+                raise AttributeError(f"inputs of a join are read-only (setting {name!r})")
+            if name in state.parameter_names:
+                raise AttributeError(f"{name!r} is a parameter of the flow and cannot be "
+                                     f"changed during a run")
+            state.assigned.add(name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        state = self._state()
+        state.artifacts.pop(name, None)
+        state.assigned.discard(name)
+        if name in self.__dict__:
+            object.__delattr__(self, name)
+
+    def _artifact_names(self) -> set[str]:
+        state = self._state()
+        names = set(state.artifacts) | {n for n in self.__dict__ if n != "_hw"}
+        return {n for n in names if not n.startswith("_")}
+
+    def _artifact_sha(self, name: str) -> str | None:
+        """The stored hash of an inherited, unchanged artifact (None if set in this task)."""
+        state = self._state()
+        if name in state.assigned:
+            return None
+        info = state.artifacts.get(name)
+        return info.sha if info else None
+
+    # --- transitions ---------------------------------------------------------------------
+
+    def next(self, *steps: Any, foreach: str | None = None, condition: str | None = None) -> None:
+        """Name the step(s) that run after this one.
+
+        ``self.next(self.a)``; a static branch ``self.next(self.a, self.b)``; a fan-out
+        ``self.next(self.a, foreach="items")``; a switch
+        ``self.next({"x": self.a, "y": self.b}, condition="choice")``; or plain ``if``/``else``
+        around different ``self.next`` calls.
+        """
+        state = self._state()
+        if state.transition is not None:
+            raise InvalidNextError(
+                f"self.next() was called twice in step {state.step_name or '?'!r}",
+                "call self.next() exactly once per step execution")
+        switch = None
+        if len(steps) == 1 and isinstance(steps[0], dict):
+            if condition is None:
+                raise InvalidNextError("self.next({...}) needs condition='attribute'",
+                                       "e.g. self.next({'a': self.a, 'b': self.b}, "
+                                       "condition='choice')")
+            switch = {str(k): _step_name(v) for k, v in steps[0].items()}
+            targets = list(dict.fromkeys(switch.values()))
+        else:
+            if not steps:
+                raise InvalidNextError("self.next() needs at least one step",
+                                       "e.g. self.next(self.end)")
+            if condition is not None:
+                raise InvalidNextError("condition= needs a dict of steps",
+                                       "e.g. self.next({'a': self.a}, condition='choice')")
+            targets = [_step_name(s) for s in steps]
+        if foreach is not None:
+            if not isinstance(foreach, str):
+                raise InvalidNextError("foreach= takes the *name* of an attribute",
+                                       "e.g. self.next(self.process, foreach='items')")
+            if len(targets) != 1:
+                raise InvalidNextError("a foreach fans out to exactly one step")
+        state.transition = Transition(targets, foreach, condition, switch)
+
+    # --- foreach -------------------------------------------------------------------------
+
+    def _foreach_frame(self) -> SplitFrame | None:
+        for frame in reversed(self._state().stack):
+            if frame.kind == "foreach":
+                return frame
+        return None
+
+    @property
+    def index(self) -> int | None:
+        """The index of this task in the innermost foreach (None outside a foreach)."""
+        frame = self._foreach_frame()
+        return frame.index if frame else None
+
+    @property
+    def input(self) -> Any:
+        """The item of the innermost foreach this task processes (None outside one)."""
+        frame = self._foreach_frame()
+        if frame is None:
+            return None
+        values = getattr(self, frame.var)
+        try:
+            return values[frame.index]
+        except TypeError:  # sets, generators stored as iterables: index a list of them
+            return list(values)[frame.index]
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
+        out = []
+        for frame in self._state().stack:
+            if frame.kind == "foreach":
+                values = getattr(self, frame.var, None)
+                value = None
+                if values is not None:
+                    try:
+                        value = values[frame.index]
+                    except TypeError:
+                        value = list(values)[frame.index]
+                out.append((frame.index, frame.count, value))
+        return out
+
+    # --- joins ---------------------------------------------------------------------------
+
+    def merge_artifacts(self, inputs: "Inputs | list[FlowSpec]", exclude: list[str] = (),
+                        include: list[str] = ()) -> None:
+        """Copy artifacts of the join's inputs onto ``self``.
+
+        An artifact with the same value in every input that has it is taken over (by
+        reference: nothing is loaded or copied); one whose values differ raises
+        ``MergeArtifactsError`` unless excluded or already set on ``self``.
+        """
+        exclude, include = set(exclude), set(include)
+        state = self._state()
+        candidates: dict[str, list[tuple[FlowSpec, str | None]]] = {}
+        for inp in inputs:
+            for name in inp._artifact_names():
+                if name in state.parameter_names:
+                    continue
+                candidates.setdefault(name, []).append((inp, inp._artifact_sha(name)))
+        missing = sorted(include - set(candidates))
+        if missing:
+            raise MergeArtifactsError(
+                f"merge_artifacts(include=...) names {', '.join(missing)}, which no input has",
+                missing)
+        conflicts = []
+        for name, holders in sorted(candidates.items()):
+            if name in exclude or (include and name not in include):
+                continue
+            if name in state.assigned or name in self.__dict__:
+                continue  # set explicitly in this join: the user decided
+            shas = {sha for _, sha in holders}
+            if None in shas:  # values computed in this process (unit tests): compare them
+                values = [getattr(h, name) for h, _ in holders]
+                agree = all(_same(values[0], v) for v in values[1:])
+            else:
+                agree = len(shas) == 1
+            if not agree:
+                conflicts.append(name)
+                continue
+            source, sha = holders[0]
+            if sha is not None and state.cas is not None:
+                state.artifacts[name] = source._state().artifacts[name]
+                state.assigned.discard(name)
+            else:
+                setattr(self, name, getattr(source, name))
+        if conflicts:
+            raise MergeArtifactsError(
+                f"artifacts {', '.join(conflicts)} have different values in the inputs of "
+                f"step {state.step_name or '?'!r}", conflicts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # numpy arrays and friends
+        return False
+
+
+def _step_name(target: Any) -> str:
+    func = getattr(target, "__func__", target)
+    if not getattr(func, "is_step", False):
+        name = getattr(func, "__name__", repr(target))
+        raise InvalidNextError(f"self.next() got {name!r}, which is not a step",
+                               "pass step methods, e.g. self.next(self.end), and decorate "
+                               "them with @step")
+    return func.__name__
+
+
+class Inputs:
+    """The inputs of a join step: iterate them, index them, or name them by step
+    (``inputs.train_a.score``) in a static branch join."""
+
+    def __init__(self, flows: list[FlowSpec]):
+        self._flows = flows
+
+    def __iter__(self) -> Iterator[FlowSpec]:
+        return iter(self._flows)
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def __getitem__(self, index: int) -> FlowSpec:
+        return self._flows[index]
+
+    def __getattr__(self, step_name: str) -> FlowSpec:
+        if step_name.startswith("_"):
+            raise AttributeError(step_name)
+        for flow in self._flows:
+            if flow._state().step_name == step_name:
+                return flow
+        names = ", ".join(f._state().step_name or "?" for f in self._flows)
+        raise AttributeError(f"the join has no input from step {step_name!r} (inputs: {names})")

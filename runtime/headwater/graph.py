@@ -1,0 +1,338 @@
+"""The flow graph: steps and transitions, found by reading the flow's source.
+
+Each step's ``self.next(...)`` calls are read with ``ast`` (never by running the step):
+
+- one call, one target: ``linear``; several targets: ``split`` (static branch);
+- ``foreach="attr"``: ``foreach``;
+- ``self.next({...}, condition="attr")`` or several calls in ``if``/``else``: ``switch``
+  (a conditional: exactly one of the targets runs).
+
+Every split is closed by a *join*: a step that takes ``inputs`` or that several steps lead
+to. Analysis tracks the stack of open splits along each path so the scheduler knows what
+each join waits for (every branch of a static split, every task of a foreach, or the one
+branch a switch took). Every structural mistake is a ``GraphError`` naming file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import GraphError
+
+RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name",
+            "_parameters", "script_name"}
+
+
+@dataclass
+class StepNode:
+    """One step of the flow."""
+
+    name: str
+    func: Any
+    file: str | None
+    line: int | None
+    doc: str | None
+    takes_inputs: bool
+    type: str = "linear"  # linear | split | foreach | switch | end
+    out: list[str] = field(default_factory=list)
+    foreach_var: str | None = None
+    condition: str | None = None
+    in_funcs: list[str] = field(default_factory=list)
+    is_join: bool = False
+    join_kind: str | None = None  # static | foreach | switch: the split this join closes
+    split_stack: list[tuple[str, str]] = field(default_factory=list)  # (split step, kind)
+
+    @property
+    def decorators(self) -> list:
+        return getattr(self.func, "decorators", [])
+
+
+class FlowGraph:
+    """The analysed graph of a flow class."""
+
+    def __init__(self, flow_cls: type):
+        self.flow_cls = flow_cls
+        self.name = flow_cls.__name__
+        self.file = _source_file(flow_cls)
+        self.nodes: dict[str, StepNode] = {}
+        self._parse()
+        self._check_steps()
+        self.order = self._topological_order()
+        self._analyse_splits()
+
+    def __getitem__(self, name: str) -> StepNode:
+        return self.nodes[name]
+
+    def __iter__(self):
+        return (self.nodes[n] for n in self.order)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.nodes
+
+    # --- parsing -------------------------------------------------------------------------
+
+    def _parse(self) -> None:
+        funcs: dict[str, Any] = {}
+        for klass in reversed(self.flow_cls.__mro__):
+            for attr, value in vars(klass).items():
+                if getattr(value, "is_step", False):
+                    funcs[attr] = value
+                elif attr in funcs:
+                    del funcs[attr]  # overridden by a non-step
+        for name, func in funcs.items():
+            self.nodes[name] = self._parse_step(name, func)
+
+    def _parse_step(self, name: str, func: Any) -> StepNode:
+        file = _source_file(func)
+        try:
+            lines, first = inspect.getsourcelines(func)
+        except (OSError, TypeError):
+            raise GraphError(f"cannot read the source of step {name!r}",
+                             "define flows in a .py file (not an interactive session)",
+                             file=file) from None
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        fdef = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef,
+                                                               ast.AsyncFunctionDef)))
+        def_line = first + fdef.lineno - 1
+        args = fdef.args.args
+        node = StepNode(name=name, func=func, file=file, line=def_line,
+                        doc=inspect.getdoc(func), takes_inputs=len(args) == 2)
+        if len(args) not in (1, 2) or fdef.args.vararg or fdef.args.kwonlyargs:
+            raise GraphError(f"step {name!r} must be 'def {name}(self)' or, for a join, "
+                             f"'def {name}(self, inputs)'", file=file, line=def_line)
+        if name in RESERVED or name.startswith("_"):
+            raise GraphError(f"{name!r} cannot be a step name (it is reserved)",
+                             "rename the step", file=file, line=def_line)
+        calls = [c for c in ast.walk(fdef) if _is_next_call(c)]
+        if not calls:
+            if name != "end":
+                raise GraphError(f"step {name!r} never calls self.next()",
+                                 f"end step {name!r} with e.g. self.next(self.end)",
+                                 file=file, line=def_line)
+            node.type = "end"
+            return node
+        if name == "end":
+            call = calls[0]
+            raise GraphError("the end step must not call self.next()",
+                             "remove the call; the flow finishes after end",
+                             file=file, line=first + call.lineno - 1)
+        parsed = [self._parse_call(name, call, file, first) for call in calls]
+        if len(parsed) == 1:
+            targets, foreach, condition, is_switch = parsed[0]
+            node.out = targets
+            node.foreach_var = foreach
+            node.condition = condition
+            node.type = ("switch" if is_switch else "foreach" if foreach
+                         else "split" if len(targets) > 1 else "linear")
+        else:
+            out: list[str] = []
+            for (targets, foreach, _, is_switch), call in zip(parsed, calls):
+                if foreach or is_switch or len(targets) != 1:
+                    raise GraphError(
+                        f"step {name!r} calls self.next() in several places; each such call "
+                        f"must name exactly one step",
+                        "branch with if/else around self.next(self.a) / self.next(self.b), "
+                        "or use one static split self.next(self.a, self.b)",
+                        file=file, line=first + call.lineno - 1)
+                out.extend(t for t in targets if t not in out)
+            node.out = out
+            node.type = "switch" if len(out) > 1 else "linear"
+        return node
+
+    def _parse_call(self, step: str, call: ast.Call, file: str | None,
+                    first: int) -> tuple[list[str], str | None, str | None, bool]:
+        line = first + call.lineno - 1
+        kwargs = {k.arg: k.value for k in call.keywords}
+        unknown = set(kwargs) - {"foreach", "condition"}
+        if unknown:
+            raise GraphError(f"self.next() in step {step!r} got unknown argument "
+                             f"{sorted(unknown)[0]!r}", "use foreach= or condition=",
+                             file=file, line=line)
+        foreach = _const_str(kwargs.get("foreach"), "foreach", step, file, line)
+        condition = _const_str(kwargs.get("condition"), "condition", step, file, line)
+        args = call.args
+        if len(args) == 1 and isinstance(args[0], ast.Dict):
+            if condition is None:
+                raise GraphError(f"self.next({{...}}) in step {step!r} needs condition=",
+                                 "e.g. self.next({'a': self.a}, condition='choice')",
+                                 file=file, line=line)
+            targets = [_self_attr(v, step, file, line) for v in args[0].values]
+            return list(dict.fromkeys(targets)), None, condition, True
+        if not args:
+            raise GraphError(f"self.next() in step {step!r} names no step",
+                             "e.g. self.next(self.end)", file=file, line=line)
+        targets = [_self_attr(a, step, file, line) for a in args]
+        if foreach and len(targets) != 1:
+            raise GraphError(f"the foreach in step {step!r} must fan out to exactly one step",
+                             file=file, line=line)
+        if condition is not None:
+            raise GraphError(f"condition= in step {step!r} needs a dict of steps",
+                             "e.g. self.next({'a': self.a, 'b': self.b}, condition='choice')",
+                             file=file, line=line)
+        return targets, foreach, None, False
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _check_steps(self) -> None:
+        for required in ("start", "end"):
+            if required not in self.nodes:
+                raise GraphError(f"flow {self.name} has no {required!r} step",
+                                 f"add a step named {required!r} (decorated with @step)",
+                                 file=self.file)
+        for node in self.nodes.values():
+            for target in node.out:
+                if target not in self.nodes:
+                    what = ("a method that is not decorated with @step"
+                            if callable(getattr(self.flow_cls, target, None))
+                            else "not defined in the flow")
+                    raise GraphError(f"step {node.name!r} goes to {target!r}, which is {what}",
+                                     f"define 'def {target}(self)' with @step, or fix the name",
+                                     file=node.file, line=node.line)
+                self.nodes[target].in_funcs.append(node.name)
+        if self.nodes["start"].in_funcs:
+            raise GraphError("no step may go back to 'start'",
+                             file=self.file, line=self.nodes[self.nodes["start"].in_funcs[0]].line)
+        if self.nodes["start"].takes_inputs:
+            node = self.nodes["start"]
+            raise GraphError("the start step cannot take inputs", "def start(self):",
+                             file=node.file, line=node.line)
+        reachable = set()
+        todo = ["start"]
+        while todo:
+            name = todo.pop()
+            if name not in reachable:
+                reachable.add(name)
+                todo.extend(self.nodes[name].out)
+        unreachable = sorted(set(self.nodes) - reachable, key=lambda n: self.nodes[n].line or 0)
+        if unreachable:
+            node = self.nodes[unreachable[0]]
+            raise GraphError(f"step {node.name!r} can never run: no step leads to it",
+                             f"add self.next(self.{node.name}) to a step, or remove it",
+                             file=node.file, line=node.line)
+
+    def _topological_order(self) -> list[str]:
+        indegree = {n: len(set(node.in_funcs)) for n, node in self.nodes.items()}
+        ready = ["start"]
+        order: list[str] = []
+        while ready:
+            name = ready.pop(0)
+            order.append(name)
+            for target in dict.fromkeys(self.nodes[name].out):
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    ready.append(target)
+        if len(order) != len(self.nodes):
+            stuck = min((n for n in self.nodes if n not in order),
+                        key=lambda n: self.nodes[n].line or 0)
+            node = self.nodes[stuck]
+            raise GraphError(f"steps form a loop through {stuck!r}",
+                             "flows are acyclic: make the later step go forward to a new step",
+                             file=node.file, line=node.line)
+        return order
+
+    def _analyse_splits(self) -> None:
+        """Give each step the stack of open splits above it; find what each join closes."""
+        # edge_stack[(a, b)]: open splits (step, kind, branch) on the edge a -> b
+        edge_stack: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        stacks: dict[str, list[tuple[str, str, str]]] = {"start": []}
+        for name in self.order:
+            node = self.nodes[name]
+            if name != "start":
+                incoming = [edge_stack[(p, name)] for p in dict.fromkeys(node.in_funcs)]
+                stack = self._close(node, incoming)
+                stacks[name] = stack
+            stack = stacks[name]
+            node.split_stack = [(s, k) for s, k, _ in stack]
+            for target in dict.fromkeys(node.out):
+                if node.type in ("split", "foreach", "switch"):
+                    branch = target if node.type == "split" else ""
+                    edge_stack[(name, target)] = stack + [(name, node.type, branch)]
+                else:
+                    edge_stack[(name, target)] = stack
+        end = self.nodes["end"]
+        if end.split_stack:
+            split = end.split_stack[-1][0]
+            raise GraphError(f"the branches opened in step {split!r} are never joined "
+                             f"before 'end'",
+                             "add a join step 'def join(self, inputs)' that the branches "
+                             "lead to", file=end.file, line=end.line)
+
+    def _close(self, node: StepNode, incoming: list[list[tuple[str, str, str]]]
+               ) -> list[tuple[str, str, str]]:
+        is_join = node.takes_inputs or len(incoming) > 1
+        if not is_join:
+            return incoming[0]
+        tops = [stack[-1] if stack else None for stack in incoming]
+        if any(t is None for t in tops):
+            raise GraphError(f"step {node.name!r} takes inputs but there is no branch to "
+                             f"join before it", f"write 'def {node.name}(self)'",
+                             file=node.file, line=node.line)
+        rests = {tuple(stack[:-1]) for stack in incoming}
+        splits = {(t[0], t[1]) for t in tops}
+        if len(rests) > 1 or len(splits) > 1:
+            names = ", ".join(sorted({t[0] for t in tops}))
+            raise GraphError(f"step {node.name!r} joins branches of different splits "
+                             f"({names})", "join the inner branches first, then the outer ones",
+                             file=node.file, line=node.line)
+        split, kind = splits.pop()
+        if kind == "split":
+            expected = set(self.nodes[split].out)
+            arrived = {t[2] for t in tops}
+            if arrived != expected:
+                missing = ", ".join(sorted(expected - arrived))
+                raise GraphError(f"join {node.name!r} does not receive the branch(es) "
+                                 f"{missing} of step {split!r}",
+                                 "every branch of a static split must reach the same join",
+                                 file=node.file, line=node.line)
+        if kind in ("split", "foreach") and not node.takes_inputs:
+            raise GraphError(f"step {node.name!r} joins the branches of step {split!r} and "
+                             f"must take them as inputs",
+                             f"write 'def {node.name}(self, inputs)'",
+                             file=node.file, line=node.line)
+        node.is_join = True
+        node.join_kind = {"split": "static"}.get(kind, kind)
+        return list(incoming[0][:-1])
+
+    # --- presentation --------------------------------------------------------------------
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One dict per step in topological order (for ``show`` and deployers)."""
+        return [{"name": n.name, "type": n.type, "next": n.out, "foreach": n.foreach_var,
+                 "condition": n.condition, "join": n.join_kind, "doc": n.doc,
+                 "decorators": [repr(d) for d in n.decorators], "line": n.line}
+                for n in self]
+
+
+def _source_file(obj: Any) -> str | None:
+    try:
+        return inspect.getsourcefile(obj)
+    except (TypeError, OSError):
+        return None
+
+
+def _is_next_call(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "next" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "self")
+
+
+def _self_attr(node: ast.AST, step: str, file: str | None, line: int) -> str:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id == "self":
+        return node.attr
+    raise GraphError(f"self.next() in step {step!r} must name steps as self.<step>",
+                     "e.g. self.next(self.train)", file=file, line=line)
+
+
+def _const_str(node: ast.AST | None, what: str, step: str, file: str | None,
+               line: int) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    raise GraphError(f"{what}= in step {step!r} must be a literal attribute name",
+                     f"e.g. {what}='items'", file=file, line=line)
