@@ -265,11 +265,11 @@ class TaskRunner:
             self._persist(flow, result, error, user_artifacts=False)
         if error is not None:
             result.error = _describe(error)
-            if isinstance(error, HeadwaterException) and not _from_user_code(error):
+            tb = _user_frames(error.__traceback__)
+            if isinstance(error, HeadwaterException) and tb is None:
                 print(f"{error.headline}: {error}", file=sys.stderr)
             else:
-                traceback.print_exception(type(error), error, error.__traceback__,
-                                          file=sys.stderr)
+                traceback.print_exception(type(error), error, tb, file=sys.stderr)
         return result
 
     def _resolve_transition(self, flow: FlowSpec, result: TaskResult, caught: bool) -> None:
@@ -362,14 +362,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _from_user_code(exc: BaseException) -> bool:
-    """Whether a Headwater exception was raised inside the step body (show its traceback)."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if "headwater" not in os.path.normpath(tb.tb_frame.f_code.co_filename).split(os.sep):
-            return True
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frames(tb):
+    """The traceback from the first frame outside Headwater (the user's step code), or
+    ``None`` when the error never left Headwater's own code."""
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
         tb = tb.tb_next
-    return False
+    return tb
 
 
 def clone_task(spec: TaskSpec, origin_run_id: str, origin_task_id: str, origin_attempt: int,
