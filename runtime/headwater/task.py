@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -222,6 +223,7 @@ class TaskRunner:
         env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name,
                                        spec.task_id, spec.user, start_metadata(env, spec.attempt))
         ctx = TaskContext(spec, env)
+        _start_heartbeat(spec, env)
         flow, inputs = self.build_flow()
         decorators = list(self.node.decorators)
         error: BaseException | None = None
@@ -348,6 +350,24 @@ class TaskRunner:
                               spec.user, artifact_records(index, self.store, env, spec.attempt))
         md.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
                              spec.user, done_metadata(spec.attempt, error is None))
+
+
+def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
+    """Beat from a daemon thread while the task runs, if the provider wants it."""
+    interval = env.metadata.TASK_HEARTBEAT_SECONDS
+    if not interval:
+        return
+    import threading
+
+    def beat() -> None:
+        while True:
+            try:
+                env.metadata.heartbeat(spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
+            except Exception:  # a missed heartbeat must not fail the task
+                pass
+            time.sleep(interval)
+
+    threading.Thread(target=beat, name="headwater-heartbeat", daemon=True).start()
 
 
 def _parameter_names(flow_cls: type) -> set[str]:

@@ -75,6 +75,10 @@ class MetadataProvider(abc.ABC):
     #: The value of ``METAFLOW_DEFAULT_METADATA`` that selects this provider.
     TYPE: str = ""
 
+    #: Seconds between heartbeats a running task sends (from a background thread), or
+    #: ``None`` when the provider does not need them (local: the scheduler is right there).
+    TASK_HEARTBEAT_SECONDS: float | None = None
+
     @classmethod
     @abc.abstractmethod
     def from_settings(cls, settings: "Settings") -> "MetadataProvider":
