@@ -1,0 +1,87 @@
+"""The secrets backend: a Key Vault that grants access through Azure RBAC only.
+
+RBAC authorization (no access policies) means every reader is a role assignment that can
+be scoped and audited; soft delete is always on, purge protection is on unless a stack
+turns it off (dev and sandbox do, so their vault names can be reused at once), and the
+firewall admits only the cluster's subnet and the configured client ranges. Flows read
+their secrets here with ``@secrets(sources=["azure-key-vault"])``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import keyvault
+
+from ..naming import Naming
+
+__all__ = ["KeyVault", "KeyVaultArgs"]
+
+
+@dataclass
+class KeyVaultArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    naming: Naming
+    suffix: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
+    allowed_subnet_ids: list[pulumi.Input[str]]
+    allowed_ip_ranges: list[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    purge_protection: bool = True
+    soft_delete_days: int = 90
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.soft_delete_days <= 90:
+            raise ValueError("softDeleteDays must be between 7 and 90 (Key Vault's limits)")
+
+
+class KeyVault(pulumi.ComponentResource):
+    """Key Vault (standard SKU, RBAC, soft delete, optional purge protection, firewall)."""
+
+    def __init__(self, name: str, args: KeyVaultArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("headwater:azure:KeyVault", name, None, opts)
+        properties = {
+            "tenantId": args.tenant_id,
+            "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": True,
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": args.soft_delete_days,
+            "publicNetworkAccess": "Enabled",  # reachable only as the firewall allows
+            "networkAcls": {
+                "defaultAction": "Deny",
+                "bypass": "AzureServices",
+                "ipRules": [{"value": cidr} for cidr in args.allowed_ip_ranges],
+                "virtualNetworkRules": [{"id": subnet} for subnet in args.allowed_subnet_ids],
+            },
+        }
+        if args.purge_protection:
+            # Azure accepts only "true" here: once on, purge protection cannot be turned off.
+            properties["enablePurgeProtection"] = True
+        self.vault = keyvault.Vault(
+            f"{name}-vault",
+            vault_name=pulumi.Output.from_input(args.suffix).apply(args.naming.key_vault),
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            properties=properties,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self))
+        self.vault_id = self.vault.id
+        self.vault_name = self.vault.name
+        self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
+        self.resource_group_name = args.resource_group_name
+        self.register_outputs({"vault_uri": self.vault_uri})
+
+    def secret(self, name: str, secret_name: str, value: pulumi.Input[str],
+               content_type: str = "text/plain") -> keyvault.Secret:
+        """Store ``value`` as a secret through the management plane (no data-plane access
+        or firewall opening needed for the deployer). The value stays a Pulumi secret."""
+        return keyvault.Secret(
+            name,
+            secret_name=secret_name,
+            vault_name=self.vault.name,
+            resource_group_name=self.resource_group_name,
+            properties={"value": pulumi.Output.secret(value), "contentType": content_type},
+            opts=pulumi.ResourceOptions(parent=self))

@@ -1,0 +1,307 @@
+"""The in-cluster objects as plain dicts, shared by the AKS and EKS stacks.
+
+Functions, not resources: tests validate every object offline against the Kubernetes
+schema (``kubernetes_validate``, strict), and the components in this package hand the same
+dicts to ``pulumi_kubernetes``. Nothing here imports Pulumi.
+
+Pods run as a non-root user with a read-only root file system, no privilege escalation,
+all capabilities dropped and the runtime's default seccomp profile: the ``restricted`` Pod
+Security Standard (the namespace enforces ``baseline``, since user tasks may need more).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ClusterLayout", "Resources", "SERVICE_PORT", "argo_values", "database_secret",
+    "metadata_deployment", "metadata_disruption_budget", "metadata_network_policy",
+    "metadata_service", "migration_job", "migration_job_name", "namespace", "service_account",
+    "task_env_secret", "users_role", "users_role_binding", "workflow_role",
+    "workflow_role_binding",
+]
+
+SERVICE_PORT = 8080          # the port `headwater-service serve` listens on in the pod
+METADATA_APP = "headwater-metadata"
+_PART_OF = {"app.kubernetes.io/part-of": "headwater",
+            "app.kubernetes.io/managed-by": "pulumi"}
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Names inside the cluster that both the cloud identities (federated credentials, IRSA
+    trust) and the Kubernetes objects must agree on."""
+
+    namespace: str = "headwater"
+    task_service_account: str = "headwater-tasks"
+    service_service_account: str = "headwater-metadata"
+    task_secret: str = "headwater-task-env"
+    database_secret: str = "headwater-database"
+
+    def __post_init__(self) -> None:
+        for value in (self.namespace, self.task_service_account,
+                      self.service_service_account, self.task_secret, self.database_secret):
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
+                raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase "
+                                 f"letters, digits and '-', at most 63)")
+
+    def subject(self, service_account: str) -> str:
+        """The token subject a service account's pods present to the cloud."""
+        return f"system:serviceaccount:{self.namespace}:{service_account}"
+
+    def service_host(self) -> str:
+        return f"{METADATA_APP}.{self.namespace}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests and limits of one container."""
+
+    cpu: str = "250m"
+    memory: str = "512Mi"
+    cpu_limit: str | None = None   # no CPU limit by default: throttling hurts latency
+    memory_limit: str = "1Gi"
+
+    def to_dict(self) -> dict[str, Any]:
+        limits = {"memory": self.memory_limit}
+        if self.cpu_limit:
+            limits["cpu"] = self.cpu_limit
+        return {"requests": {"cpu": self.cpu, "memory": self.memory}, "limits": limits}
+
+
+def _meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None,
+          annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {**_PART_OF, **(labels or {})}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def namespace(layout: ClusterLayout, environment: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": _meta(layout.namespace, labels={
+            "headwater.dev/environment": environment,
+            # Service pods meet "restricted"; user tasks may need more (GPU drivers), so
+            # enforce "baseline" and warn on anything below "restricted".
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/warn": "restricted",
+        }),
+    }
+
+
+def service_account(layout: ClusterLayout, name: str,
+                    annotations: dict[str, str] | None = None,
+                    labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A service account; ``annotations``/``labels`` bind it to a cloud identity
+    (``azure.workload.identity/client-id`` or ``eks.amazonaws.com/role-arn``)."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": _meta(name, layout.namespace, labels, annotations)}
+
+
+def database_secret(layout: ClusterLayout, database_url: str) -> dict[str, Any]:
+    """The metadata service's connection string (holds the password: a Pulumi secret)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(layout.database_secret, layout.namespace),
+            "stringData": {"url": database_url}}
+
+
+def task_env_secret(layout: ClusterLayout) -> dict[str, Any]:
+    """An empty secret mounted into every task as environment variables: where an admin
+    puts values tasks need but a profile must not hold (``METAFLOW_SERVICE_AUTH_KEY``)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(layout.task_secret, layout.namespace)}
+
+
+def _restricted_container(name: str, image: str, command: list[str], layout: ClusterLayout,
+                          resources: Resources) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "command": command,
+        "env": [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {"secretKeyRef": {
+            "name": layout.database_secret, "key": "url"}}}],
+        "resources": resources.to_dict(),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def _restricted_pod(layout: ClusterLayout, containers: list[dict[str, Any]],
+                    **extra: Any) -> dict[str, Any]:
+    return {
+        "serviceAccountName": layout.service_service_account,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                            "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": containers,
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        **extra,
+    }
+
+
+def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
+                        resources: Resources = Resources(),
+                        pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """The metadata service: ``replicas`` pods behind probes on ``/ping`` (alive) and
+    ``/ready`` (database reachable and schema current), rolled one pod at a time."""
+    selector = {"app.kubernetes.io/name": METADATA_APP}
+    container = _restricted_container(
+        "metadata", image,
+        ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)],
+        layout, resources)
+    container["ports"] = [{"name": "http", "containerPort": SERVICE_PORT, "protocol": "TCP"}]
+    container["livenessProbe"] = {"httpGet": {"path": "/ping", "port": "http"},
+                                  "initialDelaySeconds": 10, "periodSeconds": 10,
+                                  "timeoutSeconds": 3, "failureThreshold": 3}
+    container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "http"},
+                                   "periodSeconds": 5, "timeoutSeconds": 3,
+                                   "failureThreshold": 2}
+    pod = _restricted_pod(layout, [container], topologySpreadConstraints=[{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}])
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(METADATA_APP, layout.namespace, selector),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"metadata": {"labels": {**selector, **(pod_labels or {})}},
+                         "spec": pod},
+        },
+    }
+
+
+def metadata_service(layout: ClusterLayout,
+                     annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """Port 80 in front of the pods: a private (internal) load balancer for clients in the
+    network, and the cluster DNS name for tasks. Cloud-specific ``annotations`` make the
+    load balancer internal."""
+    spec: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "selector": {"app.kubernetes.io/name": METADATA_APP},
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+    }
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _meta(METADATA_APP, layout.namespace,
+                              {"app.kubernetes.io/name": METADATA_APP}, annotations),
+            "spec": spec}
+
+
+def metadata_disruption_budget(layout: ClusterLayout) -> dict[str, Any]:
+    """Keep one pod serving while nodes are drained (cluster upgrades)."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": _meta(METADATA_APP, layout.namespace),
+            "spec": {"minAvailable": 1,
+                     "selector": {"matchLabels": {"app.kubernetes.io/name": METADATA_APP}}}}
+
+
+def metadata_network_policy(layout: ClusterLayout, client_cidrs: list[str]) -> dict[str, Any]:
+    """Only pods of the namespace and clients in ``client_cidrs`` (the private network)
+    reach the service's pods, and only on its port."""
+    sources: list[dict[str, Any]] = [{"podSelector": {}}]
+    sources += [{"ipBlock": {"cidr": cidr}} for cidr in client_cidrs]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": _meta(METADATA_APP, layout.namespace),
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": METADATA_APP}},
+                     "policyTypes": ["Ingress"],
+                     "ingress": [{"from": sources,
+                                  "ports": [{"port": SERVICE_PORT, "protocol": "TCP"}]}]}}
+
+
+def migration_job_name(version: str) -> str:
+    """One Job per service version: a new version creates (and runs) a new Job."""
+    slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
+    return f"headwater-db-upgrade-{slug}"[:63].rstrip("-")
+
+
+def migration_job(layout: ClusterLayout, image: str, version: str,
+                  resources: Resources = Resources(cpu="100m", memory="256Mi",
+                                                   memory_limit="512Mi"),
+                  pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Runs ``headwater-service db upgrade`` once for ``version``. The service never
+    upgrades its schema by itself; the upgrade runs in one transaction, so a retry after a
+    failure starts from the old schema."""
+    container = _restricted_container("db-upgrade", image,
+                                      ["headwater-service", "db", "upgrade"], layout, resources)
+    pod = _restricted_pod(layout, [container], restartPolicy="Never")
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": _meta(migration_job_name(version), layout.namespace,
+                          {"app.kubernetes.io/name": "headwater-db-upgrade",
+                           "app.kubernetes.io/version": version[:63]}),
+        "spec": {"backoffLimit": 1, "activeDeadlineSeconds": 900,
+                 "template": {"metadata": {"labels": {
+                     "app.kubernetes.io/name": "headwater-db-upgrade", **(pod_labels or {})}},
+                     "spec": pod}},
+    }
+
+
+def workflow_role(layout: ClusterLayout) -> dict[str, Any]:
+    """What an Argo Workflows step pod's executor may do: report its results, nothing more."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": _meta("headwater-workflow-executor", layout.namespace),
+            "rules": [{"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
+                       "verbs": ["create", "patch"]}]}
+
+
+def workflow_role_binding(layout: ClusterLayout) -> dict[str, Any]:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": _meta("headwater-workflow-executor", layout.namespace),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "headwater-workflow-executor"},
+            "subjects": [{"kind": "ServiceAccount", "name": layout.task_service_account,
+                          "namespace": layout.namespace}]}
+
+
+def argo_values(layout: ClusterLayout) -> dict[str, Any]:
+    """Helm values for the argo-workflows chart: the controller watches the Headwater
+    namespace only, the UI needs a client token (no anonymous access) and stays inside the
+    cluster, and the workflow service account and RBAC are ours (above), not the chart's."""
+    return {
+        "singleNamespace": False,
+        "controller": {"workflowNamespaces": [layout.namespace]},
+        "workflow": {"serviceAccount": {"create": False}, "rbac": {"create": False}},
+        "server": {"authModes": ["client"], "serviceType": "ClusterIP"},
+        "crds": {"install": True, "keep": True},
+    }
+
+
+def users_role(layout: ClusterLayout) -> dict[str, Any]:
+    """What data scientists may do in the namespace: run tasks (`@kubernetes` Jobs), deploy
+    and trigger flows on Argo Workflows, read pods and logs. No secrets, no RBAC."""
+    manage = ["create", "get", "list", "watch", "update", "patch", "delete"]
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": _meta("headwater-users", layout.namespace),
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "pods/log", "events"],
+                 "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": manage},
+                {"apiGroups": ["argoproj.io"],
+                 "resources": ["workflows", "workflowtemplates", "cronworkflows"],
+                 "verbs": manage},
+                {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
+                 "verbs": ["get", "list", "watch"]},
+            ]}
+
+
+def users_role_binding(layout: ClusterLayout, group: str) -> dict[str, Any]:
+    """Bind ``users_role`` to a group as the API server sees it (an Entra ID group's object
+    id on AKS, an access entry's Kubernetes group on EKS)."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": _meta("headwater-users", layout.namespace),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "headwater-users"},
+            "subjects": [{"kind": "Group", "name": group,
+                          "apiGroup": "rbac.authorization.k8s.io"}]}

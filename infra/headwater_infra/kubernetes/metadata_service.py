@@ -1,0 +1,72 @@
+"""The metadata service on Kubernetes: connection secret, migration Job, Deployment,
+Service, disruption budget and network policy.
+
+Order matters on an upgrade: the Job for the new version runs ``headwater-service db
+upgrade`` to completion first, and only then does the Deployment roll to the new image.
+The service itself never changes the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from . import manifests
+from .manifests import ClusterLayout, Resources
+from .objects import child_options, create
+
+__all__ = ["MetadataService", "MetadataServiceArgs"]
+
+
+@dataclass
+class MetadataServiceArgs:
+    layout: ClusterLayout
+    image: pulumi.Input[str]
+    version: str                               # names the migration Job
+    database_url: pulumi.Input[str]            # a Pulumi secret
+    client_cidrs: list[str]                    # who may reach the pods (the private network)
+    service_annotations: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    replicas: int = 2
+    resources: Resources = field(default_factory=Resources)
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError("service.replicas must be at least 1 (2 keeps it up during "
+                             "node upgrades)")
+
+
+class MetadataService(pulumi.ComponentResource):
+    """Everything the metadata service needs inside the cluster."""
+
+    def __init__(self, name: str, args: MetadataServiceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("headwater:kubernetes:MetadataService", name, None, opts)
+        layout = args.layout
+        child = child_options(self, opts)
+        self.secret = create(f"{name}-database",
+                             manifests.database_secret(layout,
+                                                       pulumi.Output.secret(args.database_url)),
+                             child)
+        after_secret = child_options(self, opts, [self.secret])
+        self.migration = create(
+            f"{name}-db-upgrade-{manifests.migration_job_name(args.version)}",
+            manifests.migration_job(layout, args.image, args.version,
+                                    pod_labels=args.pod_labels),
+            after_secret)
+        self.deployment = create(
+            f"{name}-deployment",
+            manifests.metadata_deployment(layout, args.image, args.replicas, args.resources,
+                                          args.pod_labels),
+            child_options(self, opts, [self.secret, self.migration]))
+        self.service = create(f"{name}-service",
+                              manifests.metadata_service(layout, args.service_annotations),
+                              child)
+        self.disruption_budget = create(f"{name}-pdb",
+                                        manifests.metadata_disruption_budget(layout), child)
+        self.network_policy = create(
+            f"{name}-network-policy",
+            manifests.metadata_network_policy(layout, args.client_cidrs), child)
+        self.internal_url = f"http://{layout.service_host()}"
+        self.register_outputs({"internal_url": self.internal_url})

@@ -1,0 +1,122 @@
+"""The client profile a stack exports: stack outputs in, Metaflow-named settings out.
+
+The profile is the contract between the infrastructure and every client (Headwater and an
+unmodified Metaflow). It names where things are (endpoints, containers, queues, roles) and
+never holds a secret: clients authenticate through their cloud identity, so a profile can be
+printed, committed and shared. ``check_profile`` enforces that on every profile built here,
+with the same rules ``headwater configure import`` applies on the way in.
+
+The builders take plain strings; stacks call them through ``profile_output`` once the
+resources' outputs are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from headwater.cli.configure import profile_problems
+
+__all__ = ["KubernetesProfile", "azure_profile", "aws_profile", "check_profile",
+           "profile_output"]
+
+
+@dataclass(frozen=True)
+class KubernetesProfile:
+    """What tasks launched on the cluster (``@kubernetes``, Argo Workflows) need to know."""
+
+    namespace: str
+    service_account: str
+    secrets: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    gpu_vendor: str | None = None
+    argo_ui_url: str | None = None
+
+    def keys(self, image: str) -> dict[str, str | None]:
+        secrets = ",".join(self.secrets) or None
+        return {
+            "METAFLOW_KUBERNETES_NAMESPACE": self.namespace,
+            "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": self.service_account,
+            "METAFLOW_KUBERNETES_SECRETS": secrets,
+            "METAFLOW_KUBERNETES_CONTAINER_IMAGE": image,
+            "METAFLOW_KUBERNETES_LABELS": ",".join(f"{k}={v}" for k, v in
+                                                   sorted(self.labels.items())) or None,
+            "METAFLOW_KUBERNETES_GPU_VENDOR": self.gpu_vendor,
+            "METAFLOW_ARGO_WORKFLOWS_KUBERNETES_SECRETS": secrets,
+            "METAFLOW_ARGO_WORKFLOWS_UI_URL": self.argo_ui_url,
+        }
+
+
+def azure_profile(*, blob_endpoint: str, artifact_root: str, card_root: str, vault_uri: str,
+                  service_url: str, service_internal_url: str, registry: str,
+                  task_image: str, kubernetes: KubernetesProfile) -> dict[str, str]:
+    """Profile for the Azure stack: Blob datastore, metadata service, Key Vault, AKS/Argo."""
+    return _finish({
+        "METAFLOW_DEFAULT_DATASTORE": "azure",
+        "METAFLOW_DATASTORE_SYSROOT_AZURE": artifact_root,
+        "METAFLOW_CARD_AZUREROOT": card_root,
+        "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": blob_endpoint.rstrip("/"),
+        **_service_keys(service_url, service_internal_url),
+        "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "azure-key-vault",
+        "METAFLOW_AZURE_KEY_VAULT_PREFIX": vault_uri.rstrip("/"),
+        "METAFLOW_DEFAULT_CONTAINER_REGISTRY": registry,
+        "METAFLOW_DEFAULT_CONTAINER_IMAGE": task_image,
+        **kubernetes.keys(task_image),
+    })
+
+
+def aws_profile(*, bucket: str, region: str, service_url: str, service_internal_url: str,
+                registry: str, task_image: str, batch_job_queue: str, task_role_arn: str,
+                execution_role_arn: str, sfn_role_arn: str, events_role_arn: str,
+                dynamo_table: str, state_machine_prefix: str, sfn_log_group_arn: str,
+                kubernetes: KubernetesProfile | None = None) -> dict[str, str]:
+    """Profile for the AWS stack: S3 datastore, metadata service, Secrets Manager, Batch,
+    Step Functions, and the Kubernetes keys when the stack runs on EKS."""
+    return _finish({
+        "METAFLOW_DEFAULT_DATASTORE": "s3",
+        "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{bucket}/artifacts",
+        "METAFLOW_CARD_S3ROOT": f"s3://{bucket}/cards",
+        **_service_keys(service_url, service_internal_url),
+        "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "aws-secrets-manager",
+        "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION": region,
+        "METAFLOW_DEFAULT_CONTAINER_REGISTRY": registry,
+        "METAFLOW_DEFAULT_CONTAINER_IMAGE": task_image,
+        "METAFLOW_BATCH_JOB_QUEUE": batch_job_queue,
+        "METAFLOW_BATCH_CONTAINER_REGISTRY": registry,
+        "METAFLOW_BATCH_CONTAINER_IMAGE": task_image,
+        "METAFLOW_ECS_S3_ACCESS_IAM_ROLE": task_role_arn,
+        "METAFLOW_ECS_FARGATE_EXECUTION_ROLE": execution_role_arn,
+        "METAFLOW_SFN_IAM_ROLE": sfn_role_arn,
+        "METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE": events_role_arn,
+        "METAFLOW_SFN_DYNAMO_DB_TABLE": dynamo_table,
+        "METAFLOW_SFN_STATE_MACHINE_PREFIX": state_machine_prefix,
+        "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN": sfn_log_group_arn,
+        **(kubernetes.keys(task_image) if kubernetes else {}),
+    })
+
+
+def _service_keys(service_url: str, service_internal_url: str) -> dict[str, str]:
+    return {
+        "METAFLOW_DEFAULT_METADATA": "service",
+        "METAFLOW_SERVICE_URL": service_url,
+        "METAFLOW_SERVICE_INTERNAL_URL": service_internal_url,
+    }
+
+
+def check_profile(profile: dict[str, str]) -> dict[str, str]:
+    """Raise ``ValueError`` if ``profile`` holds a secret or a malformed value."""
+    problems = profile_problems(profile)
+    if problems:
+        raise ValueError("the stack would export a bad profile: " + "; ".join(problems))
+    return profile
+
+
+def _finish(keys: dict[str, str | None]) -> dict[str, str]:
+    return check_profile({k: v for k, v in sorted(keys.items()) if v not in (None, "")})
+
+
+def profile_output(builder: Callable[..., dict[str, str]], **inputs: Any):
+    """``builder(**inputs)`` once every input (a value or a Pulumi output) is known."""
+    import pulumi
+
+    return pulumi.Output.all(**inputs).apply(lambda values: builder(**values))
