@@ -79,10 +79,19 @@ class FlowGraph:
         funcs: dict[str, Any] = {}
         for klass in reversed(self.flow_cls.__mro__):
             for attr, value in vars(klass).items():
-                if getattr(value, "is_step", False):
+                # isfunction first: a Config answers any attribute (is_step too) with a
+                # placeholder, so only a real function can be a step.
+                if inspect.isfunction(value) and getattr(value, "is_step", False):
                     funcs[attr] = value
                 elif attr in funcs:
                     del funcs[attr]  # overridden by a non-step
+        # Before reading the steps: a flow whose last step is not named 'end' would
+        # otherwise be told that step "never calls self.next()".
+        for required in ("start", "end"):
+            if required not in funcs:
+                raise GraphError(f"flow {self.name} has no {required!r} step",
+                                 f"add a step named {required!r} (decorated with @step)",
+                                 file=self.file, line=_source_line(self.flow_cls))
         for name, func in funcs.items():
             self.nodes[name] = self._parse_step(name, func)
 
@@ -168,6 +177,7 @@ class FlowGraph:
         targets = [_self_attr(a, step, file, line) for a in args]
         if foreach and len(targets) != 1:
             raise GraphError(f"the foreach in step {step!r} must fan out to exactly one step",
+                             f"e.g. self.next(self.{targets[0]}, foreach={foreach!r})",
                              file=file, line=line)
         if condition is not None:
             raise GraphError(f"condition= in step {step!r} needs a dict of steps",
@@ -178,11 +188,6 @@ class FlowGraph:
     # --- checks --------------------------------------------------------------------------
 
     def _check_steps(self) -> None:
-        for required in ("start", "end"):
-            if required not in self.nodes:
-                raise GraphError(f"flow {self.name} has no {required!r} step",
-                                 f"add a step named {required!r} (decorated with @step)",
-                                 file=self.file)
         for node in self.nodes.values():
             for target in node.out:
                 if target not in self.nodes:
@@ -194,8 +199,10 @@ class FlowGraph:
                                      file=node.file, line=node.line)
                 self.nodes[target].in_funcs.append(node.name)
         if self.nodes["start"].in_funcs:
-            raise GraphError("no step may go back to 'start'",
-                             file=self.file, line=self.nodes[self.nodes["start"].in_funcs[0]].line)
+            node = self.nodes[self.nodes["start"].in_funcs[0]]
+            raise GraphError(f"step {node.name!r} goes back to 'start'",
+                             "flows are acyclic: go forward to a new step",
+                             file=node.file, line=node.line)
         if self.nodes["start"].takes_inputs:
             node = self.nodes["start"]
             raise GraphError("the start step cannot take inputs", "def start(self):",
@@ -310,6 +317,13 @@ class FlowGraph:
 def _source_file(obj: Any) -> str | None:
     try:
         return inspect.getsourcefile(obj)
+    except (TypeError, OSError):
+        return None
+
+
+def _source_line(obj: Any) -> int | None:
+    try:
+        return inspect.getsourcelines(obj)[1]
     except (TypeError, OSError):
         return None
 
