@@ -129,6 +129,12 @@ class NamespaceMismatch(ObjectNotFound):
     headline = "Not in the current namespace"
 
 
+class InvalidPathspec(HeadwaterException):
+    """A pathspec (``Flow/run/step/task``) given to the Client API or a CLI is malformed."""
+
+    headline = "Invalid pathspec"
+
+
 # --- secrets ------------------------------------------------------------------------------
 
 
@@ -140,3 +146,4 @@ class SecretsError(HeadwaterException):
 MetaflowException = HeadwaterException
 MetaflowNotFound = ObjectNotFound
 MetaflowNamespaceMismatch = NamespaceMismatch
+MetaflowInvalidPathspec = InvalidPathspec

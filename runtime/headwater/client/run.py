@@ -1,0 +1,174 @@
+"""``Run("Flow/12")``: one run, its steps, its result and its tags.
+
+    run = Run("HelloFlow/12")
+    run.successful, run.finished, run.finished_at
+    run.data.processed_data          # the end step's artifacts
+    run["start"].task.stdout
+    run.add_tag("baseline")
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..exceptions import ObjectNotFound, ParameterError
+from ._object import MetaflowObject, listing
+
+if TYPE_CHECKING:
+    from .step import Step
+    from .task import MetaflowData, Task
+
+# Longest user tag accepted (the metadata service's limit).
+MAX_TAG_LENGTH = 500
+
+
+class Run(MetaflowObject):
+    """A run of a flow. Iterating gives its steps (the internal ``_parameters`` step is
+    left out but can be read with ``run["_parameters"]``)."""
+
+    _NAME = "run"
+    _DEPTH = 2
+    _FORM = "FlowName/RunId"
+
+    def _fetch(self, components: list[str]) -> dict:
+        flow_name, run_id = components
+        obj = self._provider.get_run(flow_name, run_id)
+        if obj is None:
+            if self._provider.get_flow(flow_name) is None:
+                from .flow import Flow
+
+                Flow(flow_name)  # raises the flow's own, more useful, not-found error
+            raise ObjectNotFound(
+                f"run {flow_name}/{run_id} does not exist in {self._provider.describe()}",
+                f"list the runs with Flow({flow_name!r}).runs() (namespace(None) lists "
+                f"every user's runs)")
+        return obj
+
+    def _components_of(self, obj: dict, parent) -> list[str]:
+        return [obj["flow_id"], str(obj.get("run_id") or obj["run_number"])]
+
+    def _parent_class(self) -> type:
+        from .flow import Flow
+
+        return Flow
+
+    def _all_steps(self) -> list["Step"]:
+        from .step import Step
+
+        return [Step(_object=obj, _parent=self, _namespace_check=False)
+                for obj in self._provider.get_steps(*self._components)]
+
+    def _children(self) -> list["Step"]:
+        return [step for step in self._all_steps() if not step.id.startswith("_")]
+
+    def _child(self, step_name: str) -> "Step":
+        from .step import Step
+
+        obj = self._provider.get_step(*self._components, step_name)
+        if obj is None:
+            raise self._missing_step(step_name)
+        return Step(_object=obj, _parent=self, _namespace_check=False)
+
+    def _missing_step(self, step_name: str) -> ObjectNotFound:
+        known = [step.id for step in self._children()]
+        return ObjectNotFound(
+            f"step {self.pathspec}/{step_name} does not exist",
+            f"steps of run {self.pathspec}: {listing(known)}" if known else
+            f"run {self.pathspec} has not started any step yet")
+
+    def steps(self, *tags: str) -> list["Step"]:
+        """The run's steps (every step carries the run's tags; ``tags`` filters by them)."""
+        wanted = set(tags)
+        return [step for step in self._children() if wanted <= step.tags]
+
+    # --- result ------------------------------------------------------------------------
+
+    @property
+    def end_task(self) -> "Task | None":
+        """The task of the ``end`` step, or ``None`` when the run has not got there."""
+        try:
+            return self._child("end").task
+        except ObjectNotFound:
+            return None
+
+    @property
+    def successful(self) -> bool:
+        """Whether the run reached its end step and that step succeeded."""
+        end = self.end_task
+        return end is not None and end.successful
+
+    @property
+    def finished(self) -> bool:
+        """Whether the end step has finished (successfully or not)."""
+        end = self.end_task
+        return end is not None and end.finished
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the end step finished (``None`` while the run has not finished)."""
+        end = self.end_task
+        return end.finished_at if end is not None else None
+
+    @property
+    def data(self) -> "MetaflowData | None":
+        """The end step's artifacts (``run.data.x``), or ``None`` before the end step."""
+        end = self.end_task
+        return end.data if end is not None else None
+
+    # --- tags --------------------------------------------------------------------------
+
+    def add_tag(self, tag: str) -> None:
+        """Add a user tag."""
+        self.add_tags([tag])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags."""
+        self._mutate(add=_check_tags(tags), remove=[])
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag (system tags cannot be removed)."""
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags (system tags cannot be removed)."""
+        self._mutate(add=[], remove=self._removable(_check_tags(tags)))
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        """Remove one user tag and add another in one step."""
+        self.replace_tags([tag_to_remove], [tag_to_add])
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove some user tags and add others in one step."""
+        remove = self._removable(_check_tags(tags_to_remove))
+        self._mutate(add=_check_tags(tags_to_add), remove=remove)
+
+    def _removable(self, tags: list[str]) -> list[str]:
+        system = [t for t in tags if t in self.system_tags and t not in self.user_tags]
+        if system:
+            raise ParameterError(
+                f"{', '.join(map(repr, system))} of run {self.pathspec} "
+                f"{'is a system tag' if len(system) == 1 else 'are system tags'}; "
+                f"system tags cannot be removed",
+                "remove only tags that were added with --tag or add_tag (see run.user_tags)")
+        return tags
+
+    def _mutate(self, add: list[str], remove: list[str]) -> None:
+        flow_name, run_id = self._components
+        tags = self._provider.mutate_run_tags(flow_name, run_id, add, remove)
+        self._object = dict(self._object, tags=list(tags))
+
+
+def _check_tags(tags: Any) -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]  # a single tag given where a list was expected
+    out = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise ParameterError(f"tag {tag!r} is not a non-empty string",
+                                 "tags are short strings such as 'baseline' or 'exp:42'")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ParameterError(f"tag {tag[:40]!r}... is {len(tag)} characters long",
+                                 f"use at most {MAX_TAG_LENGTH} characters")
+        out.append(tag)
+    return out
