@@ -116,6 +116,10 @@ class Naming:
         groups (and shorter than every other AWS limit)."""
         return check("aws resource", f"{_trim(self.root, limit - len(kind) - 1)}-{kind}")
 
+    def aws_name(self, kind: str) -> str:
+        """``<root>-<kind>`` for Batch, ECS, Step Functions and DynamoDB names."""
+        return check("aws name", f"{_trim(self.root, 127 - len(kind))}-{kind}")
+
     def iam_role(self, kind: str) -> str:
         return check("iam role", f"{_trim(self.root, 63 - len(kind))}-{kind}")
 

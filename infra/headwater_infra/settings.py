@@ -28,7 +28,6 @@ _COMMON: dict[str, Any] = {
     "serviceImage": str | None,
     "taskImage": str | None,
     "serviceUrl": str | None,
-    "usersGroup": str | None,
 }
 
 
@@ -44,7 +43,6 @@ class StackSettings:
     service_image: str | None = None
     task_image: str | None = None
     service_url: str | None = None
-    users_group: str | None = None
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -88,7 +86,6 @@ class StackSettings:
             service_image=values.get("serviceImage"),
             task_image=values.get("taskImage"),
             service_url=values.get("serviceUrl"),
-            users_group=values.get("usersGroup"),
             sections=parsed,
             extra=own,
         )

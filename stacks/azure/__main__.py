@@ -1,7 +1,7 @@
 """Headwater shared mode on Azure. Deploy: `pulumi up --stack dev`; then on a laptop:
 `headwater configure from-stack stacks/azure --stack dev`. See docs/deploy-azure.md."""
 
-from typing import Literal
+from typing import Literal, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,8 +24,10 @@ SECTIONS = {"network": NetworkArgs, "storage": StorageArgs, "keyVault": KeyVault
             "database": DatabaseArgs, "cluster": AksClusterArgs, "registry": RegistryArgs,
             "kubernetes": ClusterLayout, "service": MetadataServiceArgs,
             "argo": ArgoWorkflowsArgs}
-# Who runs `pulumi up`: a person (User) or a CI service principal (ServicePrincipal).
-EXTRA = {"deployerType": (Literal["User", "ServicePrincipal"], "User")}
+# deployerType: who runs `pulumi up`, a person (User) or a CI service principal;
+# usersGroup: object id of the Entra ID group of Headwater users (optional).
+EXTRA = {"deployerType": (Literal["User", "ServicePrincipal"], "User"),
+         "usersGroup": (Optional[str], None)}
 config = pulumi.Config()
 settings = StackSettings.load(
     config.name, read_config(config, StackSettings.keys(SECTIONS, EXTRA)), SECTIONS, EXTRA)
@@ -73,11 +75,12 @@ grant("cluster-network", cluster.principal_id, Grant("Network Contributor", netw
 admin = grant("deployer-cluster-admin", client.object_id,
               Grant("Azure Kubernetes Service RBAC Cluster Admin", cluster.cluster_id), sub,
               principal_type=settings.extra["deployerType"])
-if settings.users_group:
+users_group = settings.extra["usersGroup"]
+if users_group:
     for role, scope in (("Storage Blob Data Contributor", storage.account_id),
                         ("Key Vault Secrets User", vault.vault_id),
                         ("Azure Kubernetes Service Cluster User Role", cluster.cluster_id)):
-        grant(f"users-{role.lower().replace(' ', '-')}", settings.users_group,
+        grant(f"users-{role.lower().replace(' ', '-')}", users_group,
               Grant(role, scope), sub, principal_type="Group")
 
 provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig,
@@ -85,7 +88,7 @@ provider = k8s.Provider("aks", kubeconfig=cluster.kubeconfig,
 on_cluster = pulumi.ResourceOptions(provider=provider)
 pod_labels = {"azure.workload.identity/use": "true"}
 namespace = HeadwaterNamespace("headwater", HeadwaterNamespaceArgs(
-    layout, settings.environment, users_group=settings.users_group,
+    layout, settings.environment, users_group=users_group,
     task_annotations={"azure.workload.identity/client-id": tasks.client_id},
     service_annotations={"azure.workload.identity/client-id": service.client_id}),
     opts=on_cluster)

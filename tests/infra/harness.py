@@ -105,6 +105,11 @@ def _mocks_class():
                 rid, state = self._azure(args.typ, args.name, inputs, state)
             elif package == "aws":
                 rid, state = self._aws(args.typ, args.name, inputs, state)
+            elif args.typ == "kubernetes:core/v1:Service":
+                # What the cloud's load balancer controller reports once it is provisioned.
+                host = f"k8s-{_digest('lb', self.stack, args.name)[:24]}.elb.{self.region}" \
+                       f".amazonaws.com"
+                state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
             elif package == "random":
                 length = int(inputs.get("length", 16))
                 if args.typ.endswith("RandomPassword"):
@@ -208,6 +213,8 @@ def _mocks_class():
                 state["endpoint"] = f"https://{_digest(own)[:32].upper()}.gr7.{self.region}" \
                                     f".eks.amazonaws.com"
                 state["certificateAuthority"] = {"data": "Q0E="}
+                state["vpcConfig"] = {**inputs.get("vpcConfig", {}),
+                                      "clusterSecurityGroupId": f"sg-eks{_digest(own)[:12]}"}
                 state["identities"] = [{"oidcs": [{
                     "issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/"
                               f"{_digest('oidc', own)[:32].upper()}"}]}]

@@ -1,0 +1,113 @@
+"""Remote compute on AWS Batch: a managed compute environment, its job queue, and the two
+roles every ``@batch`` task runs with.
+
+The task role (``METAFLOW_ECS_S3_ACCESS_IAM_ROLE``) may read and write the artifact bucket,
+read secrets under the stack's ``flows/`` prefix, and (granted by ``StepFunctions``) keep
+foreach state in its DynamoDB table, nothing else. The execution role lets ECS pull the task image and
+write logs. Jobs run in the private subnets with no inbound rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from ..naming import Naming
+from .iam import assume_role, role, statement
+
+__all__ = ["Batch", "BatchArgs"]
+
+LOG_GROUP = "/aws/batch/job"  # where Batch sends job logs unless told otherwise
+
+
+@dataclass
+class BatchArgs:
+    naming: Naming
+    region: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    subnet_ids: list[pulumi.Input[str]]
+    bucket_arn: pulumi.Input[str]
+    repository_arns: list[pulumi.Input[str]]
+    # On EKS, task pods assume the same role through IRSA: (provider arn, issuer host, subject).
+    web_identities: list[tuple] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    compute: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = "FARGATE"
+    max_vcpus: int = 64
+    instance_types: list[str] = field(default_factory=lambda: ["optimal"])
+
+    def __post_init__(self) -> None:
+        if self.max_vcpus < 1:
+            raise ValueError("batch.maxVcpus must be at least 1")
+
+
+class Batch(pulumi.ComponentResource):
+    """Security group, compute environment, job queue, task and execution roles."""
+
+    def __init__(self, name: str, args: BatchArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("headwater:aws:Batch", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        root, tags = args.naming.root, args.tags
+        arn = pulumi.Output.all(args.region, args.account_id)
+        secrets_prefix = arn.apply(lambda v: f"arn:aws:secretsmanager:{v[0]}:{v[1]}:secret:"
+                                             f"{root}/flows/*")
+        self.secrets_prefix = f"{root}/flows/"
+        self.task_role = role(
+            f"{name}-task-role", args.naming, "batch-task",
+            assume_role(["ecs-tasks.amazonaws.com"], args.web_identities), {
+                "artifacts": [
+                    statement(["s3:ListBucket"], [args.bucket_arn]),
+                    statement(["s3:GetObject", "s3:PutObject"],
+                              [pulumi.Output.concat(args.bucket_arn, "/*")])],
+                "secrets": [statement(["secretsmanager:GetSecretValue"], [secrets_prefix])],
+            }, tags, self)
+        logs = arn.apply(lambda v: f"arn:aws:logs:{v[0]}:{v[1]}:log-group:{LOG_GROUP}:*")
+        self.execution_role = role(
+            f"{name}-execution-role", args.naming, "batch-execution",
+            assume_role(["ecs-tasks.amazonaws.com"]), {
+                "pull-images": [
+                    statement(["ecr:GetAuthorizationToken"], ["*"]),
+                    statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                               "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
+                "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [logs])],
+            }, tags, self)
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg", name=f"{root}-batch", vpc_id=args.vpc_id,
+            description="Headwater Batch jobs: no inbound traffic",
+            egress=[{"protocol": "-1", "fromPort": 0, "toPort": 0,
+                     "cidrBlocks": ["0.0.0.0/0"], "description": "AWS APIs and packages"}],
+            tags=tags, opts=child)
+        resources = {"type": args.compute, "maxVcpus": args.max_vcpus,
+                     "subnets": args.subnet_ids, "securityGroupIds": [self.security_group.id]}
+        if args.compute in ("EC2", "SPOT"):
+            instance_role = role(
+                f"{name}-instance-role", args.naming, "batch-instance",
+                assume_role(["ec2.amazonaws.com"]), {}, tags, self,
+                managed=["arn:aws:iam::aws:policy/service-role/"
+                         "AmazonEC2ContainerServiceforEC2Role"])
+            profile = aws.iam.InstanceProfile(f"{name}-instance-profile",
+                                              name=f"{root}-batch-instance",
+                                              role=instance_role.name, opts=child)
+            resources.update(minVcpus=0, instanceTypes=args.instance_types,
+                             instanceRole=profile.arn,
+                             allocationStrategy="BEST_FIT_PROGRESSIVE"
+                             if args.compute == "EC2" else "SPOT_PRICE_CAPACITY_OPTIMIZED")
+        # No service_role: Batch uses its service-linked role (AWSServiceRoleForBatch).
+        self.compute_environment = aws.batch.ComputeEnvironment(
+            f"{name}-compute", name=args.naming.aws_name("batch"), type="MANAGED",
+            state="ENABLED", compute_resources=resources, tags=tags, opts=child)
+        self.job_queue = aws.batch.JobQueue(
+            f"{name}-queue", name=args.naming.aws_name("queue"), state="ENABLED",
+            priority=1, compute_environment_orders=[{
+                "order": 1, "computeEnvironment": self.compute_environment.arn}],
+            tags=tags, opts=child)
+
+        self.job_queue_arn = self.job_queue.arn
+        self.task_role_arn = self.task_role.arn
+        self.task_role_name = self.task_role.name
+        self.execution_role_arn = self.execution_role.arn
+        self.register_outputs({"job_queue": self.job_queue_arn})

@@ -1,0 +1,190 @@
+"""The metadata service on ECS Fargate behind an internal Application Load Balancer.
+
+Tasks run in the private subnets and accept traffic only from the load balancer, which
+accepts it only from inside the VPC (and from ``client_cidrs``, e.g. a VPN). The database
+password reaches the container as ``PGPASSWORD`` from Secrets Manager (libpq reads it), so
+the connection URL in the task definition holds none.
+
+Schema migrations are a separate task definition, run on purpose with ``aws ecs
+run-task`` (the stack exports the exact command): the service never upgrades its schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ..kubernetes.manifests import SERVICE_PORT
+from ..naming import Naming
+from .iam import assume_role, role, statement
+
+__all__ = ["EcsMetadataService", "EcsMetadataServiceArgs"]
+
+
+@dataclass
+class EcsMetadataServiceArgs:
+    naming: Naming
+    region: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    subnet_ids: list[pulumi.Input[str]]
+    image: pulumi.Input[str]
+    migration_image: pulumi.Input[str]
+    database_url: pulumi.Input[str]            # without the password
+    database_secret_arn: pulumi.Input[str]     # JSON with a "password" key
+    repository_arns: list[pulumi.Input[str]]
+    bucket_arn: pulumi.Input[str]
+    tags: dict[str, str] = field(default_factory=dict)
+    desired_count: int = 2
+    cpu: int = 512
+    memory: int = 1024
+    client_cidrs: list[str] = field(default_factory=list)
+    exec_access: bool = False
+    log_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.desired_count < 1:
+            raise ValueError("service.desiredCount must be at least 1")
+
+
+def _container(name: str, image, command: list[str], args: EcsMetadataServiceArgs,
+               log_group: str, prefix: str, port: bool) -> dict:
+    container = {
+        "name": name,
+        "image": image,
+        "command": command,
+        "essential": True,
+        "user": "10001:10001",
+        "readonlyRootFilesystem": True,
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp"}],
+        "environment": [{"name": "HEADWATER_DATABASE_URL", "value": args.database_url}],
+        "secrets": [{"name": "PGPASSWORD",
+                     "valueFrom": pulumi.Output.concat(args.database_secret_arn,
+                                                       ":password::")}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group, "awslogs-region": args.region,
+            "awslogs-stream-prefix": prefix}},
+        "linuxParameters": {"initProcessEnabled": True},
+    }
+    if port:
+        container["portMappings"] = [{"containerPort": SERVICE_PORT, "protocol": "tcp"}]
+    return container
+
+
+class EcsMetadataService(pulumi.ComponentResource):
+    """ECS cluster, service and migration task definitions, internal ALB, roles, logs."""
+
+    def __init__(self, name: str, args: EcsMetadataServiceArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("headwater:aws:EcsMetadataService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        root, tags = args.naming.root, args.tags
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster", name=args.naming.aws_name("metadata"),
+            settings=[{"name": "containerInsights", "value": "enabled"}], tags=tags,
+            opts=child)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=f"/headwater/{root}/metadata",
+            retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        self.execution_role = role(
+            f"{name}-execution-role", args.naming, "metadata-execution",
+            assume_role(["ecs-tasks.amazonaws.com"]), {
+                "pull-images": [
+                    statement(["ecr:GetAuthorizationToken"], ["*"]),
+                    statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                               "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
+                "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
+                                   [pulumi.Output.concat(self.log_group.arn, ":*")])],
+                "database-password": [statement(["secretsmanager:GetSecretValue"],
+                                                [args.database_secret_arn])],
+            }, tags, self)
+        task_policies = {"read-artifacts": [
+            statement(["s3:ListBucket"], [args.bucket_arn]),
+            statement(["s3:GetObject"], [pulumi.Output.concat(args.bucket_arn, "/*")])]}
+        if args.exec_access:
+            task_policies["ecs-exec"] = [statement(
+                ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                 "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], ["*"])]
+        self.task_role = role(f"{name}-task-role", args.naming, "metadata-task",
+                              assume_role(["ecs-tasks.amazonaws.com"]), task_policies, tags,
+                              self)
+
+        def task_definition(kind: str, container: dict) -> aws.ecs.TaskDefinition:
+            return aws.ecs.TaskDefinition(
+                f"{name}-{kind}", family=args.naming.aws_name(kind),
+                requires_compatibilities=["FARGATE"], network_mode="awsvpc",
+                cpu=str(args.cpu), memory=str(args.memory),
+                runtime_platform={"operatingSystemFamily": "LINUX",
+                                  "cpuArchitecture": "X86_64"},
+                execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
+                volumes=[{"name": "tmp"}],
+                container_definitions=pulumi.Output.json_dumps([container]),
+                tags=tags, opts=child)
+
+        serve = ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)]
+        self.service_task = task_definition("metadata", _container(
+            "metadata", args.image, serve, args, f"/headwater/{root}/metadata", "serve", True))
+        self.migration_task = task_definition("db-upgrade", _container(
+            "db-upgrade", args.migration_image, ["headwater-service", "db", "upgrade"], args,
+            f"/headwater/{root}/metadata", "db-upgrade", False))
+
+        clients = [args.vpc_cidr, *args.client_cidrs]
+        self.lb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-lb-sg", name=f"{root}-metadata-lb", vpc_id=args.vpc_id,
+            description="Internal load balancer of the Headwater metadata service",
+            ingress=[{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrBlocks": clients,
+                      "description": "HTTP from the private network"}],
+            egress=[{"protocol": "tcp", "fromPort": SERVICE_PORT, "toPort": SERVICE_PORT,
+                     "cidrBlocks": [args.vpc_cidr], "description": "to the service tasks"}],
+            tags=tags, opts=child)
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg", name=f"{root}-metadata", vpc_id=args.vpc_id,
+            description="Headwater metadata service tasks",
+            ingress=[{"protocol": "tcp", "fromPort": SERVICE_PORT, "toPort": SERVICE_PORT,
+                      "securityGroups": [self.lb_security_group.id],
+                      "description": "from the load balancer"}],
+            egress=[{"protocol": "-1", "fromPort": 0, "toPort": 0,
+                     "cidrBlocks": ["0.0.0.0/0"], "description": "database and AWS APIs"}],
+            tags=tags, opts=child)
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-lb", name=args.naming.aws("metadata"), internal=True,
+            load_balancer_type="application", subnets=args.subnet_ids,
+            security_groups=[self.lb_security_group.id], drop_invalid_header_fields=True,
+            tags=tags, opts=child)
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-targets", name=args.naming.aws("metadata"), port=SERVICE_PORT,
+            protocol="HTTP", target_type="ip", vpc_id=args.vpc_id, deregistration_delay=30,
+            health_check={"path": "/ready", "matcher": "200", "interval": 10, "timeout": 5,
+                          "healthyThreshold": 2, "unhealthyThreshold": 3},
+            tags=tags, opts=child)
+        self.listener = aws.lb.Listener(
+            f"{name}-http", load_balancer_arn=self.load_balancer.arn, port=80,
+            protocol="HTTP",
+            default_actions=[{"type": "forward", "targetGroupArn": self.target_group.arn}],
+            tags=tags, opts=child)
+        self.service = aws.ecs.Service(
+            f"{name}-service", name="metadata", cluster=self.cluster.arn,
+            task_definition=self.service_task.arn, desired_count=args.desired_count,
+            launch_type="FARGATE", platform_version="LATEST",
+            network_configuration={"subnets": args.subnet_ids,
+                                   "securityGroups": [self.security_group.id],
+                                   "assignPublicIp": False},
+            load_balancers=[{"targetGroupArn": self.target_group.arn,
+                             "containerName": "metadata", "containerPort": SERVICE_PORT}],
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
+            health_check_grace_period_seconds=30, enable_execute_command=args.exec_access,
+            propagate_tags="SERVICE", wait_for_steady_state=True, tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.listener]))
+
+        self.url = self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
+        self.migration_command = pulumi.Output.all(
+            self.cluster.name, self.migration_task.family, self.security_group.id,
+            *args.subnet_ids).apply(lambda v: (
+                f"aws ecs run-task --cluster {v[0]} --task-definition {v[1]} "
+                f"--launch-type FARGATE --network-configuration "
+                f"'awsvpcConfiguration={{subnets=[{','.join(v[3:])}],"
+                f"securityGroups=[{v[2]}],assignPublicIp=DISABLED}}'"))
+        self.register_outputs({"url": self.url})

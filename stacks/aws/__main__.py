@@ -1,0 +1,138 @@
+"""Headwater shared mode on AWS. Deploy: `pulumi up --stack dev`; then on a laptop:
+`headwater configure from-stack stacks/aws --stack dev`. See docs/deploy-aws.md."""
+
+from typing import Literal, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from headwater_infra.aws import (
+    ArtifactBucket, ArtifactBucketArgs, Batch, BatchArgs, Database, DatabaseArgs,
+    EcsMetadataService, EcsMetadataServiceArgs, EksCluster, EksClusterArgs, Network, NetworkArgs,
+    Repositories, RepositoriesArgs, StepFunctions, StepFunctionsArgs, UsersPolicy,
+    UsersPolicyArgs)
+from headwater_infra.aws.eks import USERS_GROUP
+from headwater_infra.aws.iam import statement
+from headwater_infra.kubernetes import (
+    ArgoWorkflows, ArgoWorkflowsArgs, ClusterLayout, HeadwaterNamespace, HeadwaterNamespaceArgs,
+    MetadataService, MetadataServiceArgs)
+from headwater_infra.naming import Naming
+from headwater_infra.options import read_config
+from headwater_infra.profile import KubernetesProfile, aws_profile, profile_output
+from headwater_infra.settings import StackSettings
+
+config = pulumi.Config()
+eks = (config.get("platform") or "ecs") == "eks"
+SECTIONS = {"network": NetworkArgs, "storage": ArtifactBucketArgs, "database": DatabaseArgs,
+            "registry": RepositoriesArgs, "batch": BatchArgs, "stepFunctions": StepFunctionsArgs,
+            **({"service": MetadataServiceArgs, "cluster": EksClusterArgs,
+                "kubernetes": ClusterLayout, "argo": ArgoWorkflowsArgs} if eks
+               else {"service": EcsMetadataServiceArgs})}
+# platform: where the metadata service runs; usersRoleArn: the IAM role Headwater users
+# sign in with (gets the users' policy); migrationVersion: ECS only, see docs/deploy-aws.md.
+EXTRA = {"platform": (Literal["ecs", "eks"], "ecs"), "usersRoleArn": (Optional[str], None),
+         "migrationVersion": (Optional[str], None)}
+settings = StackSettings.load(
+    config.name, read_config(config, StackSettings.keys(SECTIONS, EXTRA)), SECTIONS, EXTRA)
+region = pulumi.Config("aws").require("region")
+account = aws.get_caller_identity_output().account_id
+naming = Naming(settings.prefix, pulumi.get_stack())
+tags = {**settings.tags, "stack": naming.stack}
+users_role = settings.extra["usersRoleArn"]
+suffix = random.RandomString("name-suffix", length=6, special=False, upper=False).result
+
+network = Network("network", NetworkArgs(naming, region, tags, **settings.knobs("network")))
+private = network.private_subnet_ids
+bucket = ArtifactBucket("artifacts", ArtifactBucketArgs(naming, suffix, tags,
+                                                        **settings.knobs("storage")))
+repositories = Repositories("registry", RepositoriesArgs(naming, tags,
+                                                          **settings.knobs("registry")))
+database = Database("database", DatabaseArgs(naming, network.vpc_id, private, tags,
+                                             **settings.knobs("database")))
+layout = ClusterLayout(**settings.knobs("kubernetes"))
+cluster = EksCluster("cluster", EksClusterArgs(
+    naming, region, private, settings.allowed_client_ip_ranges, users_role, tags,
+    **settings.knobs("cluster"))) if eks else None
+batch = Batch("batch", BatchArgs(
+    naming, region, account, network.vpc_id, private, bucket.bucket_arn, repositories.arns,
+    [cluster.web_identity(layout.subject(layout.task_service_account))] if cluster else [],
+    tags, **settings.knobs("batch")))
+sfn = StepFunctions("step-functions", StepFunctionsArgs(
+    naming, region, account, batch.job_queue_arn, batch.task_role_name, tags,
+    **settings.knobs("stepFunctions")))
+users = UsersPolicy("users", UsersPolicyArgs(
+    naming, region, account, bucket.bucket_arn, batch.secrets_prefix, batch.job_queue_arn,
+    [batch.task_role_arn, batch.execution_role_arn, sfn.sfn_role_arn, sfn.events_role_arn],
+    sfn.state_machine_prefix, sfn.table_arn, users_role, tags))
+
+pulumi.export("bucket", bucket.bucket_name)
+pulumi.export("registry", repositories.registry)
+pulumi.export("databaseEndpoint", database.address)
+pulumi.export("databaseSecretArn", database.secret_arn)
+pulumi.export("flowSecretsPrefix", batch.secrets_prefix)
+pulumi.export("usersPolicyArn", users.policy_arn)
+if cluster:
+    pulumi.export("clusterName", cluster.cluster_name)
+
+version = settings.service_version
+if version is None:  # first run: the registry exists now; push the images, set the version
+    pulumi.export("nextStep", "build and push the images to the registry, then "
+                              "`pulumi config set serviceVersion <tag>` and `pulumi up`")
+else:
+    service_image = settings.service_image or repositories.image("headwater-service", version)
+    task_image = settings.task_image or repositories.image("headwater-task", version)
+    kubernetes = None
+    if cluster is None:
+        migration = settings.extra["migrationVersion"] or version
+        service = EcsMetadataService("metadata", EcsMetadataServiceArgs(
+            naming, region, network.vpc_id, network.cidr, private, service_image,
+            settings.service_image or repositories.image("headwater-service", migration),
+            database.url_without_password, database.secret_arn, repositories.arns,
+            bucket.bucket_arn, tags, **settings.knobs("service")))
+        database.allow_from("database-from-metadata", service.security_group.id)
+        internal_url = external_url = service.url
+        pulumi.export("migrationCommand", service.migration_command)
+    else:
+        database.allow_from("database-from-cluster", cluster.security_group_id)
+        service_role = cluster.service_account_role(
+            "metadata-role", naming, "metadata-service",
+            layout.subject(layout.service_service_account), {"read-artifacts": [
+                statement(["s3:ListBucket"], [bucket.bucket_arn]),
+                statement(["s3:GetObject"], [pulumi.Output.concat(bucket.bucket_arn, "/*")])]},
+            tags)
+        provider = k8s.Provider("eks", kubeconfig=cluster.kubeconfig,
+                                opts=pulumi.ResourceOptions(depends_on=list(
+                                    cluster.node_groups.values())))
+        namespace = HeadwaterNamespace("headwater", HeadwaterNamespaceArgs(
+            layout, settings.environment, users_group=USERS_GROUP if users_role else None,
+            task_annotations={"eks.amazonaws.com/role-arn": batch.task_role_arn},
+            service_annotations={"eks.amazonaws.com/role-arn": service_role.arn}),
+            opts=pulumi.ResourceOptions(provider=provider))
+        after_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
+        argo = ArgoWorkflows("argo", ArgoWorkflowsArgs(layout, **settings.knobs("argo")),
+                             opts=after_namespace)
+        metadata = MetadataService("metadata", MetadataServiceArgs(
+            layout, image=service_image, version=version, database_url=database.url,
+            client_cidrs=[network.cidr], service_annotations={
+                "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+                "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
+            **settings.knobs("service")), opts=after_namespace)
+        internal_url = metadata.internal_url
+        external_url = metadata.service.status.apply(
+            lambda s: f"http://{s.load_balancer.ingress[0].hostname}")
+        kubernetes = KubernetesProfile(
+            namespace=layout.namespace, service_account=layout.task_service_account,
+            secrets=[layout.task_secret], argo_ui_url=argo.ui_url,
+            gpu_vendor="nvidia" if settings.knobs("cluster").get("gpu_nodes") else None)
+    pulumi.export("images", {"service": service_image, "task": task_image})
+    pulumi.export("profile", profile_output(
+        aws_profile, bucket=bucket.bucket_name, region=region,
+        service_url=settings.service_url or external_url, service_internal_url=internal_url,
+        registry=repositories.registry, task_image=task_image,
+        batch_job_queue=batch.job_queue_arn, task_role_arn=batch.task_role_arn,
+        execution_role_arn=batch.execution_role_arn, sfn_role_arn=sfn.sfn_role_arn,
+        events_role_arn=sfn.events_role_arn, dynamo_table=sfn.table_name,
+        state_machine_prefix=sfn.state_machine_prefix, sfn_log_group_arn=sfn.log_group_arn,
+        kubernetes=kubernetes))
