@@ -83,6 +83,23 @@ BAD_DECORATOR = """
 """
 
 
+NO_END = """
+    from headwater import FlowSpec, step
+
+    class NoEndFlow(FlowSpec):  # HERE
+        @step
+        def start(self):
+            self.next(self.finish)
+
+        @step
+        def finish(self):
+            pass
+
+    if __name__ == "__main__":
+        NoEndFlow()
+"""
+
+
 def assert_clean_error(proc, *fragments: str, code: int = 1) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == code, out
@@ -95,14 +112,22 @@ def assert_nothing_stored(sysroot) -> None:
     assert not sysroot.exists() or not any(p.is_file() for p in sysroot.rglob("*"))
 
 
-@pytest.mark.parametrize("command", ["check", "show", "run"])
-def test_graph_error_names_file_line_and_fix(run_flow, write_flow, hw_env, command):
-    flow = write_flow(BROKEN_GRAPH)
+@pytest.mark.parametrize("command,source,message,fix", [
+    ("check", BROKEN_GRAPH, "step 'middle' never calls self.next()",
+     "end step 'middle' with e.g. self.next(self.end)"),
+    ("show", BROKEN_GRAPH, "step 'middle' never calls self.next()",
+     "end step 'middle' with e.g. self.next(self.end)"),
+    ("run", BROKEN_GRAPH, "step 'middle' never calls self.next()",
+     "end step 'middle' with e.g. self.next(self.end)"),
+    ("check", NO_END, "flow NoEndFlow has no 'end' step",
+     "add a step named 'end' (decorated with @step)"),
+], ids=["check", "show", "run", "check-no-end"])
+def test_graph_error_names_file_line_and_fix(run_flow, write_flow, hw_env, command, source,
+                                             message, fix):
+    flow = write_flow(source)
     line = next(i for i, text in enumerate(flow.read_text().splitlines(), 1) if "# HERE" in text)
     proc = run_flow(flow, command, check=False)
-    assert_clean_error(proc, f"Invalid flow: {flow}:{line}: step 'middle' never calls "
-                             f"self.next()",
-                       "Fix: end step 'middle' with e.g. self.next(self.end)")
+    assert_clean_error(proc, f"Invalid flow: {flow}:{line}: {message}", f"Fix: {fix}")
     assert_nothing_stored(hw_env)
 
 

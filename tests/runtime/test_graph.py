@@ -202,6 +202,29 @@ class TheFlow(FlowSpec):
     assert graph["start"].condition is None  # decided by Python code, not an attribute
 
 
+def test_conditional_branch_that_goes_straight_to_end(tmp_path):
+    graph = graph_of(tmp_path, '''
+class TheFlow(FlowSpec):
+    @step
+    def start(self):
+        if self.skip:
+            self.next(self.end)
+        else:
+            self.next(self.extra)
+
+    @step
+    def extra(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+''')
+    assert graph["start"].type == "switch" and graph["start"].out == ["end", "extra"]
+    assert graph["end"].join_kind == "switch" and graph["end"].split_stack == []
+    assert graph.order == ["start", "extra", "end"]
+
+
 def test_switch_form(tmp_path):
     graph = graph_of(tmp_path, '''
 class TheFlow(FlowSpec):
