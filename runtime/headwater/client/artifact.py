@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..exceptions import DataNotFound
 from ._object import MetaflowObject, to_datetime
 
 _NOT_LOADED = object()
@@ -81,9 +82,15 @@ class DataArtifact(MetaflowObject):
     def data(self) -> Any:
         """The value, loaded from the datastore on first access."""
         if self._value is _NOT_LOADED:
-            task = self.parent
-            store = task._store()  # type: ignore[union-attr]
-            self._value = store.cas.load(self.sha, self.size)
+            store = self.parent._store()  # type: ignore[union-attr]
+            try:
+                self._value = store.cas.load(self.sha, self.size)
+            except DataNotFound as exc:
+                raise DataNotFound(
+                    f"artifact {self.pathspec} is missing from the datastore "
+                    f"{store.backend.root} ({exc.message})",
+                    "its stored blob was removed outside Headwater; run the step again "
+                    "(python flow.py resume STEP)") from None
         return self._value
 
     @property

@@ -46,7 +46,9 @@ class Flow(MetaflowObject):
     _DEPTH = 1
     _FORM = "FlowName"
 
-    def __init__(self, name: str | None = None, *, _object: dict | None = None):
+    def __init__(self, name: str | None = None, *, _object: dict | None = None,
+                 _namespace_check: bool = False):
+        # A flow has no tags of its own: it is never out of the namespace, its runs may be.
         super().__init__(name, _object=_object, _namespace_check=False)
 
     def _fetch(self, components: list[str]) -> dict:

@@ -1,0 +1,296 @@
+"""The flow command line's inspection commands: ``logs``, ``dump`` and ``tag``.
+
+    python flow.py logs 12/start [--stdout|--stderr] [--attempt N]
+    python flow.py dump 12/train/3 [--private] [--max-value-size N] [--include a,b]
+    python flow.py tag add|remove [--run-id 12] TAG...
+    python flow.py tag replace [--run-id 12] OLD NEW
+    python flow.py tag list [--run-id 12] [--all] [--hide-system-tags]
+
+They read through the Client API with the flow command's settings, in every namespace:
+naming a run id is explicit enough. The flow CLI attaches them with
+``add_inspect_commands(group)``; the group's ``ctx.obj`` has ``flow_name`` and ``settings``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
+
+import click
+
+from ..exceptions import InvalidPathspec, ObjectNotFound, ParameterError
+
+if TYPE_CHECKING:
+    from ..client import Run, Task
+
+
+def add_inspect_commands(group: click.Group) -> None:
+    """Add ``logs``, ``dump`` and ``tag`` to a flow's command group."""
+    for command in (logs, dump, tag):
+        group.add_command(command)
+
+
+# --- shared helpers ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _reading(ctx: click.Context) -> Iterator[str]:
+    """Read with the flow command's settings, every namespace; yields the flow name."""
+    from ..client import namespace
+    from ..client._services import pinned
+    from ..settings import Settings
+
+    obj = ctx.obj
+    settings = getattr(obj, "settings", None) or Settings()
+    with pinned(settings), namespace(None):
+        yield obj.flow_name
+
+
+def _script(ctx: click.Context) -> str:
+    return ctx.find_root().info_name or "flow.py"
+
+
+def _select_tasks(ctx: click.Context, flow_name: str, pathspec: str,
+                  attempt: int | None) -> list["Task"]:
+    """The tasks ``RUN/STEP`` or ``RUN/STEP/TASK`` names, in task id order."""
+    from ..client import Task
+
+    parts = pathspec.strip("/").split("/")
+    if len(parts) == 4 and parts[0] == flow_name:  # a full pathspec, copied from elsewhere
+        parts = parts[1:]
+    if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
+        raise InvalidPathspec(
+            f"{pathspec!r} is not RUN/STEP or RUN/STEP/TASK",
+            f"e.g. python {_script(ctx)} {ctx.info_name} 12/start (every task of the step) "
+            f"or 12/start/3 (one task)")
+    step = _run(ctx, flow_name, parts[0])[parts[1]]
+    if len(parts) == 3:
+        tasks = [step[parts[2]]]
+    else:
+        tasks = sorted(step.tasks(), key=lambda t: _id_order(t.id))
+        if not tasks:
+            raise ObjectNotFound(f"step {step.pathspec} has no task yet",
+                                 "wait for the step to start, or name another step")
+    if attempt is not None:
+        tasks = [Task(t.pathspec, attempt=attempt, _namespace_check=False) for t in tasks]
+    return tasks
+
+
+def _run(ctx: click.Context, flow_name: str, run_id: str) -> "Run":
+    """Run ``run_id`` of the flow; when there is none, the message lists recent runs."""
+    from ..client import Flow
+
+    flow = Flow(flow_name)  # a flow that never ran has its own message
+    if run_id in flow:
+        return flow[run_id]
+    recent = [run.id for run in flow.runs()][:10]
+    raise ObjectNotFound(
+        f"run {flow_name}/{run_id} does not exist",
+        f"recent runs: {', '.join(recent)} (all of them: python {_script(ctx)} tag list --all)"
+        if recent else f"start one with: python {_script(ctx)} run")
+
+
+def _id_order(task_id: str) -> tuple:
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+def _short(task: "Task") -> str:
+    return "/".join(task.path_components[1:])
+
+
+def _status(task: "Task") -> str:
+    if not task.finished:
+        return "not finished"
+    return "successful" if task.successful else "failed"
+
+
+_attempt_option = click.option("--attempt", type=click.IntRange(0),
+                               help="Attempt to show (default: the latest).")
+
+
+# --- logs -------------------------------------------------------------------------------
+
+
+@click.command(help="Show what tasks printed. PATHSPEC is RUN/STEP (every task of the step) "
+                    "or RUN/STEP/TASK.")
+@click.argument("pathspec")
+@click.option("--stdout", "stream", flag_value="stdout", help="Only standard output.")
+@click.option("--stderr", "stream", flag_value="stderr", help="Only standard error.")
+@_attempt_option
+@click.pass_context
+def logs(ctx: click.Context, pathspec: str, stream: str | None, attempt: int | None) -> None:
+    with _reading(ctx) as flow_name:
+        tasks = _select_tasks(ctx, flow_name, pathspec, attempt)
+        streams = [stream] if stream else ["stdout", "stderr"]
+        shown = False
+        for task in tasks:
+            if len(tasks) > 1:
+                click.echo(f"==> {_short(task)} (attempt {task.current_attempt}) <==")
+            for name in streams:
+                text = getattr(task, name)
+                if text:
+                    shown = True
+                    click.echo(text, nl=not text.endswith("\n"), err=name == "stderr")
+        if not shown:
+            what = " or ".join(streams)
+            click.echo(f"No {what} output in {pathspec} "
+                       f"(attempt {', '.join(sorted({str(t.current_attempt) for t in tasks}))}).",
+                       err=True)
+
+
+# --- dump -------------------------------------------------------------------------------
+
+
+@click.command(help="Show the artifacts of tasks. PATHSPEC is RUN/STEP (every task of the "
+                    "step) or RUN/STEP/TASK.")
+@click.argument("pathspec")
+@click.option("--private", is_flag=True,
+              help="Also show internal artifacts (names starting with '_').")
+@click.option("--max-value-size", type=click.IntRange(10), default=1000, show_default=True,
+              help="Cut each value's text after this many characters.")
+@click.option("--include", help="Only these artifacts (comma-separated names).")
+@_attempt_option
+@click.pass_context
+def dump(ctx: click.Context, pathspec: str, private: bool, max_value_size: int,
+         include: str | None, attempt: int | None) -> None:
+    wanted = None
+    if include is not None:
+        wanted = [name.strip() for name in include.split(",") if name.strip()]
+        if not wanted:
+            raise ParameterError("--include was given no artifact names",
+                                 "e.g. --include model,metrics")
+    with _reading(ctx) as flow_name:
+        tasks = _select_tasks(ctx, flow_name, pathspec, attempt)
+        if wanted:
+            found = set().union(*(set(a.id for a in t) for t in tasks))
+            missing = [name for name in wanted if name not in found]
+            if missing:
+                known = sorted(n for n in found if private or not n.startswith("_"))
+                raise ObjectNotFound(
+                    f"{pathspec} has no artifact {', '.join(map(repr, missing))}",
+                    f"its artifacts are: {', '.join(known) or 'none'}")
+        for task in tasks:
+            click.echo(f"{task.pathspec} (attempt {task.current_attempt}, {_status(task)})")
+            artifacts = [a for a in task if (a.id in wanted if wanted else
+                                             private or not a.id.startswith("_"))]
+            if not artifacts:
+                click.echo("  (no artifacts)")
+            for artifact in artifacts:
+                click.echo(f"  {artifact.id} ({artifact.type}) = "
+                           f"{_render(artifact, max_value_size)}")
+
+
+def _render(artifact: Any, limit: int) -> str:
+    try:
+        text = repr(artifact.data)
+    except Exception as exc:  # a broken blob or a value whose repr fails: say so, go on
+        return f"<cannot show: {type(exc).__name__}: {exc}>"
+    if len(text) > limit:
+        text = (text[:limit] + f"... ({len(text) - limit} more characters; "
+                f"raise --max-value-size to see them)")
+    return text.replace("\n", "\n    ")
+
+
+# --- tag --------------------------------------------------------------------------------
+
+
+@click.group(help="Add, remove, replace or list the user tags of runs.")
+def tag() -> None:
+    pass
+
+
+_run_id_option = click.option("--run-id", help="The run (default: your latest run).")
+
+
+def _tag_run(ctx: click.Context, flow_name: str, run_id: str | None) -> "Run":
+    from ..client import Flow
+
+    if run_id is not None:
+        return _run(ctx, flow_name, run_id)
+    user = f"user:{_user(ctx)}"
+    run = next((r for r in Flow(flow_name).runs() if user in r.system_tags), None)
+    if run is None:
+        raise ObjectNotFound(f"{user} has no run of {flow_name}",
+                             f"pass --run-id, or start a run: python {_script(ctx)} run")
+    return run
+
+
+def _user(ctx: click.Context) -> str:
+    from ..client._services import services
+
+    return services().settings.user
+
+
+def _echo_tags(run: "Run", system: bool = True) -> None:
+    click.echo(f"Run {run.pathspec} ({run.user}, started {run.created_at:%Y-%m-%d %H:%M:%S})")
+    click.echo(f"  user tags:   {', '.join(sorted(run.user_tags)) or '-'}")
+    if system:
+        click.echo(f"  system tags: {', '.join(sorted(run.system_tags)) or '-'}")
+
+
+@tag.command("add", help="Add TAGS to a run.")
+@_run_id_option
+@click.argument("tags", nargs=-1, required=True)
+@click.pass_context
+def tag_add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
+    with _reading(ctx) as flow_name:
+        run = _tag_run(ctx, flow_name, run_id)
+        run.add_tags(tags)
+        _echo_tags(run, system=False)
+
+
+@tag.command("remove", help="Remove TAGS from a run (system tags cannot be removed).")
+@_run_id_option
+@click.argument("tags", nargs=-1, required=True)
+@click.pass_context
+def tag_remove(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
+    with _reading(ctx) as flow_name:
+        run = _tag_run(ctx, flow_name, run_id)
+        absent = [t for t in tags if t not in run.user_tags and t not in run.system_tags]
+        if absent:
+            raise ParameterError(
+                f"run {run.pathspec} has no tag {', '.join(map(repr, absent))}",
+                f"its user tags are: {', '.join(sorted(run.user_tags)) or 'none'}")
+        run.remove_tags(tags)
+        _echo_tags(run, system=False)
+
+
+@tag.command("replace", help="Replace tag OLD with NEW on a run, in one step.")
+@_run_id_option
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+def tag_replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> None:
+    with _reading(ctx) as flow_name:
+        run = _tag_run(ctx, flow_name, run_id)
+        if old not in run.user_tags and old not in run.system_tags:
+            raise ParameterError(f"run {run.pathspec} has no tag {old!r}",
+                                 f"its user tags are: {', '.join(sorted(run.user_tags)) or 'none'}")
+        run.replace_tag(old, new)
+        _echo_tags(run, system=False)
+
+
+@tag.command("list", help="List the tags of your runs of this flow, or of one run.")
+@_run_id_option
+@click.option("--all", "all_users", is_flag=True, help="Runs of every user, not just yours.")
+@click.option("--hide-system-tags", is_flag=True, help="Only show user tags.")
+@click.pass_context
+def tag_list(ctx: click.Context, run_id: str | None, all_users: bool,
+             hide_system_tags: bool) -> None:
+    from ..client import Flow
+
+    with _reading(ctx) as flow_name:
+        if run_id is not None:
+            runs = [_run(ctx, flow_name, run_id)]
+        else:
+            user = f"user:{_user(ctx)}"
+            try:
+                runs = [r for r in Flow(flow_name).runs() if all_users or user in r.system_tags]
+            except ObjectNotFound:  # the flow never ran: an empty list, not an error
+                runs = []
+            if not runs:
+                click.echo(f"No runs of {flow_name}" + ("" if all_users else f" by {user}")
+                           + ".")
+                return
+        for run in runs:
+            _echo_tags(run, system=not hide_system_tags)

@@ -1,0 +1,107 @@
+"""Write runs into a local sysroot the way the runtime does, without running a flow.
+
+A unit-test fixture, not a fake component: it uses the real ``LocalMetadataProvider``,
+``LocalBackend``, ``ContentAddressedStore`` and ``TaskDataStore`` and records exactly what
+the runtime's conventions say a task records (metadata rows tagged ``attempt_id:<n>``,
+artifacts in both the datastore index and the metadata, logs, ``_success`` /
+``_exception``). Tests of real runs live in ``test_client_real_run.py``.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from headwater import __version__
+from headwater.datastore.local import LocalBackend
+from headwater.datastore.task_store import TaskDataStore, TaskIndex
+from headwater.decorators.catch import CaughtException
+from headwater.metadata.base import ArtifactRecord, MetadataEntry
+from headwater.metadata.local import LocalMetadataProvider
+
+
+class RunBuilder:
+    """One run of ``flow`` by ``user``; add tasks with ``task(...)``."""
+
+    def __init__(self, sysroot, flow: str, user: str = "tester", tags: tuple = (),
+                 namespace: str | None = None, parameters: dict | None = None):
+        self.flow, self.user = flow, user
+        self.md = LocalMetadataProvider(str(sysroot))
+        self.backend = LocalBackend(str(sysroot))
+        system_tags = [f"user:{user}", "runtime:dev",
+                       f"python_version:{platform.python_version()}",
+                       f"headwater_version:{__version__}"]
+        if namespace:
+            system_tags.append(namespace)
+        self.md.register_flow(flow, user)
+        self.run_id = str(self.md.new_run(flow, user, list(tags), system_tags)["run_number"])
+        self.parameters = dict(parameters or {})
+        self.inherited: dict = {}
+        if parameters is not None:
+            self.params_task = self.task("_parameters", self.parameters, inherit=False)
+            self.inherited = self.index("_parameters", self.params_task).artifacts
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}"
+
+    def index(self, step: str, task_id: str, attempt: int = 0) -> TaskIndex:
+        return self.store(step, task_id).load_index(attempt)
+
+    def store(self, step: str, task_id: str) -> TaskDataStore:
+        return TaskDataStore(self.backend, self.flow, self.run_id, step, task_id)
+
+    def task(self, step: str, artifacts: dict[str, Any] | None = None, *, attempts: int = 1,
+             ok: bool = True, finished: bool = True, stdout: str = "", stderr: str = "",
+             foreach: list[tuple[str, int, int]] = (), error: Exception | None = None,
+             origin: tuple[str, str] | None = None, inherit: bool = True,
+             task_id: str | None = None) -> str:
+        """Record a task with ``attempts`` attempts; all but the last failed. The last one
+        ends ``ok`` (or fails with ``error``), or is still running if not ``finished``.
+        ``foreach`` is the split stack: ``(step, index, count)`` from outer to inner."""
+        md, user = self.md, self.user
+        md.register_step(self.flow, self.run_id, step, user)
+        task_id = str(md.new_task(self.flow, self.run_id, step, user, task_id)["task_id"])
+        store = self.store(step, task_id)
+        stack = [[s, "foreach", i, n, "items"] for s, i, n in foreach]
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            tags = [f"attempt_id:{attempt}"]
+            entries = [MetadataEntry("attempt", str(attempt), "attempt", tags),
+                       MetadataEntry("ds-type", "local", "ds-type", tags),
+                       MetadataEntry("ds-root", self.backend.root, "ds-root", tags)]
+            if origin and last:
+                entries += [MetadataEntry("origin-run-id", origin[0], "origin-run-id", tags),
+                            MetadataEntry("origin-task-id", origin[1], "origin-task-id", tags)]
+            md.register_metadata(self.flow, self.run_id, step, task_id, user, entries)
+            if stdout:
+                store.save_log(attempt, "stdout", f"[attempt {attempt}] {stdout}".encode())
+            if stderr:
+                store.save_log(attempt, "stderr", f"[attempt {attempt}] {stderr}".encode())
+            if last and not finished:
+                break
+            success = ok if last else False
+            values: dict[str, Any] = dict(artifacts or {}) if success else {}
+            values["_success"] = success
+            if not success:
+                failure = error if last and error else RuntimeError(f"attempt {attempt} failed")
+                values["_exception"] = CaughtException.from_exception(failure)
+            infos = dict(self.inherited) if inherit else {}
+            infos.update(store.cas.save(values))
+            store.save_index(attempt, TaskIndex(infos, {"ok": success, "stack": stack}))
+            md.register_artifacts(self.flow, self.run_id, step, task_id, user, [
+                ArtifactRecord(name, info.sha, info.type, store.cas.key(info.sha), "local",
+                               attempt) for name, info in infos.items()])
+            md.register_metadata(self.flow, self.run_id, step, task_id, user, [
+                MetadataEntry("attempt-done", str(attempt), "attempt-done", tags),
+                MetadataEntry("attempt_ok", str(success), "internal_attempt_status", tags)])
+        return task_id
+
+    def linear(self, steps: dict[str, dict], ok: bool = True) -> dict[str, str]:
+        """One successful task per step (the last one fails unless ``ok``); step -> task id."""
+        ids = {}
+        names = list(steps)
+        for name in names:
+            last = name == names[-1]
+            ids[name] = self.task(name, steps[name], ok=ok or not last)
+        return ids
