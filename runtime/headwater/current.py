@@ -4,7 +4,7 @@
     print(current.flow_name, current.run_id, current.step_name, current.task_id)
 
 Outside a running task (a flow instantiated in a unit test, a notebook) the values are
-``None`` except ``flow_name`` and ``username``, and ``is_running_flow`` is False. Decorators
+``None`` (``retry_count`` 0, ``parameter_names`` empty) and ``is_running_flow`` is False. Decorators
 add attributes of their own (``current.secrets``, ``current.card``) with ``_set_extra``.
 """
 

@@ -188,7 +188,7 @@ class FlowSpec:
         around different ``self.next`` calls.
         """
         state = self._state()
-        if state.transition is not None:
+        if state.transition is not None and state.running:
             raise InvalidNextError(
                 f"self.next() was called twice in step {state.step_name or '?'!r}",
                 "call self.next() exactly once per step execution")
@@ -312,7 +312,16 @@ def _same(a: Any, b: Any) -> bool:
         return True
     try:
         return bool(a == b)
-    except Exception:  # numpy arrays and friends
+    except Exception:  # numpy arrays, DataFrames: == is elementwise
+        pass
+    equals = getattr(a, "equals", None)  # pandas
+    if callable(equals):
+        return bool(equals(b))
+    try:
+        import numpy
+
+        return bool(numpy.array_equal(a, b))
+    except Exception:
         return False
 
 

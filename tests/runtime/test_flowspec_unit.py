@@ -142,8 +142,6 @@ def test_next_checks_its_arguments_when_called():
         flow.next(flow.forest, flow.linear, foreach="items")
 
 
-@pytest.mark.xfail(strict=True, reason="flowspec.py: the second step's self.next() on the "
-                                       "same plain object raises 'called twice'")
 def test_whole_flow_called_step_by_step_on_one_object():
     """The document's integration test: every step called in turn on one object."""
     flow = ScoringFlow()
@@ -203,8 +201,6 @@ def test_join_step_called_with_a_list_of_flows():
     assert join.summary == "rf: 0.9"
 
 
-@pytest.mark.xfail(strict=True, reason="flowspec.py _same(): numpy's == gives an array, so "
-                                       "equal arrays count as different outside a run")
 def test_merge_artifacts_with_equal_arrays_on_plain_objects():
     a = _branch(features=np.arange(5))
     b = _branch(features=np.arange(5))

@@ -210,8 +210,6 @@ def test_help_shows_parameters(run_flow, write_flow):
     assert "--verbose" in text
 
 
-@pytest.mark.xfail(strict=True, reason="flow_cli.py makes a bool parameter a --name/--no-name "
-                                       "flag, so '--verbose true' is an unexpected argument")
 def test_bool_parameter_takes_a_value(run_flow, write_flow):
     """Metaflow users write ``--flag true`` / ``--flag False`` (the issue: ``--name value``)."""
     flow = write_flow(FLOW)

@@ -71,7 +71,6 @@ class FlowContext:
         """Read configs, resolve placeholders, add ``--with`` decorators, check the graph."""
         if self._graph is not None:
             return self._graph
-        from ..config import resolve_placeholders
         from ..decorators import parse_with
         from ..graph import FlowGraph
 
@@ -80,14 +79,16 @@ class FlowContext:
         extra = [parse_with(spec) for spec in self.with_specs]
         for node in graph:
             decorators = node.func.__dict__.setdefault("decorators", [])
+            # Preparing again (a notebook, a deployer) starts from what the code says.
+            decorators[:] = [d for d in decorators if not d.from_cli]
             for deco in extra:
                 if not any(d.name == deco.name for d in decorators):
                     decorators.append(type(deco)(deco.attributes, from_cli=True))
             for deco in decorators:
-                deco.attributes = resolve_placeholders(deco.attributes, self.configs)
+                _resolve_attributes(deco, self.configs)
                 deco.step_init(self.flow_cls, graph, node.name)
         for deco in getattr(self.flow_cls, "_flow_decorators", []):
-            deco.attributes = resolve_placeholders(deco.attributes, self.configs)
+            _resolve_attributes(deco, self.configs)
             deco.flow_init(self.flow_cls, graph)
         self._graph = graph
         return graph
@@ -116,6 +117,14 @@ class FlowContext:
         for deco in getattr(self.flow_cls, "_flow_decorators", []):
             tags.extend(deco.system_tags(user))
         return tags
+
+
+def _resolve_attributes(deco, configs: dict[str, Any]) -> None:
+    """Fill config placeholders in a decorator's attributes, keeping the originals."""
+    from ..config import resolve_placeholders
+
+    raw = deco.__dict__.setdefault("raw_attributes", dict(deco.attributes))
+    deco.attributes = resolve_placeholders(raw, configs)
 
 
 def _lift_global_options(args: list[str], commands: set[str]) -> list[str]:
@@ -153,8 +162,10 @@ def _parameter_options(flow_cls: type):
             if param.required:
                 help_text += "  [required]"
             if param.type is bool:
-                option = click.option(f"--{param.option_name}/--no-{param.option_name}", attr,
-                                      default=None, help=help_text)
+                # `--flag` alone, or `--flag true|false` (Metaflow's habit)
+                option = click.option(f"--{param.option_name}", attr, default=None,
+                                      is_flag=False, flag_value="true", metavar="[BOOL]",
+                                      help=help_text)
             else:
                 option = click.option(f"--{param.option_name}", attr, default=None,
                                       metavar=param.type.__name__.upper(), help=help_text)
