@@ -55,6 +55,10 @@ class CatchDecorator(StepDecorator):
         if self.attributes["var"]:
             setattr(flow, self.attributes["var"], error)
 
+    def task_post_step(self, flow, ctx):
+        if self.attributes["var"]:
+            setattr(flow, self.attributes["var"], None)  # as in Metaflow: None on success
+
     def task_exception(self, flow, ctx, exc):
         if ctx.retry_count < ctx.max_retries:
             return False  # let @retry have its attempts first
