@@ -96,3 +96,14 @@ def test_metadata_records_stand_in_for_an_unreadable_index(make_run):
     task = Task(f"{b.pathspec}/start/{t}")
     assert sorted(a.id for a in task) == ["_success", "x"]
     assert task.artifacts.x.size is None and task.data.x == 5 and task.successful
+
+
+def test_data_views_survive_copying(make_run):
+    import copy
+    import pickle
+
+    b = make_run("CopyFlow")
+    t = b.task("start", {"x": 1})
+    data = Task(f"{b.pathspec}/start/{t}").data
+    assert copy.copy(data).x == 1
+    assert pickle.loads(pickle.dumps(data)).x == 1  # no recursion while unpickling

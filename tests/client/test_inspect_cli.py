@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from headwater import Run, get_namespace
+from headwater import Run, get_namespace, namespace
 from headwater.cli.inspect import add_inspect_commands
 from headwater.exceptions import InvalidPathspec, ObjectNotFound, ParameterError
 from headwater.settings import Settings
@@ -123,7 +123,8 @@ def test_tag_commands(cli, make_run):
     assert Run(mine.pathspec).user_tags == {"t1", "best"}
     # another user's run, by id, in any namespace
     cli("tag", "add", "--run-id", theirs.run_id, "reviewed")
-    assert "reviewed" in Run(theirs.pathspec, _namespace_check=False).user_tags
+    with namespace(None):
+        assert "reviewed" in Run(theirs.pathspec).user_tags
     assert get_namespace() == "user:tester"  # the command did not leave its namespace behind
 
     listed = cli("tag", "list").stdout
@@ -153,5 +154,6 @@ def test_tag_commands_reject_bad_input(cli, make_run):
         result = cli(*args, ok=False)
         assert isinstance(result.exception, error), (args, result.exception)
         assert message in str(result.exception), (args, str(result.exception))
-    assert Run("CliFlow/1", _namespace_check=False).user_tags == set()
+    with namespace(None):
+        assert Run("CliFlow/1").user_tags == set()
     assert cli("tag", "add", ok=False).exit_code == 2  # click: missing TAGS

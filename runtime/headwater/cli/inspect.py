@@ -72,7 +72,7 @@ def _select_tasks(ctx: click.Context, flow_name: str, pathspec: str,
             raise ObjectNotFound(f"step {step.pathspec} has no task yet",
                                  "wait for the step to start, or name another step")
     if attempt is not None:
-        tasks = [Task(t.pathspec, attempt=attempt, _namespace_check=False) for t in tasks]
+        tasks = [Task(t.pathspec, attempt=attempt) for t in tasks]
     return tasks
 
 

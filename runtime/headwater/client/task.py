@@ -266,6 +266,17 @@ class Task(MetaflowObject):
         return out
 
 
+def _lookup(task: Task | None, name: str) -> "DataArtifact":
+    """The artifact ``name`` for attribute access: a missing one is an ``AttributeError``
+    (so ``hasattr`` and ``getattr(data, name, default)`` work) with the full message."""
+    if task is None or name.startswith("__"):  # Python probing special names, or a copy
+        raise AttributeError(name)
+    artifact = task._artifact(name)
+    if artifact is None:
+        raise AttributeError(str(task._missing_artifact(name)))
+    return artifact
+
+
 class MetaflowData:
     """A task's artifact values by attribute (``data.x``); each is loaded on first read.
 
@@ -277,12 +288,7 @@ class MetaflowData:
         self.__task = task
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        artifact = self.__task._artifact(name)
-        if artifact is None:
-            raise AttributeError(self.__task._missing_artifact(name).args[0])
-        return artifact.data
+        return _lookup(self.__dict__.get("_MetaflowData__task"), name).data
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.__task._stored_artifacts()
@@ -304,12 +310,7 @@ class MetaflowArtifacts:
         self.__task = task
 
     def __getattr__(self, name: str) -> "DataArtifact":
-        if name.startswith("__"):
-            raise AttributeError(name)
-        artifact = self.__task._artifact(name)
-        if artifact is None:
-            raise AttributeError(self.__task._missing_artifact(name).args[0])
-        return artifact
+        return _lookup(self.__dict__.get("_MetaflowArtifacts__task"), name)
 
     def __iter__(self) -> Iterator["DataArtifact"]:
         return iter(self.__task._children())
