@@ -1,0 +1,250 @@
+"""What the cloud backends (Azure Blob, S3) share: per-process clients, concurrent batches,
+and a per-process download cache for ``local_path``.
+
+Fork safety: the local scheduler starts tasks with ``fork()``. SDK clients, HTTP connection
+pools and thread pools made before a fork must not be used after it (their sockets and
+threads belong to the parent), so everything process-bound lives in a ``_ProcessState``
+that is rebuilt whenever ``os.getpid()`` changes.
+
+Downloads for ``local_path`` go to ``$TMPDIR/headwater-cache-<uid>/<pid>-*/``. The folder is
+removed when the process exits normally; task processes end with ``os._exit`` (no exit
+handlers), so each new cache also removes the folders of processes that no longer exist.
+"""
+
+from __future__ import annotations
+
+import abc
+import atexit
+import os
+import shutil
+import tempfile
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from ..exceptions import DataStoreError
+from .base import StorageBackend
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Concurrent requests per process for batches and for the chunks of one large transfer.
+DEFAULT_MAX_WORKERS = 16
+#: Chunk size of parallel uploads and downloads; memory in flight is about
+#: ``max_workers * CHUNK_BYTES`` whatever the object's size.
+CHUNK_BYTES = 8 << 20
+
+
+def check_key(key: str) -> str:
+    """Reject keys that could escape the sysroot or are not relative paths."""
+    if not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
+        raise DataStoreError(f"invalid datastore key {key!r}",
+                             "keys are relative paths like 'MyFlow/data/ab/abcdef'")
+    return key
+
+
+class _ProcessState:
+    """Clients, thread pool and cache folder of one process."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.clients: Any = None
+        self.pool: ThreadPoolExecutor | None = None
+        self.cache_dir: str | None = None
+        self.cached_versions: dict[str, str | None] = {}
+
+
+class RemoteBackend(StorageBackend):
+    """Base of backends that talk to an object store over the network.
+
+    Subclasses implement the single-object methods of ``StorageBackend`` using
+    ``self.clients`` (built by ``_connect``), plus ``_download`` and ``_version`` which
+    ``local_path`` needs. Batch methods run single-object calls on a thread pool.
+    """
+
+    IS_LOCAL = False
+
+    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS):
+        if max_workers < 1:
+            raise DataStoreError(f"max_workers must be at least 1, not {max_workers}")
+        self.max_workers = max_workers
+        self._state: _ProcessState | None = None
+
+    # --- per-process state ---------------------------------------------------------------
+
+    def _process(self) -> _ProcessState:
+        state = self._state
+        if state is None or state.pid != os.getpid():
+            # First use, or first use after fork(): never touch the parent's objects.
+            state = self._state = _ProcessState()
+        return state
+
+    @property
+    def clients(self) -> Any:
+        """This process's SDK clients, built on first use."""
+        state = self._process()
+        if state.clients is None:
+            with state.lock:
+                if state.clients is None:
+                    state.clients = self._connect()
+        return state.clients
+
+    def _pool(self) -> ThreadPoolExecutor:
+        state = self._process()
+        if state.pool is None:
+            with state.lock:
+                if state.pool is None:
+                    state.pool = ThreadPoolExecutor(self.max_workers,
+                                                    thread_name_prefix=f"headwater-{self.TYPE}")
+        return state.pool
+
+    @abc.abstractmethod
+    def _connect(self) -> Any:
+        """Build the SDK clients for the current process."""
+
+    # --- batches -------------------------------------------------------------------------
+
+    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """``fn`` over ``items`` on the pool, results in order. At most ``2 * max_workers``
+        calls are in flight, so a long batch never holds every result in memory at once.
+        Every started call finishes before an error is raised (the first, in order)."""
+        pool = self._pool()
+        window: deque[Future] = deque()
+        items = iter(items)
+        limit = 2 * self.max_workers
+        error: BaseException | None = None
+        try:
+            for item in items:
+                window.append(pool.submit(fn, item))
+                if len(window) >= limit:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if error is not None or window:
+                for future in window:
+                    future.cancel()
+                for future in window:
+                    if not future.cancelled():
+                        try:
+                            future.result()
+                        except BaseException:
+                            pass
+
+    def put_many(self, items: Iterable[tuple[str, bytes]], overwrite: bool = True) -> None:
+        """Store many small objects concurrently."""
+        for _ in self._map(lambda kv: self.put_bytes(kv[0], kv[1], overwrite=overwrite),
+                           items):
+            pass
+
+    def get_many(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Fetch many objects concurrently; yields ``(key, bytes)`` in the order given."""
+        return self._map(lambda key: (key, self.get_bytes(key)), keys)
+
+    def exists_many(self, keys: Iterable[str]) -> dict[str, bool]:
+        """Which of ``keys`` exist, asked concurrently."""
+        return dict(self._map(lambda key: (key, self.exists(key)), keys))
+
+    # --- local_path ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _download(self, key: str, dest: str) -> str | None:
+        """Download ``key`` into the file ``dest`` (parallel chunks); return its version
+        tag (ETag). Raises ``DataNotFound`` if there is no such object."""
+
+    @abc.abstractmethod
+    def _version(self, key: str) -> str | None:
+        """The version tag (ETag) of ``key``; raises ``DataNotFound`` if absent."""
+
+    def cache_dir(self) -> str:
+        """This process's download cache folder."""
+        state = self._process()
+        if state.cache_dir is None:
+            with state.lock:
+                if state.cache_dir is None:
+                    state.cache_dir = _new_cache_dir()
+        return state.cache_dir
+
+    def local_path(self, key: str) -> str:
+        check_key(key)
+        state = self._process()
+        path = os.path.join(self.cache_dir(), *key.split("/"))
+        cached = state.cached_versions.get(key)
+        if cached is not None and os.path.exists(path) and self._version(key) == cached:
+            return path  # unchanged since this process downloaded it
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        os.close(fd)
+        try:
+            version = self._download(key, tmp)
+            # Rename, never overwrite in place: a previous copy may be memory-mapped.
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        state.cached_versions[key] = version
+        return path
+
+    def tempfile_for(self, key: str) -> tuple[int, str]:
+        """A temporary file for a large object about to be uploaded with
+        ``put_file(move=True)``: in the cache folder, so it is swept if the process dies."""
+        return tempfile.mkstemp(dir=self.cache_dir(), prefix=".upload-")
+
+
+# --- cache folders ------------------------------------------------------------------------
+
+
+def _cache_parent() -> str:
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.path.join(tempfile.gettempdir(), f"headwater-cache-{uid}")
+
+
+def _new_cache_dir() -> str:
+    parent = _cache_parent()
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    _sweep_dead(parent)
+    pid = os.getpid()
+    path = tempfile.mkdtemp(prefix=f"{pid}-", dir=parent)
+
+    def remove() -> None:
+        if os.getpid() == pid:  # exit handlers are inherited by forks that exit normally
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+    return path
+
+
+def _sweep_dead(parent: str) -> None:
+    """Remove cache folders left by processes that have exited."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        pid_text = name.split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
