@@ -27,7 +27,7 @@ import click
 from ..exceptions import ConfigurationError
 from ..settings import SECRET_KEYS, Settings, parse_profile, profile_path
 
-__all__ = ["configure", "profile_problems", "read_profile", "write_profile"]
+__all__ = ["configure", "profile_problems", "read_profile", "secret_in_value", "write_profile"]
 
 # Key names that can only hold a credential (METAFLOW_KUBERNETES_SECRETS and
 # METAFLOW_DEFAULT_SECRETS_* hold names of secrets, not secrets, and do not match).
@@ -54,6 +54,14 @@ _URL_KEYS = ("METAFLOW_SERVICE_URL", "METAFLOW_SERVICE_INTERNAL_URL", "METAFLOW_
              "METAFLOW_ARGO_EVENTS_WEBHOOK_URL")
 
 
+def secret_in_value(value: str) -> str | None:
+    """What kind of credential ``value`` carries (``"a SAS token"``...), or ``None``."""
+    for pattern, what in _SECRET_VALUE:
+        if pattern.search(value):
+            return what
+    return None
+
+
 def profile_problems(profile: Mapping[str, str]) -> list[str]:
     """Everything wrong with ``profile`` (flat ``METAFLOW_*`` keys to strings), each as a
     sentence that names the key and the fix; empty when the profile is fine."""
@@ -67,16 +75,19 @@ def profile_problems(profile: Mapping[str, str]) -> list[str]:
             problems.append(f"{key} is a secret: remove it from the profile and export it "
                             f"as an environment variable instead")
             continue
-        for pattern, what in _SECRET_VALUE:
-            if pattern.search(value):
-                problems.append(f"{key} holds {what}: profiles are shared, so use the "
-                                f"cloud identity (az login / IAM role) or an environment "
-                                f"variable instead")
-                break
-        else:
-            problem = _value_problem(key, value)
-            if problem:
-                problems.append(problem)
+        if key in _SELECTORS:
+            problems.append(f"{key} chooses which profile is read, so it cannot be set "
+                            f"inside one: export it in the environment instead")
+            continue
+        what = secret_in_value(value)
+        if what:
+            problems.append(f"{key} holds {what}: profiles are shared, so use the cloud "
+                            f"identity (az login / IAM role) or an environment variable "
+                            f"instead")
+            continue
+        problem = _value_problem(key, value)
+        if problem:
+            problems.append(problem)
     return problems
 
 
