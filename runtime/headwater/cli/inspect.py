@@ -54,6 +54,7 @@ def _select_tasks(ctx: click.Context, flow_name: str, pathspec: str,
                   attempt: int | None) -> list["Task"]:
     """The tasks ``RUN/STEP`` or ``RUN/STEP/TASK`` names, in task id order."""
     from ..client import Task
+    from ..client.step import task_order
 
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4 and parts[0] == flow_name:  # a full pathspec, copied from elsewhere
@@ -67,7 +68,7 @@ def _select_tasks(ctx: click.Context, flow_name: str, pathspec: str,
     if len(parts) == 3:
         tasks = [step[parts[2]]]
     else:
-        tasks = sorted(step.tasks(), key=lambda t: _id_order(t.id))
+        tasks = sorted(step.tasks(), key=lambda t: task_order(t.id))
         if not tasks:
             raise ObjectNotFound(f"step {step.pathspec} has no task yet",
                                  "wait for the step to start, or name another step")
@@ -88,10 +89,6 @@ def _run(ctx: click.Context, flow_name: str, run_id: str) -> "Run":
         f"run {flow_name}/{run_id} does not exist",
         f"recent runs: {', '.join(recent)} (all of them: python {_script(ctx)} tag list --all)"
         if recent else f"start one with: python {_script(ctx)} run")
-
-
-def _id_order(task_id: str) -> tuple:
-    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
 
 
 def _short(task: "Task") -> str:

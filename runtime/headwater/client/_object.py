@@ -3,7 +3,7 @@
 An object is one record of the metadata provider (the dict shapes of
 ``headwater.metadata.base``), addressed by a pathspec ``Flow/run/step/task/artifact``. It
 remembers the services it was read from and the namespace that was current when it (or its
-parent) was created, so a generator consumed later still answers for that namespace.
+parent) was created: ``with namespace("prod"): flow = Flow("F")`` lists prod's runs later.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ class Metaflow:
     @property
     def flows(self) -> list["Flow"]:
         """The flows, in name order."""
-        flows = [Flow(_object=obj) for obj in services().provider.get_flows()]
+        flows = sorted((Flow(_object=obj) for obj in services().provider.get_flows()),
+                       key=lambda flow: flow.id)
         if get_namespace() is None:
             return flows
         return [flow for flow in flows if flow._children()]

@@ -56,7 +56,7 @@ class Step(MetaflowObject):
         return Task(_object=obj, _parent=self, _namespace_check=False)
 
     def _missing_task(self, task_id: str) -> ObjectNotFound:
-        known = sorted((t.id for t in self._children()), key=_task_order)
+        known = sorted((t.id for t in self._children()), key=task_order)
         return ObjectNotFound(
             f"task {self.pathspec}/{task_id} does not exist",
             f"tasks of step {self.pathspec}: {listing(known)}" if known else
@@ -82,5 +82,6 @@ class Step(MetaflowObject):
         return max(times)  # type: ignore[type-var]
 
 
-def _task_order(task_id: str) -> tuple:
+def task_order(task_id: str) -> tuple:
+    """Sort key for task ids: numbers in numeric order, then names."""
     return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
