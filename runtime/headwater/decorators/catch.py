@@ -56,7 +56,7 @@ class CatchDecorator(StepDecorator):
             setattr(flow, self.attributes["var"], error)
 
     def task_post_step(self, flow, ctx):
-        if self.attributes["var"]:
+        if self.attributes["var"] and ctx.spec.crashed is None:
             setattr(flow, self.attributes["var"], None)  # as in Metaflow: None on success
 
     def task_exception(self, flow, ctx, exc):
