@@ -2,7 +2,8 @@
 
 The registry maps each decorator's name to ``module:Class`` so ``--with NAME`` and the
 user-facing functions below can find it; a decorator's module (and any cloud SDK it needs)
-is imported only when it is used. To add a decorator, write one module with a
+is imported only when it is used (the user-facing functions are in ``api.py``). To add a
+decorator, write one module with a
 ``StepDecorator`` subclass (see ``base.py``) and add one line to ``STEP_DECORATORS``.
 """
 
@@ -10,10 +11,9 @@ from __future__ import annotations
 
 import ast
 import importlib
-from typing import Any, Callable
+from typing import Any
 
-from .base import (DecoratorError, FlowDecorator, StepDecorator, make_flow_decorator,
-                   make_step_decorator)
+from .base import DecoratorError, FlowDecorator, StepDecorator
 
 STEP_DECORATORS: dict[str, str] = {
     "retry": "headwater.decorators.retry:RetryDecorator",
@@ -90,18 +90,6 @@ def _split_top_level(text: str) -> list[str]:
     if "".join(current).strip():
         parts.append("".join(current))
     return [p for p in (p.strip() for p in parts) if p]
-
-
-def __getattr__(name: str) -> Callable:
-    # retry, catch, ... : the user-facing decorator functions, built on first use.
-    if name in STEP_DECORATORS:
-        func = make_step_decorator(step_decorator_class(name))
-    elif name in FLOW_DECORATORS:
-        func = make_flow_decorator(_load(FLOW_DECORATORS[name]))
-    else:
-        raise AttributeError(f"module 'headwater.decorators' has no attribute {name!r}")
-    globals()[name] = func
-    return func
 
 
 __all__ = ["DecoratorError", "FlowDecorator", "STEP_DECORATORS", "FLOW_DECORATORS",
