@@ -187,9 +187,6 @@ class Config:
 
 def flow_configs(flow_cls: type) -> dict[str, Config]:
     """Attribute name -> Config for a flow class."""
-    configs: dict[str, Config] = {}
-    for klass in reversed(flow_cls.__mro__):
-        for attr, value in vars(klass).items():
-            if isinstance(value, Config):
-                configs[attr] = value
-    return configs
+    from .flowspec import class_members
+
+    return class_members(flow_cls, Config)

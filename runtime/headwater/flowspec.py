@@ -307,6 +307,17 @@ class FlowSpec:
                 f"step {state.step_name or '?'!r}", conflicts)
 
 
+def class_members(flow_cls: type, kind: type) -> dict[str, Any]:
+    """Attribute name -> value for every class attribute of type ``kind`` (parameters,
+    configs), base classes first so subclasses override."""
+    found: dict[str, Any] = {}
+    for klass in reversed(flow_cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, kind):
+                found[attr] = value
+    return found
+
+
 def _same(a: Any, b: Any) -> bool:
     if a is b:
         return True

@@ -131,12 +131,9 @@ def _example(kind: type) -> str:
 
 def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
     """Attribute name -> Parameter for a flow class (including inherited ones)."""
-    params: dict[str, Parameter] = {}
-    for klass in reversed(flow_cls.__mro__):
-        for attr, value in vars(klass).items():
-            if isinstance(value, Parameter):
-                params[attr] = value
-    return params
+    from .flowspec import class_members
+
+    return class_members(flow_cls, Parameter)
 
 
 def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str) -> dict[str, Any]:

@@ -7,10 +7,9 @@ is imported only when that backend is used.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-from ..exceptions import ConfigurationError
+from ..registry import lookup
 from .base import StorageBackend
 
 if TYPE_CHECKING:
@@ -25,14 +24,7 @@ BACKENDS: dict[str, str] = {
 
 def backend_class(ds_type: str) -> type[StorageBackend]:
     """The backend class registered for ``ds_type``."""
-    try:
-        target = BACKENDS[ds_type]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown datastore type {ds_type!r}",
-            f"set METAFLOW_DEFAULT_DATASTORE to one of: {', '.join(sorted(BACKENDS))}") from None
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return lookup(BACKENDS, ds_type, "datastore type", "METAFLOW_DEFAULT_DATASTORE")
 
 
 def get_backend(settings: "Settings", ds_type: str | None = None,

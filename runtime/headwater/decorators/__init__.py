@@ -10,8 +10,9 @@ decorator, write one module with a
 from __future__ import annotations
 
 import ast
-import importlib
 from typing import Any
+
+from ..registry import load
 
 from .base import DecoratorError, FlowDecorator, StepDecorator
 
@@ -33,15 +34,10 @@ FLOW_DECORATORS: dict[str, str] = {
 }
 
 
-def _load(target: str) -> type:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def step_decorator_class(name: str) -> type[StepDecorator]:
     """The class registered under ``name``."""
     try:
-        return _load(STEP_DECORATORS[name])
+        return load(STEP_DECORATORS[name])
     except KeyError:
         raise DecoratorError(f"unknown step decorator {name!r}",
                              f"known: {', '.join(sorted(STEP_DECORATORS))}") from None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import FLOW_DECORATORS, STEP_DECORATORS, _load, step_decorator_class
+from ..registry import load
+from . import FLOW_DECORATORS, STEP_DECORATORS, step_decorator_class
 from .base import make_flow_decorator, make_step_decorator
 
 
@@ -17,7 +18,7 @@ def __getattr__(name: str) -> Callable:
     if name in STEP_DECORATORS:
         func = make_step_decorator(step_decorator_class(name))
     elif name in FLOW_DECORATORS:
-        func = make_flow_decorator(_load(FLOW_DECORATORS[name]))
+        func = make_flow_decorator(load(FLOW_DECORATORS[name]))
     else:
         raise AttributeError(f"module 'headwater.decorators.api' has no attribute {name!r}")
     globals()[name] = func

@@ -32,6 +32,16 @@ class DecoratorError(HeadwaterException):
     headline = "Bad decorator"
 
 
+def _with_defaults(name: str, defaults: dict[str, Any],
+                   attributes: dict[str, Any] | None) -> dict[str, Any]:
+    attributes = dict(attributes or {})
+    unknown = sorted(set(attributes) - set(defaults))
+    if unknown:
+        raise DecoratorError(f"@{name} got unknown argument(s) {', '.join(unknown)}",
+                             f"@{name} accepts: {', '.join(defaults) or 'no arguments'}")
+    return {**defaults, **attributes}
+
+
 class StepDecorator:
     """Base of every step decorator (``@retry``, ``@catch``, ``@resources`` ...)."""
 
@@ -43,13 +53,7 @@ class StepDecorator:
     allow_multiple: bool = False
 
     def __init__(self, attributes: dict[str, Any] | None = None, from_cli: bool = False):
-        attributes = dict(attributes or {})
-        unknown = sorted(set(attributes) - set(self.defaults))
-        if unknown:
-            raise DecoratorError(
-                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
-                f"@{self.name} accepts: {', '.join(self.defaults) or 'no arguments'}")
-        self.attributes = {**self.defaults, **attributes}
+        self.attributes = _with_defaults(self.name, self.defaults, attributes)
         self.from_cli = from_cli
 
     def __call__(self, func: Callable) -> Callable:
@@ -107,13 +111,7 @@ class FlowDecorator:
     defaults: dict[str, Any] = {}
 
     def __init__(self, attributes: dict[str, Any] | None = None):
-        attributes = dict(attributes or {})
-        unknown = sorted(set(attributes) - set(self.defaults))
-        if unknown:
-            raise DecoratorError(
-                f"@{self.name} got unknown argument(s) {', '.join(unknown)}",
-                f"@{self.name} accepts: {', '.join(self.defaults)}")
-        self.attributes = {**self.defaults, **attributes}
+        self.attributes = _with_defaults(self.name, self.defaults, attributes)
 
     def __call__(self, cls: type) -> type:
         from ..flowspec import FlowSpec

@@ -6,10 +6,9 @@ lazily from the registry below.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-from ..exceptions import ConfigurationError
+from ..registry import lookup
 from .base import ArtifactRecord, MetadataEntry, MetadataProvider
 
 if TYPE_CHECKING:
@@ -24,14 +23,7 @@ PROVIDERS: dict[str, str] = {
 def get_provider(settings: "Settings", md_type: str | None = None) -> MetadataProvider:
     """The metadata provider the settings select (or ``md_type``)."""
     md_type = md_type or settings.metadata_type
-    try:
-        target = PROVIDERS[md_type]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown metadata provider {md_type!r}",
-            f"set METAFLOW_DEFAULT_METADATA to one of: {', '.join(sorted(PROVIDERS))}") from None
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name).from_settings(settings)
+    return lookup(PROVIDERS, md_type, "metadata provider", "METAFLOW_DEFAULT_METADATA").from_settings(settings)
 
 
 __all__ = ["ArtifactRecord", "MetadataEntry", "MetadataProvider", "PROVIDERS", "get_provider"]
