@@ -43,10 +43,16 @@ def snake(name: str) -> str:
 
 
 def read_config(config: Any, keys: typing.Iterable[str]) -> dict[str, Any]:
-    """Read ``keys`` from a ``pulumi.Config``: structured values come back as JSON text,
-    plain strings as themselves; missing keys are left out."""
+    """Read a stack's settings from a ``pulumi.Config``: ``keys`` and any other key set in
+    the config's namespace (so that ``StackSettings.load`` can report a misspelt one).
+    Structured values come back as JSON text, plain strings as themselves."""
+    from pulumi.runtime import config as runtime
+
+    prefix = f"{config.name}:"
+    present = {k[len(prefix):] for k in [*runtime.CONFIG.get(), *runtime.get_config_env()]
+               if k.startswith(prefix)}
     values: dict[str, Any] = {}
-    for key in keys:
+    for key in sorted(set(keys) | present):
         raw = config.get(key)
         if raw is None:
             continue

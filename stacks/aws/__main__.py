@@ -77,56 +77,69 @@ if cluster:
     pulumi.export("clusterName", cluster.cluster_name)
 
 version = settings.service_version
-if version is None:  # first run: the registry exists now; push the images, set the version
-    pulumi.export("nextStep", "build and push the images to the registry, then "
-                              "`pulumi config set serviceVersion <tag>` and `pulumi up`")
-else:
-    service_image = settings.service_image or repositories.image("headwater-service", version)
-    task_image = settings.task_image or repositories.image("headwater-task", version)
+migration = settings.extra["migrationVersion"]
+if migration and cluster:
+    raise ValueError("headwater-aws:migrationVersion is for platform ecs; on eks the migration "
+                     "Job of serviceVersion runs inside `pulumi up`")
+if version is None and migration is None:  # first run: push images, then migrate
+    pulumi.export("nextStep", "build and push the images, then `pulumi config set "
+                  + ("serviceVersion" if cluster else "migrationVersion") + " <tag>` and "
+                  "`pulumi up` (docs/deploy-aws.md)")
+elif cluster is None:  # ECS: migration task first (run by hand), then the service
+    service = EcsMetadataService("metadata", EcsMetadataServiceArgs(
+        naming, region, network.vpc_id, network.cidr, private,
+        settings.service_image or repositories.image("headwater-service", version)
+        if version else None,
+        settings.service_image or repositories.image("headwater-service", migration or version),
+        database.url_without_password, database.secret_arn, repositories.arns,
+        bucket.bucket_arn, tags, **settings.knobs("service")))
+    database.allow_from("database-from-metadata", service.security_group.id)
+    pulumi.export("migrationCommand", service.migration_command)
+    if version is None:
+        pulumi.export("nextStep", "run the migration (eval \"$(pulumi stack output "
+                                  "migrationCommand)\"), wait for it, then `pulumi config set "
+                                  "serviceVersion <tag>`, `pulumi config rm migrationVersion` "
+                                  "and `pulumi up`")
+    internal_url = external_url = service.url
     kubernetes = None
-    if cluster is None:
-        migration = settings.extra["migrationVersion"] or version
-        service = EcsMetadataService("metadata", EcsMetadataServiceArgs(
-            naming, region, network.vpc_id, network.cidr, private, service_image,
-            settings.service_image or repositories.image("headwater-service", migration),
-            database.url_without_password, database.secret_arn, repositories.arns,
-            bucket.bucket_arn, tags, **settings.knobs("service")))
-        database.allow_from("database-from-metadata", service.security_group.id)
-        internal_url = external_url = service.url
-        pulumi.export("migrationCommand", service.migration_command)
-    else:
-        database.allow_from("database-from-cluster", cluster.security_group_id)
-        service_role = cluster.service_account_role(
-            "metadata-role", naming, "metadata-service",
-            layout.subject(layout.service_service_account), {"read-artifacts": [
-                statement(["s3:ListBucket"], [bucket.bucket_arn]),
-                statement(["s3:GetObject"], [pulumi.Output.concat(bucket.bucket_arn, "/*")])]},
-            tags)
-        provider = k8s.Provider("eks", kubeconfig=cluster.kubeconfig,
-                                opts=pulumi.ResourceOptions(depends_on=list(
-                                    cluster.node_groups.values())))
-        namespace = HeadwaterNamespace("headwater", HeadwaterNamespaceArgs(
-            layout, settings.environment, users_group=USERS_GROUP if users_role else None,
-            task_annotations={"eks.amazonaws.com/role-arn": batch.task_role_arn},
-            service_annotations={"eks.amazonaws.com/role-arn": service_role.arn}),
-            opts=pulumi.ResourceOptions(provider=provider))
-        after_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
-        argo = ArgoWorkflows("argo", ArgoWorkflowsArgs(layout, **settings.knobs("argo")),
-                             opts=after_namespace)
-        metadata = MetadataService("metadata", MetadataServiceArgs(
-            layout, image=service_image, version=version, database_url=database.url,
-            client_cidrs=[network.cidr], service_annotations={
-                "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-                "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
-            **settings.knobs("service")), opts=after_namespace)
-        internal_url = metadata.internal_url
-        external_url = metadata.service.status.apply(
-            lambda s: f"http://{s.load_balancer.ingress[0].hostname}")
-        kubernetes = KubernetesProfile(
-            namespace=layout.namespace, service_account=layout.task_service_account,
-            secrets=[layout.task_secret], argo_ui_url=argo.ui_url,
-            gpu_vendor="nvidia" if settings.knobs("cluster").get("gpu_nodes") else None)
-    pulumi.export("images", {"service": service_image, "task": task_image})
+else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
+    service_image = settings.service_image or repositories.image("headwater-service", version)
+    database.allow_from("database-from-cluster", cluster.security_group_id)
+    service_role = cluster.service_account_role(
+        "metadata-role", naming, "metadata-service",
+        layout.subject(layout.service_service_account), {"read-artifacts": [
+            statement(["s3:ListBucket"], [bucket.bucket_arn]),
+            statement(["s3:GetObject"], [pulumi.Output.concat(bucket.bucket_arn, "/*")])]},
+        tags)
+    provider = k8s.Provider("eks", kubeconfig=cluster.kubeconfig,
+                            opts=pulumi.ResourceOptions(depends_on=list(
+                                cluster.node_groups.values())))
+    namespace = HeadwaterNamespace("headwater", HeadwaterNamespaceArgs(
+        layout, settings.environment, users_group=USERS_GROUP if users_role else None,
+        task_annotations={"eks.amazonaws.com/role-arn": batch.task_role_arn},
+        service_annotations={"eks.amazonaws.com/role-arn": service_role.arn}),
+        opts=pulumi.ResourceOptions(provider=provider))
+    after_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
+    argo = ArgoWorkflows("argo", ArgoWorkflowsArgs(layout, **settings.knobs("argo")),
+                         opts=after_namespace)
+    metadata = MetadataService("metadata", MetadataServiceArgs(
+        layout, image=service_image, version=version, database_url=database.url,
+        client_cidrs=[network.cidr], service_annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
+        **settings.knobs("service")), opts=after_namespace)
+    internal_url = metadata.internal_url
+    external_url = metadata.service.status.apply(
+        lambda s: f"http://{s.load_balancer.ingress[0].hostname}")
+    kubernetes = KubernetesProfile(
+        namespace=layout.namespace, service_account=layout.task_service_account,
+        secrets=[layout.task_secret], argo_ui_url=argo.ui_url,
+        gpu_vendor="nvidia" if settings.knobs("cluster").get("gpu_nodes") else None)
+
+if version is not None:
+    task_image = settings.task_image or repositories.image("headwater-task", version)
+    pulumi.export("images", {"service": settings.service_image or repositories.image(
+        "headwater-service", version), "task": task_image})
     pulumi.export("profile", profile_output(
         aws_profile, bucket=bucket.bucket_name, region=region,
         service_url=settings.service_url or external_url, service_internal_url=internal_url,

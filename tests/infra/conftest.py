@@ -17,8 +17,10 @@ BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # The very first `pulumi up`: no serviceVersion yet, so no service and no profile.
     "azure-bootstrap": ("azure", "dev", {"serviceVersion": None}),
     "aws-bootstrap": ("aws", "dev", {"serviceVersion": None}),
+    # ECS: the migration task of a version exists (and is run by hand) before the service.
+    "aws-migrate-first": ("aws", "dev", {"serviceVersion": None, "migrationVersion": "0.1.0"}),
 }
-FULL = [label for label in BUILDS if not label.endswith("bootstrap")]
+FULL = [f"{cloud}-{env}" for cloud in ("azure", "aws") for env in ("dev", "prod", "sandbox")]
 
 
 class Inventory:

@@ -89,6 +89,25 @@ def test_cloud_specific_top_level_keys():
         StackSettings.load("p", {"environment": "dev", "platform": "lambda"}, {}, extra)
 
 
+def test_misspelt_keys_in_the_stack_yaml_are_reported():
+    import pulumi
+
+    from headwater_infra.options import read_config
+
+    pulumi.runtime.set_all_config({"headwater-azure:environment": "dev",
+                                   "headwater-azure:storge": '{"sku": "Standard_LRS"}',
+                                   "headwater-azure:storage": '{"softDeleteDays": 3}',
+                                   "azure-native:location": "westeurope"})
+    try:
+        raw = read_config(pulumi.Config("headwater-azure"), StackSettings.keys(SECTIONS))
+    finally:
+        pulumi.runtime.set_all_config({})
+    assert raw == {"environment": "dev", "storage": {"softDeleteDays": 3},
+                   "storge": {"sku": "Standard_LRS"}}
+    with pytest.raises(ConfigError, match="headwater-azure:storge is not a setting"):
+        StackSettings.load("headwater-azure", raw, SECTIONS)
+
+
 def test_parse_knobs_ignores_absent_sections():
     assert parse_knobs(StorageArgs, None, "x") == {}
 

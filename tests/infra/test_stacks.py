@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 AZ = "azure-native:"
@@ -119,10 +121,26 @@ def test_first_deploy_without_a_service_version(stack, cloud):
     inventory = stack(f"{cloud}-bootstrap")
     counts = inventory.types()
     assert "profile" not in inventory.outputs
-    assert "serviceVersion" in inventory.outputs["nextStep"]
+    # ECS migrates before it serves; Kubernetes does both in one `pulumi up`.
+    first = "migrationVersion" if cloud == "aws" else "serviceVersion"
+    assert f"pulumi config set {first}" in inventory.outputs["nextStep"]
     assert "registry" in inventory.outputs
     assert not {t for t in counts if t in ("kubernetes:apps/v1:Deployment",
                                            "kubernetes:batch/v1:Job", "aws:ecs/service:Service")}
+
+
+def test_ecs_migration_task_comes_before_the_service(stack):
+    inventory = stack("aws-migrate-first")
+    families = [r["inputs"]["family"] for r in
+                inventory.of_type("aws:ecs/taskDefinition:TaskDefinition")]
+    assert families == ["hw-dev-db-upgrade"]
+    assert not inventory.of_type("aws:ecs/service:Service")
+    assert "profile" not in inventory.outputs
+    assert inventory.outputs["migrationCommand"].startswith("aws ecs run-task")
+    assert "serviceVersion" in inventory.outputs["nextStep"]
+    image = json.loads(inventory.of_type("aws:ecs/taskDefinition:TaskDefinition")[0][
+        "inputs"]["containerDefinitions"])[0]["image"]
+    assert image.endswith("/hw-dev/headwater-service:0.1.0")
 
 
 def test_migration_runs_before_the_new_service_version(stack):

@@ -24,6 +24,7 @@ class RepositoriesArgs:
     naming: Naming
     tags: dict[str, str] = field(default_factory=dict)
     keep_images: int = 30
+    force_delete: bool = False   # let `pulumi destroy` delete repositories holding images
 
 
 class Repositories(pulumi.ComponentResource):
@@ -42,7 +43,7 @@ class Repositories(pulumi.ComponentResource):
         for image in IMAGES:
             repository = aws.ecr.Repository(
                 f"{name}-{image}", name=f"{args.naming.root}/{image}",
-                image_tag_mutability="IMMUTABLE",
+                image_tag_mutability="IMMUTABLE", force_delete=args.force_delete,
                 image_scanning_configuration={"scanOnPush": True},
                 encryption_configurations=[{"encryptionType": "AES256"}],
                 tags=args.tags, opts=child)

@@ -7,6 +7,9 @@ the connection URL in the task definition holds none.
 
 Schema migrations are a separate task definition, run on purpose with ``aws ecs
 run-task`` (the stack exports the exact command): the service never upgrades its schema.
+Since the service reports itself unready until its schema is current, a new version goes
+out in two steps: first the migration task for it (``image`` None on the very first
+deployment), run by hand, then the service.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class EcsMetadataServiceArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     subnet_ids: list[pulumi.Input[str]]
-    image: pulumi.Input[str]
+    image: pulumi.Input[str] | None            # None: migration task only (see below)
     migration_image: pulumi.Input[str]
     database_url: pulumi.Input[str]            # without the password
     database_secret_arn: pulumi.Input[str]     # JSON with a "password" key
@@ -123,12 +126,10 @@ class EcsMetadataService(pulumi.ComponentResource):
                 container_definitions=pulumi.Output.json_dumps([container]),
                 tags=tags, opts=child)
 
-        serve = ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)]
-        self.service_task = task_definition("metadata", _container(
-            "metadata", args.image, serve, args, f"/headwater/{root}/metadata", "serve", True))
+        logs = f"/headwater/{root}/metadata"
         self.migration_task = task_definition("db-upgrade", _container(
             "db-upgrade", args.migration_image, ["headwater-service", "db", "upgrade"], args,
-            f"/headwater/{root}/metadata", "db-upgrade", False))
+            logs, "db-upgrade", False))
 
         clients = [args.vpc_cidr, *args.client_cidrs]
         self.lb_security_group = aws.ec2.SecurityGroup(
@@ -164,6 +165,23 @@ class EcsMetadataService(pulumi.ComponentResource):
             protocol="HTTP",
             default_actions=[{"type": "forward", "targetGroupArn": self.target_group.arn}],
             tags=tags, opts=child)
+        self.service = None
+        self.url = self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
+        if args.image is not None:
+            self._serve(name, args, task_definition, logs)
+        self.migration_command = pulumi.Output.all(
+            self.cluster.name, self.migration_task.family, self.security_group.id,
+            *args.subnet_ids).apply(lambda v: (
+                f"aws ecs run-task --cluster {v[0]} --task-definition {v[1]} "
+                f"--launch-type FARGATE --network-configuration "
+                f"'awsvpcConfiguration={{subnets=[{','.join(v[3:])}],"
+                f"securityGroups=[{v[2]}],assignPublicIp=DISABLED}}'"))
+        self.register_outputs({"url": self.url})
+
+    def _serve(self, name: str, args: EcsMetadataServiceArgs, task_definition, logs: str):
+        serve = ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)]
+        self.service_task = task_definition("metadata", _container(
+            "metadata", args.image, serve, args, logs, "serve", True))
         self.service = aws.ecs.Service(
             f"{name}-service", name="metadata", cluster=self.cluster.arn,
             task_definition=self.service_task.arn, desired_count=args.desired_count,
@@ -176,15 +194,5 @@ class EcsMetadataService(pulumi.ComponentResource):
             deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             health_check_grace_period_seconds=30, enable_execute_command=args.exec_access,
-            propagate_tags="SERVICE", wait_for_steady_state=True, tags=tags,
+            propagate_tags="SERVICE", wait_for_steady_state=True, tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.listener]))
-
-        self.url = self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
-        self.migration_command = pulumi.Output.all(
-            self.cluster.name, self.migration_task.family, self.security_group.id,
-            *args.subnet_ids).apply(lambda v: (
-                f"aws ecs run-task --cluster {v[0]} --task-definition {v[1]} "
-                f"--launch-type FARGATE --network-configuration "
-                f"'awsvpcConfiguration={{subnets=[{','.join(v[3:])}],"
-                f"securityGroups=[{v[2]}],assignPublicIp=DISABLED}}'"))
-        self.register_outputs({"url": self.url})
