@@ -158,3 +158,39 @@ def test_migration_runs_before_the_new_service_version(stack):
             if r["inputs"]["family"] == "hw-dev-db-upgrade"][0]
     assert '"command": ["headwater-service", "db", "upgrade"]' in task["inputs"][
         "containerDefinitions"]
+
+
+# Which input of which resource holds a name, and the rule it must follow.
+NAMES = [
+    (AZ + "storage:StorageAccount", "accountName", "storage account"),
+    (AZ + "keyvault:Vault", "vaultName", "key vault"),
+    (AZ + "dbforpostgresql:Server", "serverName", "postgres server"),
+    (AZ + "containerregistry:Registry", "registryName", "container registry"),
+    (AZ + "containerservice:ManagedCluster", "resourceName", "azure resource"),
+    (AZ + "resources:ResourceGroup", "resourceGroupName", "azure resource"),
+    (AZ + "storage:BlobContainer", "containerName", "blob container"),
+    ("aws:s3/bucket:Bucket", "bucket", "s3 bucket"),
+    ("aws:rds/instance:Instance", "identifier", "rds instance"),
+    ("aws:iam/role:Role", "name", "iam role"),
+    ("aws:lb/loadBalancer:LoadBalancer", "name", "aws resource"),
+    ("aws:lb/targetGroup:TargetGroup", "name", "aws resource"),
+    ("aws:batch/jobQueue:JobQueue", "name", "aws name"),
+    ("aws:dynamodb/table:Table", "name", "aws name"),
+]
+
+
+@pytest.mark.parametrize("label", ["azure-sandbox", "azure-prod", "aws-sandbox", "aws-prod"])
+def test_declared_names_follow_each_clouds_rules(stack, label):
+    from headwater_infra.naming import check
+
+    inventory = stack(label)
+    checked = 0
+    for type_token, key, rule in NAMES:
+        for resource in inventory.of_type(type_token):
+            check(rule, resource["inputs"][key])
+            checked += 1
+    for resource in inventory.custom():
+        if resource["type"].startswith("kubernetes:") and "metadata" in resource["inputs"]:
+            check("kubernetes", resource["inputs"]["metadata"]["name"])
+            checked += 1
+    assert checked >= 10

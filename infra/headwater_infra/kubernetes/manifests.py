@@ -12,7 +12,7 @@ Security Standard (the namespace enforces ``baseline``, since user tasks may nee
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
