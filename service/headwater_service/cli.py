@@ -127,12 +127,14 @@ def serve(database_url: str | None, host: str, port: int, workers: int, pool_siz
     os.environ[DATABASE_URL_ENV] = _require_url(database_url)
     if pool_size is not None:
         os.environ["HEADWATER_SERVICE_POOL_SIZE"] = str(pool_size)
+    if no_access_log:
+        os.environ["HEADWATER_SERVICE_ACCESS_LOG"] = "0"
     try:
         ServiceConfig.from_env()  # fail here, once, rather than in every worker
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     uvicorn.run("headwater_service.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_config=log_config(log_level, access=not no_access_log),
+                workers=workers, log_config=log_config(log_level),
                 access_log=False, server_header=False, backlog=2048,
                 http="httptools", loop="uvloop", timeout_keep_alive=30)
 

@@ -10,6 +10,7 @@ variables, so every uvicorn worker process sees one configuration).
 | ``HEADWATER_SERVICE_POOL_SIZE`` | Postgres connections per worker process | 8 |
 | ``HEADWATER_SERVICE_POOL_TIMEOUT`` | seconds to wait for a connection before a 503 | 3 |
 | ``HEADWATER_SERVICE_STATEMENT_TIMEOUT_MS`` | longest SQL statement before a 503 | 15000 |
+| ``HEADWATER_SERVICE_ACCESS_LOG`` | ``0`` turns the per-request JSON log line off | on |
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class ServiceConfig:
     pool_size: int = 8
     pool_timeout: float = 3.0
     statement_timeout_ms: int = 15000
+    access_log: bool = True
 
     @property
     def auth_required(self) -> bool:
@@ -96,4 +98,6 @@ class ServiceConfig:
             pool_size=_int(env, "HEADWATER_SERVICE_POOL_SIZE", 8),
             pool_timeout=timeout,
             statement_timeout_ms=_int(env, "HEADWATER_SERVICE_STATEMENT_TIMEOUT_MS", 15000),
+            access_log=env.get("HEADWATER_SERVICE_ACCESS_LOG", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )

@@ -7,19 +7,17 @@ request and must not cost more than a few microseconds.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Awaitable, Callable
 
 from . import API_VERSION
 from .config import ServiceConfig, key_digest
 from .errors import PayloadTooLarge, json_error
+from .logs import write_access
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
-
-access_log = logging.getLogger("headwater_service.access")
 
 _VERSION = (b"metadata_service_version", API_VERSION.encode())
 
@@ -32,6 +30,7 @@ class ServiceMiddleware:
         self.digests = config.api_key_digests
         self.max_body = config.max_body_bytes
         self.public_paths = public_paths
+        self.access_log = config.access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,15 +54,11 @@ class ServiceMiddleware:
             else:
                 await self.app(scope, self._limited(receive), send_with_version)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
+            if self.access_log:
                 client = scope.get("client")
-                access_log.info("%s %s %s", scope["method"], scope["path"], outcome["status"],
-                                extra={"http": {
-                                    "method": scope["method"], "path": scope["path"],
-                                    "status": outcome["status"], "bytes": outcome["bytes"],
-                                    "duration_ms": round((time.perf_counter() - started) * 1000,
-                                                         2),
-                                    "client": client[0] if client else None}})
+                write_access(scope["method"], scope["path"], outcome["status"],
+                             outcome["bytes"], time.perf_counter() - started,
+                             client[0] if client else None)
 
     def _refuse(self, scope: Scope):
         """A response for a request that must not reach the app, or ``None``."""

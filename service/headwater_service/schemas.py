@@ -21,7 +21,9 @@ _tag_list = {"type": "array", "maxItems": MAX_TAGS,
              "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH}}
 _tags = {**_tag_list, "type": ["array", "null"]}
 _client_id = {"type": ["string", "null"], "maxLength": MAX_ID_LENGTH,
-              "pattern": CLIENT_ID_PATTERN}
+              "pattern": CLIENT_ID_PATTERN,
+              "description": "an id chosen by the client: letters, digits, '_', '.', ':' or "
+                             "'-', not all digits (numbers are allocated by the service)"}
 
 # --- request bodies ------------------------------------------------------------------------
 
@@ -54,7 +56,8 @@ ARTIFACT_ROWS = {"type": "array", "maxItems": MAX_ROWS, "items": {
     "type": "object",
     "required": ["name", "location", "ds_type", "sha", "type", "content_type"],
     "properties": {
-        "name": {**_short, "pattern": NAME_PATTERN},
+        "name": {**_short, "pattern": NAME_PATTERN,
+                 "description": "a Python identifier (the artifact's attribute name)"},
         "location": _text,
         "ds_type": _short,
         "sha": _short,

@@ -5,40 +5,24 @@ what is enforced. Only the JSON Schema keywords those schemas use are implemente
 ``properties``, ``required``, ``items``, ``minItems``/``maxItems``,
 ``minLength``/``maxLength``, ``minimum``/``maximum`` and ``pattern``. Unknown properties are
 allowed (clients send extra fields, e.g. ``ts_epoch``), but a known one must have its type.
+
+Each schema is compiled once into nested closures (``compile_schema``): validation runs on
+every write request, so it must not walk the schema dict each time.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from .errors import BadRequest
 
+Check = Callable[[Any, str], None]
+
 _TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string",
                "integer": "an integer", "boolean": "true or false", "null": "null"}
-
-
-def _is(value: Any, type_name: str) -> bool:
-    if type_name == "string":
-        return isinstance(value, str)
-    if type_name == "object":
-        return isinstance(value, dict)
-    if type_name == "array":
-        return isinstance(value, list)
-    if type_name == "integer":  # bool is an int in Python, not in JSON
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_name == "boolean":
-        return isinstance(value, bool)
-    if type_name == "null":
-        return value is None
-    raise ValueError(f"schema uses unsupported type {type_name!r}")
-
-
-@lru_cache(maxsize=None)
-def _regex(pattern: str) -> re.Pattern:
-    # JSON Schema's "$" is end of string; Python's also matches before a final newline.
-    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+_PY_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool,
+             "null": type(None)}
 
 
 def _describe(value: Any) -> str:
@@ -50,46 +34,112 @@ def _describe(value: Any) -> str:
             float: "a number"}.get(type(value), type(value).__name__)
 
 
-def validate(value: Any, schema: dict, where: str = "body") -> None:
-    """Raise ``BadRequest`` naming the first place ``value`` breaks ``schema``."""
+def _type_check(types: list[str]) -> Check:
+    # exact types: a bool is an int in Python but not an integer in JSON
+    allowed = frozenset(_PY_TYPES[t] for t in types)
+    expected = " or ".join(_TYPE_NAMES[t] for t in types)
+
+    def check(value: Any, where: str) -> None:
+        if type(value) not in allowed:
+            raise BadRequest(f"{where} must be {expected}, not {_describe(value)}")
+
+    return check
+
+
+def compile_schema(schema: dict) -> Check:
+    """A function ``check(value, where)`` raising ``BadRequest`` naming the first place
+    ``value`` breaks ``schema``."""
+    checks: list[Check] = []
     types = schema.get("type")
     if types is not None:
-        allowed = [types] if isinstance(types, str) else types
-        if not any(_is(value, t) for t in allowed):
-            expected = " or ".join(_TYPE_NAMES[t] for t in allowed)
-            raise BadRequest(f"{where} must be {expected}, not {_describe(value)}")
-    if isinstance(value, dict):
-        for name in schema.get("required", ()):
-            if name not in value:
-                raise BadRequest(f"{where} is missing the required field {name!r}")
-        properties = schema.get("properties")
-        if properties:
+        checks.append(_type_check([types] if isinstance(types, str) else list(types)))
+
+    required = tuple(schema.get("required", ()))
+    properties = {name: compile_schema(sub) for name, sub in
+                  schema.get("properties", {}).items()}
+    if required or properties:
+        def check_object(value: Any, where: str) -> None:
+            if type(value) is not dict:
+                return
+            for name in required:
+                if name not in value:
+                    raise BadRequest(f"{where} is missing the required field {name!r}")
             for name, sub in properties.items():
                 if name in value:
-                    validate(value[name], sub, f"{where}.{name}")
-    elif isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            raise BadRequest(f"{where} must have at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise BadRequest(f"{where} has {len(value)} items; at most {schema['maxItems']} "
-                             f"are accepted in one request")
-        items = schema.get("items")
-        if items:
-            for i, item in enumerate(value):
-                validate(item, items, f"{where}[{i}]")
-    elif isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            raise BadRequest(f"{where} must not be shorter than {schema['minLength']} "
-                             f"characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise BadRequest(f"{where} is {len(value)} characters long; the limit is "
-                             f"{schema['maxLength']}")
-        if "\x00" in value:  # Postgres text cannot hold NUL
-            raise BadRequest(f"{where} contains a NUL character")
-        if "pattern" in schema and not _regex(schema["pattern"]).search(value):
-            raise BadRequest(f"{where} {value[:80]!r} does not match {schema['pattern']}")
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise BadRequest(f"{where} must be at least {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise BadRequest(f"{where} must be at most {schema['maximum']}")
+                    sub(value[name], f"{where}.{name}")
+        checks.append(check_object)
+
+    min_items, max_items = schema.get("minItems"), schema.get("maxItems")
+    items = compile_schema(schema["items"]) if "items" in schema else None
+    if items or min_items is not None or max_items is not None:
+        def check_array(value: Any, where: str) -> None:
+            if type(value) is not list:
+                return
+            if min_items is not None and len(value) < min_items:
+                raise BadRequest(f"{where} must have at least {min_items} items")
+            if max_items is not None and len(value) > max_items:
+                raise BadRequest(f"{where} has {len(value)} items; at most {max_items} are "
+                                 f"accepted in one request")
+            if items is not None:
+                for i, item in enumerate(value):
+                    items(item, f"{where}[{i}]")
+        checks.append(check_array)
+
+    min_length, max_length = schema.get("minLength"), schema.get("maxLength")
+    pattern = schema.get("pattern")
+    rule = schema.get("description") or f"the pattern {pattern}"
+    # JSON Schema's "$" is end of string; Python's also matches before a final newline.
+    regex = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+                       ) if pattern else None
+    if _can_be(schema, "string"):
+        def check_string(value: Any, where: str) -> None:
+            if type(value) is not str:
+                return
+            if min_length is not None and len(value) < min_length:
+                raise BadRequest(f"{where} must not be shorter than {min_length} characters")
+            if max_length is not None and len(value) > max_length:
+                raise BadRequest(f"{where} is {len(value)} characters long; the limit is "
+                                 f"{max_length}")
+            if "\x00" in value:  # Postgres text cannot hold NUL
+                raise BadRequest(f"{where} contains a NUL character")
+            if regex is not None and not regex.search(value):
+                raise BadRequest(f"{where} {value[:80]!r} is not valid: expected {rule}")
+        checks.append(check_string)
+
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    if minimum is not None or maximum is not None:
+        def check_number(value: Any, where: str) -> None:
+            if type(value) is not int:
+                return
+            if minimum is not None and value < minimum:
+                raise BadRequest(f"{where} must be at least {minimum}")
+            if maximum is not None and value > maximum:
+                raise BadRequest(f"{where} must be at most {maximum}")
+        checks.append(check_number)
+
+    if len(checks) == 1:
+        return checks[0]
+
+    def check_all(value: Any, where: str) -> None:
+        for check in checks:
+            check(value, where)
+
+    return check_all
+
+
+def _can_be(schema: dict, type_name: str) -> bool:
+    types = schema.get("type")
+    return types is None or type_name == types or (isinstance(types, list)
+                                                   and type_name in types)
+
+
+# id(schema) -> (schema, check); holding the schema keeps its id from being reused
+_compiled: dict[int, tuple[dict, Check]] = {}
+
+
+def validate(value: Any, schema: dict, where: str = "body") -> None:
+    """Raise ``BadRequest`` naming the first place ``value`` breaks ``schema``."""
+    entry = _compiled.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = _compiled[id(schema)] = (schema, compile_schema(schema))
+    entry[1](value, where)

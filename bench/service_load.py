@@ -1,0 +1,393 @@
+"""Load benchmark of the metadata service (loopback only, bounded in time).
+
+    python bench/service_load.py                      # 64 and 16 clients, 15 s each
+    python bench/service_load.py --clients 64 --seconds 30 --workers 2 --pool-size 6
+
+Starts ``headwater-service serve`` on 127.0.0.1 against a throwaway database it creates on
+the local Postgres (``--database-url`` of the server to use; default
+``$HEADWATER_BENCH_DATABASE_URL`` or ``postgresql://postgres@127.0.0.1:5432/postgres``) and
+drops afterwards. Or ``--url`` to drive a service that is already running.
+
+Each client holds one keep-alive connection and loops over what a task does:
+create run, create step, create task, post 3 metadata rows, post 3 artifact rows, get the
+task, get its artifacts (7 requests). The load generator is a minimal HTTP/1.1 client on
+asyncio + uvloop so that it, not the service, costs little CPU: it shares the machine.
+
+Prints requests/s, p50, p99 and errors per concurrency level, beside the numbers measured
+for metaflow-service 2.5.1 on the same 2-core machine (the anchor), with ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+# metaflow-service 2.5.1 under this load on this machine (issue 3)
+ANCHOR = {64: {"rps": 870.0, "p50": 52.0, "p99": 324.0},
+          16: {"rps": 903.0, "p50": None, "p99": 41.0}}
+
+FLOW = "BenchFlow"
+USER = "bench"
+TAGS = ["bench"]
+SYSTEM_TAGS = ["user:bench", "runtime:dev"]
+
+
+# --- a minimal keep-alive HTTP/1.1 client ----------------------------------------------------
+
+class Connection:
+    """One persistent connection; one request at a time."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]):
+        self.host, self.port = host, port
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP,
+                                                        socket.TCP_NODELAY, 1)
+
+    async def request(self, method: str, path: str, body: bytes | None = None
+                      ) -> tuple[int, bytes]:
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n").encode() + self.extra
+        if body is not None:
+            head += b"Content-Type: application/json\r\nContent-Length: " + \
+                str(len(body)).encode() + b"\r\n\r\n" + body
+        else:
+            head += b"\r\n"
+        self.writer.write(head)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = 0
+        for line in raw.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+                break
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.error_samples: list[str] = []
+        self.recording = False
+
+    def record(self, seconds: float, ok: bool, what: str) -> None:
+        if not self.recording:
+            return
+        self.latencies.append(seconds)
+        if not ok:
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(what)
+
+
+async def client_loop(conn: Connection, rec: Recorder, stop: asyncio.Event) -> None:
+    clock = time.perf_counter
+    run_body = orjson.dumps({"user_name": USER, "tags": TAGS, "system_tags": SYSTEM_TAGS})
+    step_body = orjson.dumps({"user_name": USER, "tags": TAGS, "system_tags": SYSTEM_TAGS})
+
+    async def call(method: str, path: str, body: bytes | None = None) -> bytes | None:
+        started = clock()
+        try:
+            status, payload = await conn.request(method, path, body)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            rec.record(clock() - started, False, f"{method} {path}: {exc!r}")
+            raise
+        ok = 200 <= status < 300
+        rec.record(clock() - started, ok, f"{method} {path}: {status} {payload[:200]!r}")
+        return payload if ok else None
+
+    while not stop.is_set():
+        run = await call("POST", f"/flows/{FLOW}/run", run_body)
+        if run is None:
+            continue
+        run_path = f"/flows/{FLOW}/runs/{orjson.loads(run)['run_number']}"
+        if await call("POST", f"{run_path}/steps/start/step", step_body) is None:
+            continue
+        task = await call("POST", f"{run_path}/steps/start/task", step_body)
+        if task is None:
+            continue
+        task_id = orjson.loads(task)["task_id"]
+        task_path = f"{run_path}/steps/start/tasks/{task_id}"
+        tags = [f"attempt_id:0"]
+        metadata = orjson.dumps([
+            {"field_name": name, "value": value, "type": name, "user_name": USER,
+             "tags": tags, "system_tags": tags}
+            for name, value in (("attempt", "0"), ("ds-type", "local"),
+                                ("ds-root", "/tmp/bench"))])
+        artifacts = orjson.dumps([
+            {"name": name, "location": f"/tmp/bench/{FLOW}/data/{sha[:2]}/{sha}",
+             "ds_type": "local", "sha": sha, "type": "metaflow.artifact",
+             "content_type": "gzip+pickle-v2", "attempt_id": 0, "user_name": USER,
+             "tags": TAGS, "system_tags": SYSTEM_TAGS}
+            for name, sha in (("x", secrets.token_hex(20)), ("name", secrets.token_hex(20)),
+                              ("_success", secrets.token_hex(20)))])
+        await call("POST", f"{task_path}/metadata", metadata)
+        await call("POST", f"{task_path}/artifact", artifacts)
+        await call("GET", task_path)
+        await call("GET", f"{task_path}/artifacts")
+
+
+class CpuMeter:
+    """CPU seconds used by the service's processes and its Postgres backends (psutil)."""
+
+    def __init__(self, service_pid: int | None, db_url: str | None):
+        self.service_pid, self.db_url = service_pid, db_url
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        import psutil
+        import psycopg
+
+        service = []
+        if self.service_pid:
+            root = psutil.Process(self.service_pid)
+            service = [root.pid] + [c.pid for c in root.children(recursive=True)]
+        backends = []
+        if self.db_url:
+            with psycopg.connect(self.db_url) as conn:
+                backends = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = "
+                    "'headwater-service'")]
+        return service, backends
+
+    def snapshot(self) -> tuple[float, float]:
+        import psutil
+
+        totals = []
+        for pids in self._pids():
+            total = 0.0
+            for pid in pids:
+                try:
+                    t = psutil.Process(pid).cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            totals.append(total)
+        return totals[0], totals[1]
+
+
+async def drive(host: str, port: int, clients: int, seconds: float, warmup: float,
+                headers: dict[str, str], meter: CpuMeter | None = None) -> dict:
+    rec = Recorder()
+    stop = asyncio.Event()
+    conns = [Connection(host, port, headers) for _ in range(clients)]
+    await asyncio.gather(*(c.open() for c in conns))
+    tasks = [asyncio.ensure_future(client_loop(c, rec, stop)) for c in conns]
+    await asyncio.sleep(warmup)
+    rec.recording = True
+    started = time.perf_counter()
+    cpu_before = _cpu_seconds()
+    other_before = meter.snapshot() if meter else (0.0, 0.0)
+    await asyncio.sleep(seconds)
+    rec.recording = False
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
+    other_after = meter.snapshot() if meter else (0.0, 0.0)
+    stop.set()
+    done, pending = await asyncio.wait(tasks, timeout=10)
+    for t in pending:
+        t.cancel()
+    for c in conns:
+        c.close()
+    crashed = [t.exception() for t in done if not t.cancelled() and t.exception()]
+    lat = sorted(rec.latencies)
+    if not lat:
+        raise SystemExit("no request completed: is the service up?")
+    return {"clients": clients, "requests": len(lat), "rps": len(lat) / elapsed,
+            "p50": _pct(lat, 50) * 1000, "p99": _pct(lat, 99) * 1000,
+            "mean": statistics.fmean(lat) * 1000, "errors": rec.errors + len(crashed),
+            "samples": rec.error_samples + [repr(e) for e in crashed[:3]],
+            "loadgen_cpu": cpu / elapsed, "cpu_per_request_ms": {
+                "load generator": cpu / len(lat) * 1000,
+                "service": (other_after[0] - other_before[0]) / len(lat) * 1000,
+                "postgres": (other_after[1] - other_before[1]) / len(lat) * 1000}}
+
+
+def _pct(sorted_values: list[float], pct: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# --- the service under test ------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+class ThrowawayService:
+    """A database created for the run and a ``headwater-service serve`` on it."""
+
+    def __init__(self, server_url: str, workers: int, pool_size: int, access_log: bool):
+        self.server_url = server_url
+        self.db_name = f"hw_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        self.db_url = _with_database(server_url, self.db_name)
+        self.workers, self.pool_size, self.access_log = workers, pool_size, access_log
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="hw-bench-service-", suffix=".log",
+                                               delete=False)
+
+    def __enter__(self) -> "ThrowawayService":
+        import psycopg
+
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        cli = [sys.executable, "-m", "headwater_service.cli"]
+        subprocess.run(cli + ["db", "upgrade", "--database-url", self.db_url], check=True,
+                       stdout=subprocess.DEVNULL)
+        args = cli + ["serve", "--database-url", self.db_url, "--host", "127.0.0.1",
+                      "--port", str(self.port), "--workers", str(self.workers),
+                      "--pool-size", str(self.pool_size)]
+        if not self.access_log:
+            args.append("--no-access-log")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"the service exited; log: {self.log.name}")
+                time.sleep(0.1)
+        time.sleep(0.5 * self.workers)  # let every worker open its pool
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import psycopg
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        self.log.close()
+
+
+# --- main -------------------------------------------------------------------------------------
+
+def _ratio(ours: float, theirs: float | None, higher_is_better: bool) -> str:
+    if not theirs:
+        return "n/a"
+    return f"{(ours / theirs if higher_is_better else theirs / ours):.2f}x"
+
+
+def print_table(results: list[dict], setup: str) -> None:
+    print(f"\nmetadata service load ({setup})")
+    print("| clients | requests | req/s | p50 ms | p99 ms | errors | anchor req/s | anchor p99 "
+          "ms | throughput vs anchor | p99 vs anchor (lower is better) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        a = ANCHOR.get(r["clients"], {})
+        print(f"| {r['clients']} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | "
+              f"{r['p99']:.1f} | {r['errors']} | {a.get('rps', 'n/a')} | {a.get('p99', 'n/a')} "
+              f"| {_ratio(r['rps'], a.get('rps'), True)} | "
+              f"{_ratio(r['p99'], a.get('p99'), False)} |")
+    for r in results:
+        if r["samples"]:
+            print(f"errors at {r['clients']} clients, e.g.:", *r["samples"], sep="\n  ")
+    print("(ratios: ours / anchor for throughput, anchor / ours for p99)")
+    for r in results:
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in r["cpu_per_request_ms"].items() if v)
+        print(f"CPU ms per request at {r['clients']} clients: {parts}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="drive this running service instead of starting one")
+    parser.add_argument("--database-url", default=os.environ.get(
+        "HEADWATER_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="Postgres server to create the throwaway database on")
+    parser.add_argument("--clients", default="64,16",
+                        help="comma-separated concurrency levels (default 64,16)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured time per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured time per level")
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes")
+    parser.add_argument("--pool-size", type=int, default=6,
+                        help="Postgres connections per worker")
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="run the service without its per-request log line")
+    parser.add_argument("--api-key", default=os.environ.get("METAFLOW_SERVICE_AUTH_KEY"),
+                        help="x-api-key to send (with --url)")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.clients.split(",")]
+    if args.seconds > 120:
+        parser.error("--seconds is capped at 120 per level")
+
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def run_all(host: str, port: int, headers: dict[str, str],
+                      meter: CpuMeter | None = None) -> list[dict]:
+        probe = Connection(host, port, headers)
+        await probe.open()
+        status, _ = await probe.request("POST", f"/flows/{FLOW}", b"{}")
+        probe.close()
+        if status not in (200, 409):
+            raise SystemExit(f"cannot register the flow: HTTP {status}")
+        results = []
+        for clients in levels:
+            results.append(await drive(host, port, clients, args.seconds, args.warmup,
+                                       headers, meter))
+        return results
+
+    headers = {"x-api-key": args.api_key} if args.api_key else {}
+    if args.url:
+        parts = urlsplit(args.url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            parser.error("the benchmark drives loopback services only")
+        results = asyncio.run(run_all(parts.hostname, parts.port or 80, headers))
+        setup = f"service at {args.url}"
+    else:
+        with ThrowawayService(args.database_url, args.workers, args.pool_size,
+                              not args.no_access_log) as svc:
+            meter = CpuMeter(svc.proc.pid, svc.db_url)
+            results = asyncio.run(run_all("127.0.0.1", svc.port, headers, meter))
+        setup = (f"{args.workers} uvicorn workers x {args.pool_size} Postgres connections, "
+                 f"access log {'off' if args.no_access_log else 'on'}, {os.cpu_count()} CPUs, "
+                 f"{args.seconds:g} s per level")
+    print_table(results, setup)
+
+
+if __name__ == "__main__":
+    main()
