@@ -21,7 +21,6 @@ class HeadwaterNamespaceArgs:
     # Bind each service account to its cloud identity (workload identity / IRSA).
     task_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     service_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    account_labels: dict[str, str] = field(default_factory=dict)
     users_group: pulumi.Input[str] | None = None
 
 
@@ -37,11 +36,10 @@ class HeadwaterNamespace(pulumi.ComponentResource):
                                 pulumi.ResourceOptions(parent=self))
         inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.task_account = create(f"{name}-task-account", manifests.service_account(
-            layout, layout.task_service_account, args.task_annotations, args.account_labels),
+            layout, layout.task_service_account, args.task_annotations),
             inside)
         self.service_account = create(f"{name}-service-account", manifests.service_account(
-            layout, layout.service_service_account, args.service_annotations,
-            args.account_labels), inside)
+            layout, layout.service_service_account, args.service_annotations), inside)
         # Admins add keys with kubectl; Pulumi must not wipe them on the next update.
         self.task_secret = create(f"{name}-task-env", manifests.task_env_secret(layout),
                                   pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(
