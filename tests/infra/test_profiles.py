@@ -24,9 +24,6 @@ from .conftest import FULL
 EXPECTED = Path(__file__).parent / "expected_profiles"
 # Metaflow keys the stacks set that Headwater's settings do not list (yet): both are read by
 # Metaflow itself (workload identity pod label; Batch on Fargate).
-NOT_IN_KNOWN_KEYS = {"METAFLOW_KUBERNETES_LABELS", "METAFLOW_ECS_FARGATE_EXECUTION_ROLE"}
-
-
 @pytest.mark.parametrize("label", FULL)
 def test_profile_equals_the_expected_profile(stack, label):
     expected = json.loads((EXPECTED / f"{label}.json").read_text())
@@ -48,7 +45,7 @@ def test_profile_round_trips_through_configure_import_and_settings(stack, label,
     for key, value in profile.items():
         assert settings.get(key) == value, key
         assert settings.source(key) == "profile", key
-    assert set(profile) - set(KNOWN_KEYS) <= NOT_IN_KNOWN_KEYS
+    assert set(profile) <= set(KNOWN_KEYS)
 
 
 def test_mode_keys_say_shared_mode(stack):
