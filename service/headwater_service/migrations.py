@@ -93,20 +93,21 @@ def current_version(conn: "psycopg.Connection") -> int:
     return int(conn.execute(MAX_VERSION_SQL).fetchone()[0])
 
 
-def status(conn: "psycopg.Connection") -> SchemaStatus:
+def status(conn: "psycopg.Connection", directory: Path = MIGRATIONS_DIR) -> SchemaStatus:
     """Compare the database with the shipped migrations."""
-    migrations = available()
+    migrations = available(directory)
     current = current_version(conn)
     return SchemaStatus(current, len(migrations),
                         tuple(m for m in migrations if m.version > current))
 
 
-def upgrade(conn: "psycopg.Connection", target: int | None = None) -> list[Migration]:
+def upgrade(conn: "psycopg.Connection", target: int | None = None,
+            directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Apply every pending migration (up to ``target``) in one transaction; returns them.
 
     The connection must not be in a transaction. Nothing is applied if any file fails.
     """
-    migrations = available()
+    migrations = available(directory)
     target = len(migrations) if target is None else target
     if not 0 <= target <= len(migrations):
         raise MigrationError(f"there is no schema version {target}; the latest is "
