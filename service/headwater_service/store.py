@@ -109,8 +109,11 @@ class Store:
                 break
             except Exception as exc:
                 if _connection_lost(exc):
-                    self._check_pool()
+                    check = self._check_pool()
                     if read and attempt == 0:
+                        # Postgres restarted or dropped us: once the idle connections are
+                        # tested (and dead ones replaced), a read is safe to send again.
+                        await asyncio.shield(check)
                         continue
                 raise self._translate(exc, missing, conflict) from None
         if row is None and missing is not None:
@@ -131,12 +134,13 @@ class Store:
                 self._check_pool()
             raise self._translate(exc, missing, conflict) from None
 
-    def _check_pool(self) -> None:
+    def _check_pool(self) -> asyncio.Task:
         """After a lost connection, test the idle ones in the background, so the next
         requests get live connections instead of each finding a dead one (e.g. after
-        Postgres restarted)."""
+        Postgres restarted). One check at a time; returns it."""
         if self._check_task is None or self._check_task.done():
             self._check_task = asyncio.get_running_loop().create_task(self._check())
+        return self._check_task
 
     async def _check(self) -> None:
         try:
