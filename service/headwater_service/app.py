@@ -59,8 +59,11 @@ def create_app(config: ServiceConfig | None = None) -> Starlette:
     async def openapi_json(request: Request) -> Response:
         return Response(document, media_type=JSON)
 
-    routes = [Route(spec.path, endpoint(api, spec), methods=[spec.method])
-              for spec in ENDPOINTS]
+    by_path: dict[str, list] = {}
+    for spec in ENDPOINTS:
+        by_path.setdefault(spec.path, []).append(spec)
+    routes = [Route(path, endpoint(api, specs), methods=[s.method for s in specs])
+              for path, specs in by_path.items()]
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
     public = frozenset(spec.path for spec in ENDPOINTS if spec.public) | {"/openapi.json"}
 

@@ -30,8 +30,8 @@ def _json_content(schema: dict) -> dict:
 def _operation(spec: Endpoint) -> dict[str, Any]:
     params = [{"name": name, "in": "path", "required": True, "schema": _PARAM_SCHEMAS[name]}
               for name in _PARAM.findall(spec.path)]
-    params += [{"name": name, "in": "query", "required": False,
-                "schema": {"type": "string", "maxLength": 1024}} for name in spec.query]
+    params += [{"name": name, "in": "query", "required": False, "schema": s.QUERY[name]}
+               for name in spec.query]
     ok = {"description": "Success",
           "content": {spec.media_type: {"schema": spec.response or {}}}}
     responses: dict[str, Any] = {str(spec.status): ok}
@@ -53,7 +53,8 @@ def _operation(spec: Endpoint) -> dict[str, Any]:
     if params:
         operation["parameters"] = params
     if spec.body is not None:
-        operation["requestBody"] = {"required": False, "content": _json_content(spec.body)}
+        operation["requestBody"] = {"required": spec.body_required,
+                                    "content": _json_content(spec.body)}
     if not spec.public:
         operation["security"] = [{}, {"apiKey": []}]  # the key is optional: service setting
     return operation

@@ -42,6 +42,7 @@ class Endpoint:
     summary: str
     schema: int = V1  # the schema version its statements need (0: no database)
     body: dict | None = None  # request body schema
+    body_required: bool = False  # False: an empty body counts as {}
     response: dict | None = None  # success response schema
     status: int = 200
     public: bool = False  # served without an API key (probes, documents)
@@ -82,7 +83,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", _RUN + "/heartbeat", "run_heartbeat", "Say the run is alive", schema=V2,
              response=s.HEARTBEAT),
     Endpoint("PATCH", _RUN + "/tag/mutate", "mutate_run_tags", "Add and remove user tags of a "
-             "run atomically", body=s.TAG_MUTATION, response=s.TAGS),
+             "run atomically", body=s.TAG_MUTATION, body_required=True, response=s.TAGS),
     Endpoint("GET", _RUN + "/metadata", "get_run_metadata", "Every metadata row of a run",
              response=s.array_of(s.METADATA)),
     Endpoint("GET", _RUN + "/artifacts", "get_run_artifacts", "Artifacts of a run (each task's "
@@ -109,10 +110,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", _TASK + "/metadata", "get_task_metadata", "Metadata rows of a task, oldest "
              "first", response=s.array_of(s.METADATA)),
     Endpoint("POST", _TASK + "/metadata", "create_metadata", "Append metadata rows to a task",
-             body=s.METADATA_ROWS, response=s.METADATA_CREATED),
+             body=s.METADATA_ROWS, body_required=True, response=s.METADATA_CREATED),
     Endpoint("POST", _TASK + "/artifact", "create_artifacts", "Record the artifacts of one "
              "attempt (re-sending identical rows is a no-op; different rows under a stored "
-             "attempt and name are a 409)", body=s.ARTIFACT_ROWS, response=s.ARTIFACTS_CREATED,
+             "attempt and name are a 409)", body=s.ARTIFACT_ROWS, body_required=True,
+             response=s.ARTIFACTS_CREATED,
              errors=(400, 404, 409)),
     Endpoint("GET", _TASK + "/artifacts", "get_task_artifacts", "Artifacts of the task's latest "
              "attempt", response=s.array_of(s.ARTIFACT)),
@@ -131,6 +133,12 @@ def _json(body: bytes, status: int = 200) -> Response:
 
 def _tags(value: list | None) -> str:
     return orjson.dumps(value or []).decode()
+
+
+def _known(rows: list[dict], fields: tuple[str, ...]) -> str:
+    """The rows as JSON with only the validated fields: what else a client sends (extra
+    fields are allowed) never reaches the database."""
+    return orjson.dumps([{k: row.get(k) for k in fields} for row in rows]).decode()
 
 
 async def read_body(request: Request, schema: dict, empty: Any = None) -> tuple[Any, bytes]:
@@ -314,13 +322,9 @@ class Api:
         query = request.query_params
         field = query.get("metadata_field_name") or None
         pattern = query.get("pattern") or None
-        if field is not None and len(field) > 255:
-            raise BadRequest("metadata_field_name is longer than 255 characters")
-        if pattern is not None and len(pattern) > 1024:
-            raise BadRequest("pattern is longer than 1024 characters")
         for name, value in (("metadata_field_name", field), ("pattern", pattern)):
-            if value is not None and "\x00" in value:
-                raise BadRequest(f"{name} contains a NUL character")
+            if value is not None:
+                validate(value, s.QUERY[name], name)
         return await self._read(ids, q.FILTERED_TASKS, "step", field=field, pattern=pattern,
                                 match_all=field is None and pattern is None)
 
@@ -354,25 +358,29 @@ class Api:
 
     async def create_metadata(self, request: Request) -> Response:
         ids = Ids(request)
-        _, raw = await read_body(request, s.METADATA_ROWS)
-        found, created = await self.store.one(ids.sql(q.CREATE_METADATA),
-                                              ids.params(rows=raw.decode()))
+        rows, _ = await read_body(request, s.METADATA_ROWS)
+        found, created = await self.store.one(ids.sql(q.CREATE_METADATA), ids.params(
+            rows=_known(rows, ("field_name", "value", "type", "user_name", "tags",
+                               "system_tags"))))
         if not found:
             raise NotFound(f"task {ids.path()} does not exist")
         return _json(orjson.dumps({"metadata_created": created}))
 
     async def create_artifacts(self, request: Request) -> Response:
         ids = Ids(request)
-        rows, raw = await read_body(request, s.ARTIFACT_ROWS)
-        seen = set()
-        for row in rows:
-            slot = (row.get("attempt_id") or 0, row["name"])
-            if slot in seen:
-                raise BadRequest(f"artifact {row['name']!r} of attempt {slot[0]} appears twice "
-                                 f"in the request")
-            seen.add(slot)
-        found, clashes, created = await self.store.one(ids.sql(q.CREATE_ARTIFACTS),
-                                                       ids.params(rows=raw.decode()))
+        rows, _ = await read_body(request, s.ARTIFACT_ROWS)
+        seen: dict[tuple, tuple] = {}
+        for row in rows:  # the same row twice is one record; two different ones a conflict
+            row["attempt_id"] = int(row.get("attempt_id") or 0)
+            slot = (row["attempt_id"], row["name"])
+            content = tuple(row[k] for k in ("location", "ds_type", "sha", "type",
+                                             "content_type"))
+            if seen.setdefault(slot, content) != content:
+                raise Conflict(f"artifact {row['name']!r} of attempt {slot[0]} appears twice in "
+                               f"the request with different contents; nothing was written")
+        found, clashes, created = await self.store.one(ids.sql(q.CREATE_ARTIFACTS), ids.params(
+            rows=_known(rows, ("name", "location", "ds_type", "sha", "type", "content_type",
+                               "attempt_id", "user_name"))))
         if not found:
             raise NotFound(f"task {ids.path()} does not exist")
         if clashes:
@@ -407,13 +415,16 @@ class Api:
         return await self._read(ids, q.ATTEMPT_ARTIFACTS, "task", attempt=number)
 
 
-def endpoint(api: Api, spec: Endpoint):
-    """The Starlette endpoint for ``spec``: schema gate, handler, errors as JSON."""
-    handler = getattr(api, spec.handler)
-    needs = spec.schema
+def endpoint(api: Api, specs: list[Endpoint]):
+    """The Starlette endpoint for one path and its methods: schema gate, handler, errors as
+    JSON. (One route per path, so a 405 lists every method the path has in ``Allow``.)"""
     store = api.store
+    by_method = {spec.method: (getattr(api, spec.handler), spec.schema) for spec in specs}
+    if "GET" in by_method:
+        by_method["HEAD"] = by_method["GET"]
 
     async def serve(request: Request) -> Response:
+        handler, needs = by_method[request.method]
         try:
             if needs:
                 await store.require_schema(needs)
@@ -421,7 +432,7 @@ def endpoint(api: Api, spec: Endpoint):
         except ApiError as exc:
             return exc.response()
 
-    serve.__name__ = spec.handler
+    serve.__name__ = "_".join(spec.handler for spec in specs)
     return serve
 
 

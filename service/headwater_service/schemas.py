@@ -14,11 +14,15 @@ MAX_TAG_LENGTH = 512
 MAX_TEXT = 1024 * 1024  # one metadata value or artifact location
 INT32_MAX = 2**31 - 1
 
-_short = {"type": "string", "maxLength": MAX_ID_LENGTH}
-_user = {"type": ["string", "null"], "maxLength": MAX_ID_LENGTH}
-_text = {"type": "string", "maxLength": MAX_TEXT}
+# Postgres text cannot hold NUL: every free-text field says so.
+NO_NUL = "^[^\\x00]*$"
+
+_short = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": NO_NUL}
+_user = {"type": ["string", "null"], "maxLength": MAX_ID_LENGTH, "pattern": NO_NUL}
+_text = {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL}
 _tag_list = {"type": "array", "maxItems": MAX_TAGS,
-             "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH}}
+             "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH,
+                       "pattern": NO_NUL}}
 _tags = {**_tag_list, "type": ["array", "null"]}
 _client_id = {"type": ["string", "null"], "maxLength": MAX_ID_LENGTH,
               "pattern": CLIENT_ID_PATTERN,
@@ -171,7 +175,13 @@ def array_of(item: dict) -> dict:
     return {"type": "array", "items": item}
 
 
-# --- path parameters ------------------------------------------------------------------------
+# --- query and path parameters --------------------------------------------------------------
+
+QUERY = {
+    "metadata_field_name": {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": NO_NUL},
+    "pattern": {"type": "string", "maxLength": 1024, "pattern": NO_NUL,
+                "description": "a POSIX regular expression, searched (not anchored)"},
+}
 
 NAME_PARAM = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_ID_LENGTH}
 ID_PARAM = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_LENGTH}

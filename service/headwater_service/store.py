@@ -68,12 +68,9 @@ class Store:
 
         cfg = self.config
         self.pool = AsyncConnectionPool(
-            cfg.database_url, min_size=cfg.pool_size, max_size=cfg.pool_size, open=False,
-            timeout=cfg.pool_timeout, reconnect_timeout=60.0, configure=_configure,
-            name="headwater", kwargs={
-                "autocommit": True, "connect_timeout": 5,
-                "application_name": "headwater-service",
-                "options": f"-c statement_timeout={cfg.statement_timeout_ms}"})
+            connection_info(cfg), min_size=cfg.pool_size, max_size=cfg.pool_size,
+            open=False, timeout=cfg.pool_timeout, reconnect_timeout=60.0,
+            configure=_configure, name="headwater", kwargs={"autocommit": True})
         await self.pool.open(wait=False)
         try:
             await self.refresh_schema()
@@ -199,6 +196,19 @@ class Store:
             version = await self.refresh_schema()
         if version < needed:
             raise SchemaBehind(schema_message(version, needed, self.expected_schema))
+
+
+def connection_info(config: ServiceConfig) -> str:
+    """The database URL with the service's connection settings added; ``options`` already
+    in the URL (e.g. a search_path) are kept."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(config.database_url).get("options") or ""
+    options = f"{given} -c statement_timeout={config.statement_timeout_ms}".strip()
+    settings: dict[str, Any] = {"options": options, "application_name": "headwater-service"}
+    if "connect_timeout" not in conninfo_to_dict(config.database_url):
+        settings["connect_timeout"] = 5
+    return make_conninfo(config.database_url, **settings)
 
 
 def schema_message(version: int, needed: int, expected: int) -> str:

@@ -38,9 +38,11 @@ def _type_check(types: list[str]) -> Check:
     # exact types: a bool is an int in Python but not an integer in JSON
     allowed = frozenset(_PY_TYPES[t] for t in types)
     expected = " or ".join(_TYPE_NAMES[t] for t in types)
+    integral_floats = "integer" in types  # JSON Schema: 1.0 is an integer
 
     def check(value: Any, where: str) -> None:
-        if type(value) not in allowed:
+        if type(value) not in allowed and not (
+                integral_floats and type(value) is float and value.is_integer()):
             raise BadRequest(f"{where} must be {expected}, not {_describe(value)}")
 
     return check
@@ -109,7 +111,7 @@ def compile_schema(schema: dict) -> Check:
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     if minimum is not None or maximum is not None:
         def check_number(value: Any, where: str) -> None:
-            if type(value) is not int:
+            if type(value) not in (int, float):
                 return
             if minimum is not None and value < minimum:
                 raise BadRequest(f"{where} must be at least {minimum}")

@@ -35,7 +35,8 @@ def example(run_flow, tmp_path):
 
 
 def failed_clearly(proc, *fragments: str) -> str:
-    """Assert a command failed with a message containing ``fragments`` and no traceback."""
+    """Assert a command failed and its output contains every one of ``fragments``; return
+    the output (callers check for tracebacks where none may be shown)."""
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     for fragment in fragments:

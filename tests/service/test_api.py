@@ -290,5 +290,5 @@ def test_database_rows_use_the_documented_schema(db):
 
     assert version == latest_version()
     tables = {r[0] for r in db.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
     assert {"flows", "runs", "steps", "tasks", "metadata", "artifacts"} <= tables

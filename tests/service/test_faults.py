@@ -31,7 +31,7 @@ def kill_service_connections(url: str) -> int:
 
 
 def test_killed_connections_are_replaced_without_failing_reads(make_database, start_service):
-    url = make_database()
+    url = make_database(own_database=True)  # its connections are all this service's
     service = start_service(url, env={"HEADWATER_SERVICE_POOL_TIMEOUT": "2"})
     with httpx.Client(base_url=service.url, timeout=20) as api:
         assert api.post("/flows/Survivor", json={}).status_code == 200

@@ -36,7 +36,7 @@ def versions(url: str) -> list[int]:
 def tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
 
 
 # --- the command line ----------------------------------------------------------------------
