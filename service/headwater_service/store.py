@@ -58,19 +58,24 @@ class Store:
         self.expected_schema = migrations.latest_version()
         self._schema_read_at = 0.0
         self._check_task: asyncio.Task | None = None
+        self._probe_task: asyncio.Task | None = None
+        self._probed_at = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------------
+
+    def _new_pool(self) -> Any:
+        from psycopg_pool import AsyncConnectionPool
+
+        cfg = self.config
+        return AsyncConnectionPool(
+            connection_info(cfg), min_size=cfg.pool_size, max_size=cfg.pool_size,
+            open=False, timeout=cfg.pool_timeout, reconnect_timeout=60.0,
+            configure=_configure, name="headwater", kwargs={"autocommit": True})
 
     async def open(self) -> None:
         """Start the pool without waiting for Postgres: the service starts (and answers 503)
         even while the database is still coming up."""
-        from psycopg_pool import AsyncConnectionPool
-
-        cfg = self.config
-        self.pool = AsyncConnectionPool(
-            connection_info(cfg), min_size=cfg.pool_size, max_size=cfg.pool_size,
-            open=False, timeout=cfg.pool_timeout, reconnect_timeout=60.0,
-            configure=_configure, name="headwater", kwargs={"autocommit": True})
+        self.pool = self._new_pool()
         await self.pool.open(wait=False)
         try:
             await self.refresh_schema()
@@ -85,6 +90,9 @@ class Store:
                             migrations.UPGRADE_COMMAND)
 
     async def close(self) -> None:
+        for task in (self._check_task, self._probe_task):
+            if task is not None and not task.done():
+                task.cancel()
         if self.pool is not None:
             await self.pool.close()
 
@@ -145,6 +153,27 @@ class Store:
         except Exception:  # the pool keeps reconnecting on its own
             log.debug("pool check failed", exc_info=True)
 
+    def _probe_database(self) -> None:
+        """No connection came within the pool timeout: at most once a second, try one fresh
+        connection. The pool retries on its own, but with a backoff that doubles up to a
+        minute; when Postgres answers again a new pool serves at once."""
+        now = time.monotonic()
+        if (self._probe_task is None or self._probe_task.done()) and now - self._probed_at > 1:
+            self._probed_at = now
+            self._probe_task = asyncio.get_running_loop().create_task(self._probe())
+
+    async def _probe(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(connection_info(self.config),
+                                                         connect_timeout=2)
+        except psycopg.Error:
+            return  # still down
+        await conn.close()
+        old, self.pool = self.pool, self._new_pool()
+        await self.pool.open(wait=False)
+        log.warning("database reachable again: connection pool renewed")
+        await old.close(timeout=2.0)
+
     def _translate(self, exc: BaseException, missing: str | None,
                    conflict: str | None) -> ApiError:
         from psycopg_pool import PoolTimeout
@@ -166,6 +195,8 @@ class Store:
         if isinstance(exc, PoolTimeout) or _connection_lost(exc):
             log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else
                         type(exc).__name__)
+            if isinstance(exc, PoolTimeout):
+                self._probe_database()
             return DatabaseUnavailable("the database is unavailable; retry later")
         log.error("unexpected database error", exc_info=exc)
         return ApiError("internal error")
