@@ -359,6 +359,9 @@ class Api:
     async def create_metadata(self, request: Request) -> Response:
         ids = Ids(request)
         rows, _ = await read_body(request, s.METADATA_ROWS)
+        for row in rows:
+            if not isinstance(row["value"], str):  # stored as its JSON text
+                row["value"] = orjson.dumps(row["value"]).decode()
         found, created = await self.store.one(ids.sql(q.CREATE_METADATA), ids.params(
             rows=_known(rows, ("field_name", "value", "type", "user_name", "tags",
                                "system_tags"))))

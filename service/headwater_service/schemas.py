@@ -50,7 +50,9 @@ METADATA_ROWS = {"type": "array", "maxItems": MAX_ROWS, "items": {
     "required": ["field_name", "value", "type"],
     "properties": {
         "field_name": {**_short, "minLength": 1},
-        "value": _text,
+        # metaflow sends some values as JSON (foreach-stack is a list of strings): they are
+        # stored as their JSON text; a string is stored as it is
+        "value": {**_text, "type": ["string", "array", "object", "number", "boolean"]},
         "type": _short,
         **_common,
     },

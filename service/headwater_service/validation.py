@@ -20,9 +20,10 @@ from .errors import BadRequest
 Check = Callable[[Any, str], None]
 
 _TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string",
-               "integer": "an integer", "boolean": "true or false", "null": "null"}
-_PY_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool,
-             "null": type(None)}
+               "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "null": "null"}
+_PY_TYPES = {"object": (dict,), "array": (list,), "string": (str,), "integer": (int,),
+             "number": (int, float), "boolean": (bool,), "null": (type(None),)}
 
 
 def _describe(value: Any) -> str:
@@ -36,7 +37,7 @@ def _describe(value: Any) -> str:
 
 def _type_check(types: list[str]) -> Check:
     # exact types: a bool is an int in Python but not an integer in JSON
-    allowed = frozenset(_PY_TYPES[t] for t in types)
+    allowed = frozenset(py for t in types for py in _PY_TYPES[t])
     expected = " or ".join(_TYPE_NAMES[t] for t in types)
     integral_floats = "integer" in types  # JSON Schema: 1.0 is an integer
 

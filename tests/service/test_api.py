@@ -148,6 +148,17 @@ def test_metadata_rows_come_back_in_order_for_the_task_and_the_run(api, flow_nam
     assert api.get(f"/flows/{flow_name}/runs/{run}/metadata").json() == got
 
 
+def test_metadata_values_that_are_not_strings_are_stored_as_json(api, flow_name):
+    """metaflow sends foreach-stack as a list of strings."""
+    run, task = make_task(api, flow_name)
+    path = f"/flows/{flow_name}/runs/{run}/steps/start/tasks/{task}/metadata"
+    rows = [{"field_name": "foreach-stack", "value": ["items=0", "x=1"], "type": "foreach-stack"},
+            {"field_name": "n", "value": 3, "type": "int"},
+            {"field_name": "ok", "value": True, "type": "bool"}]
+    assert api.post(path, json=rows).json() == {"metadata_created": 3}
+    assert [m["value"] for m in api.get(path).json()] == ['["items=0","x=1"]', "3", "true"]
+
+
 def test_filtered_tasks_match_a_field_and_a_regular_expression(api, flow_name):
     run, first = make_task(api, flow_name)
     base = f"/flows/{flow_name}/runs/{run}/steps/start"

@@ -48,7 +48,7 @@ def test_wrong_types_in_a_run_are_named(api, flow_name, db, body, where):
 @pytest.mark.parametrize("rows,where", [
     ({"field_name": "a"}, "body must be an array"),
     ([{"value": "1", "type": "t"}], "missing the required field 'field_name'"),
-    ([{"field_name": "a", "value": 1, "type": "t"}], "body[0].value must be a string"),
+    ([{"field_name": "a", "value": None, "type": "t"}], "body[0].value must be a string"),
     ([{"field_name": "a", "value": "1", "type": "t", "tags": {"a": 1}}], "body[0].tags"),
     ([{"field_name": "a", "value": "nul\x00", "type": "t"}], "NUL"),
     (["not an object"], "body[0] must be an object"),
