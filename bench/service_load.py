@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -130,7 +129,7 @@ async def client_loop(conn: Connection, rec: Recorder, stop: asyncio.Event) -> N
             continue
         task_id = orjson.loads(task)["task_id"]
         task_path = f"{run_path}/steps/start/tasks/{task_id}"
-        tags = [f"attempt_id:0"]
+        tags = ["attempt_id:0"]
         metadata = orjson.dumps([
             {"field_name": name, "value": value, "type": name, "user_name": USER,
              "tags": tags, "system_tags": tags}

@@ -81,7 +81,7 @@ class Store:
             await self.refresh_schema()
         except DatabaseUnavailable:
             log.warning("database %s is not reachable yet; serving 503 until it is",
-                        redact_url(cfg.database_url))
+                        redact_url(self.config.database_url))
         else:
             if self.schema_version < self.expected_schema:
                 log.warning("database schema is at version %s, this release expects %s: "
