@@ -165,6 +165,7 @@ class AzureBlobBackend(RemoteBackend):
             "max_chunk_get_size": self.chunk_bytes,
             **self._client_options,
         }
+        options.setdefault("retry_policy", _retry_policy(options))
         if self._connection_string:
             try:
                 service = BlobServiceClient.from_connection_string(self._connection_string,
@@ -224,6 +225,8 @@ class AzureBlobBackend(RemoteBackend):
         except HttpResponseError as exc:
             status = getattr(exc, "status_code", None)
             code = _error_code(exc)
+            if status in (401, 403):  # AuthorizationFailure and friends
+                raise self._auth_error(what, exc) from None
             if status in (429, 503) or code in ("ServerBusy", "OperationTimedOut"):
                 raise DataStoreThrottled(
                     f"{what}: Azure Storage is throttling requests ({status} {code})",
@@ -340,6 +343,27 @@ class AzureBlobBackend(RemoteBackend):
         return f"AzureBlobBackend({self.root!r}, {how})"
 
 
+_RETRY_OPTIONS = ("retry_total", "initial_backoff", "increment_base", "random_jitter_range",
+                  "retry_to_secondary")
+
+
+def _retry_policy(options: dict[str, Any]) -> Any:
+    """The SDK's exponential retry, except for credential failures: the storage policy would
+    retry those with 15 s+ back-offs, so a signed-out user waited a minute for the error."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.storage.blob import ExponentialRetry
+
+    class FailFastOnCredentialErrors(ExponentialRetry):
+        def increment(self, settings: Any, request: Any, response: Any = None,
+                      error: Any = None) -> bool:
+            if isinstance(error, ClientAuthenticationError) and response is None:
+                return False
+            return super().increment(settings, request, response=response, error=error)
+
+    return FailFastOnCredentialErrors(**{k: options.pop(k) for k in _RETRY_OPTIONS
+                                         if k in options})
+
+
 def _check_endpoint(endpoint: str) -> None:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -354,11 +378,13 @@ def _check_endpoint(endpoint: str) -> None:
 
 
 def _error_code(exc: Any) -> str | None:
+    """The service's error code (``BlobNotFound``, ``ServerBusy`` ...), if it sent one."""
     code = getattr(exc, "error_code", None)
     if code is None:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None) or {}
         code = headers.get("x-ms-error-code")
+    code = getattr(code, "value", code)  # the SDK may hand back a StorageErrorCode enum
     return str(code) if code is not None else None
 
 
