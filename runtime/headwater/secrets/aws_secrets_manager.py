@@ -131,7 +131,8 @@ class AwsSecretsManagerBackend(SecretsBackend):
         except BotoCoreError as exc:
             raise SecretsError(f"{what}: {type(exc).__name__}") from None
 
-    def _read(self, secret_id: str) -> str | None:
+    def _read(self, secret_id: str) -> tuple[str, str] | None:
+        """``(value, name)`` of the secret, or None if it does not exist."""
         self.validate_id(secret_id)
         arn = _ARN_RE.match(secret_id)
         what = f"Secrets Manager secret {secret_id!r}"
@@ -145,21 +146,23 @@ class AwsSecretsManagerBackend(SecretsBackend):
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return None
                 raise
+        name = response.get("Name") or secret_id
         if "SecretString" in response:
-            return response["SecretString"]
+            return response["SecretString"], name
         try:
-            return bytes(response["SecretBinary"]).decode("utf-8")
+            return bytes(response["SecretBinary"]).decode("utf-8"), name
         except UnicodeDecodeError:
             raise SecretsError(f"{what} is binary, not text",
                                "store it as a string (base64-encode binary data)") from None
 
     def fetch(self, source: SecretSource) -> dict[str, str]:
-        value = self._read(source.id or "")
-        if value is None:
+        found = self._read(source.id or "")
+        if found is None:
             raise SecretsError(f"Secrets Manager secret {source.id!r} does not exist"
                                f"{' in ' + self.region if self.region else ''}",
                                f"check its name and region ({REGION_KEY})")
-        return expand_secret(source, value)
+        return expand_secret(source, *found)
 
     def get(self, name: str) -> str | None:
-        return self._read(name)
+        found = self._read(name)
+        return found[0] if found else None

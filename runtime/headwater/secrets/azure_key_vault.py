@@ -167,11 +167,12 @@ class AzureKeyVaultBackend(SecretsBackend):
 
     def fetch(self, source: SecretSource) -> dict[str, str]:
         value, vault = self._read(source.id or "")
+        name = parse_secret_id(source.id or "")[1]
         if value is None:
             raise SecretsError(f"Key Vault secret {source.id!r} does not exist in {vault}",
                                "check the name (and version) in the portal, or that it is "
                                "not disabled or deleted")
-        return expand_secret(source, value)
+        return expand_secret(source, value, name)
 
     def get(self, name: str) -> str | None:
         return self._read(name)[0]

@@ -134,9 +134,10 @@ def default_env_var_name(secret_id: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
-def expand_secret(source: SecretSource, value: str) -> dict[str, str]:
+def expand_secret(source: SecretSource, value: str, name: str) -> dict[str, str]:
     """A secret's value as environment variables: a JSON object gives one per key, anything
-    else one variable (``env_var_name`` or the id's default name)."""
+    else one variable: ``env_var_name``, or ``default_env_var_name(name)`` where ``name`` is
+    the secret's name (not its version or ARN)."""
     origin = source.describe()
     if source.env_var_name is None:
         parsed: Any = None
@@ -147,8 +148,8 @@ def expand_secret(source: SecretSource, value: str) -> dict[str, str]:
                 parsed = None  # not JSON after all: one plain value
         if isinstance(parsed, dict):
             return to_variables(parsed, origin)
-    name = source.env_var_name or default_env_var_name(source.id or "")
-    return {check_env_var_name(name, origin): value}
+    variable = source.env_var_name or default_env_var_name(name)
+    return {check_env_var_name(variable, origin): value}
 
 
 def to_variables(pairs: Mapping[Any, Any], origin: str) -> dict[str, str]:

@@ -76,14 +76,16 @@ class EnvSecretsBackend(SecretsBackend):
         except OSError as exc:
             raise SecretsError(f"env secret {source.id!r}: cannot read {path} "
                                f"({exc.strerror})") from None
+        bad_line = None
         try:
             data = json.loads(text)
         except ValueError as exc:
-            # Position only: the decoder's message and document could quote the secret.
-            line = getattr(exc, "lineno", "?")
+            bad_line = getattr(exc, "lineno", "?")
+        if bad_line is not None:
+            # Raised outside the except block: the decoder's error holds the file's text,
+            # which must not travel along as the new error's context.
             raise SecretsError(f"env secret {source.id!r}: {path} is not valid JSON "
-                               f"(line {line})",
-                               'write a JSON object: {"NAME": "value"}') from None
+                               f"(line {bad_line})", 'write a JSON object: {"NAME": "value"}')
         if not isinstance(data, dict):
             raise SecretsError(f"env secret {source.id!r}: {path} must hold a JSON object "
                                f"of names to values, not a {type(data).__name__}",
