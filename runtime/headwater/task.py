@@ -267,7 +267,9 @@ class TaskRunner:
             self._persist(flow, result, error, user_artifacts=False)
         if error is not None:
             result.error = _describe(error)
-            tb = _user_frames(error.__traceback__)
+            from .decorators.catch import user_frames
+
+            tb = user_frames(error.__traceback__)
             if isinstance(error, HeadwaterException) and tb is None:
                 print(f"{error.headline}: {error}", file=sys.stderr)
             else:
@@ -380,18 +382,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HeadwaterException):
         return f"{exc.headline}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _user_frames(tb):
-    """The traceback from the first frame outside Headwater (the user's step code), or
-    ``None`` when the error never left Headwater's own code."""
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(
-            _PACKAGE_DIR + os.sep):
-        tb = tb.tb_next
-    return tb
 
 
 def clone_task(spec: TaskSpec, origin_run_id: str, origin_task_id: str, origin_attempt: int,

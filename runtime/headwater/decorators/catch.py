@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 
 from .base import DecoratorError, StepDecorator
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_frames(tb):
+    """The traceback from the first frame outside Headwater (the user's step code), or
+    ``None`` when the error never left Headwater's own code."""
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
+        tb = tb.tb_next
+    return tb
 
 
 class CaughtException:
@@ -18,7 +30,8 @@ class CaughtException:
     @classmethod
     def from_exception(cls, exc: BaseException) -> "CaughtException":
         return cls(f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc),
-                   "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+                   "".join(traceback.format_exception(type(exc), exc,
+                                                      user_frames(exc.__traceback__))))
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
