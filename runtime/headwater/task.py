@@ -9,7 +9,6 @@ own index last: until then nothing of the attempt is visible.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import traceback
