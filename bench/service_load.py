@@ -87,14 +87,16 @@ class Connection:
 class Recorder:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.by_kind: dict[str, list[float]] = {}
         self.errors = 0
         self.error_samples: list[str] = []
         self.recording = False
 
-    def record(self, seconds: float, ok: bool, what: str) -> None:
+    def record(self, seconds: float, ok: bool, what: str, kind: str = "") -> None:
         if not self.recording:
             return
         self.latencies.append(seconds)
+        self.by_kind.setdefault(kind, []).append(seconds)
         if not ok:
             self.errors += 1
             if len(self.error_samples) < 5:
@@ -107,14 +109,15 @@ async def client_loop(conn: Connection, rec: Recorder, stop: asyncio.Event) -> N
     step_body = orjson.dumps({"user_name": USER, "tags": TAGS, "system_tags": SYSTEM_TAGS})
 
     async def call(method: str, path: str, body: bytes | None = None) -> bytes | None:
+        kind = f"{method} .../{path.rsplit('/', 1)[1] if method == 'POST' else path.count('/')}"
         started = clock()
         try:
             status, payload = await conn.request(method, path, body)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            rec.record(clock() - started, False, f"{method} {path}: {exc!r}")
+            rec.record(clock() - started, False, f"{method} {path}: {exc!r}", kind)
             raise
         ok = 200 <= status < 300
-        rec.record(clock() - started, ok, f"{method} {path}: {status} {payload[:200]!r}")
+        rec.record(clock() - started, ok, f"{method} {path}: {status} {payload[:200]!r}", kind)
         return payload if ok else None
 
     while not stop.is_set():
@@ -217,6 +220,8 @@ async def drive(host: str, port: int, clients: int, seconds: float, warmup: floa
             "p50": _pct(lat, 50) * 1000, "p99": _pct(lat, 99) * 1000,
             "mean": statistics.fmean(lat) * 1000, "errors": rec.errors + len(crashed),
             "samples": rec.error_samples + [repr(e) for e in crashed[:3]],
+            "by_kind": {k: (_pct(sorted(v), 50) * 1000, _pct(sorted(v), 99) * 1000)
+                        for k, v in rec.by_kind.items()},
             "loadgen_cpu": cpu / elapsed, "cpu_per_request_ms": {
                 "load generator": cpu / len(lat) * 1000,
                 "service": (other_after[0] - other_before[0]) / len(lat) * 1000,
@@ -308,7 +313,7 @@ def _ratio(ours: float, theirs: float | None, higher_is_better: bool) -> str:
     return f"{(ours / theirs if higher_is_better else theirs / ours):.2f}x"
 
 
-def print_table(results: list[dict], setup: str) -> None:
+def print_table(results: list[dict], setup: str, breakdown: bool = False) -> None:
     print(f"\nmetadata service load ({setup})")
     print("| clients | requests | req/s | p50 ms | p99 ms | errors | anchor req/s | anchor p99 "
           "ms | throughput vs anchor | p99 vs anchor (lower is better) |")
@@ -323,6 +328,10 @@ def print_table(results: list[dict], setup: str) -> None:
         if r["samples"]:
             print(f"errors at {r['clients']} clients, e.g.:", *r["samples"], sep="\n  ")
     print("(ratios: ours / anchor for throughput, anchor / ours for p99)")
+    if breakdown:
+        for r in results:
+            print(f"p50/p99 ms by request at {r['clients']} clients: " + ", ".join(
+                f"{k} {p50:.1f}/{p99:.1f}" for k, (p50, p99) in sorted(r["by_kind"].items())))
     for r in results:
         parts = ", ".join(f"{k} {v:.3f}" for k, v in r["cpu_per_request_ms"].items() if v)
         print(f"CPU ms per request at {r['clients']} clients: {parts}")
@@ -343,6 +352,8 @@ def main() -> None:
                         help="Postgres connections per worker")
     parser.add_argument("--no-access-log", action="store_true",
                         help="run the service without its per-request log line")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print p50/p99 per kind of request")
     parser.add_argument("--api-key", default=os.environ.get("METAFLOW_SERVICE_AUTH_KEY"),
                         help="x-api-key to send (with --url)")
     args = parser.parse_args()
@@ -385,7 +396,7 @@ def main() -> None:
         setup = (f"{args.workers} uvicorn workers x {args.pool_size} Postgres connections, "
                  f"access log {'off' if args.no_access_log else 'on'}, {os.cpu_count()} CPUs, "
                  f"{args.seconds:g} s per level")
-    print_table(results, setup)
+    print_table(results, setup, args.breakdown)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def create_app(config: ServiceConfig | None = None) -> Starlette:
     by_path: dict[str, list] = {}
     for spec in ENDPOINTS:
         by_path.setdefault(spec.path, []).append(spec)
+    # Deepest paths first: the router tries routes in order, and the task routes (no two
+    # patterns overlap) carry most of the traffic.
     routes = [Route(path, endpoint(api, specs), methods=[s.method for s in specs])
-              for path, specs in by_path.items()]
+              for path, specs in sorted(by_path.items(), key=lambda item: -item[0].count("/"))]
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
     public = frozenset(spec.path for spec in ENDPOINTS if spec.public) | {"/openapi.json"}
 

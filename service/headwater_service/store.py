@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any, Awaitable, Callable
 
 import psycopg
@@ -40,6 +41,7 @@ class _RawJson(Loader):
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:
     conn.adapters.register_loader("json", _RawJson)
+    conn.prepared_max = 256  # every statement of queries.py, in all its variants, stays prepared
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -60,6 +62,9 @@ class Store:
         self._check_task: asyncio.Task | None = None
         self._probe_task: asyncio.Task | None = None
         self._probed_at = 0.0
+        # One cursor per pooled connection, reused by every request that gets it: creating
+        # a cursor per statement costs as much as the rest of the client side.
+        self._cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -109,7 +114,11 @@ class Store:
         for attempt in (0, 1):
             try:
                 async with self.pool.connection() as conn:
-                    cur = await conn.execute(sql, params)
+                    cur = self._cursors.get(conn)
+                    if cur is None:
+                        cur = self._cursors[conn] = conn.cursor()
+                    # prepared on first use: the statements are few and run all the time
+                    await cur.execute(sql, params, prepare=True)
                     row = await cur.fetchone()
                 break
             except Exception as exc:

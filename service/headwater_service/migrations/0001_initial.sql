@@ -21,11 +21,12 @@ CREATE TABLE runs (
     ts_epoch    BIGINT NOT NULL DEFAULT (extract(epoch FROM now()) * 1000)::bigint,
     tags        JSONB NOT NULL DEFAULT '[]',
     system_tags JSONB NOT NULL DEFAULT '[]',
-    PRIMARY KEY (flow_id, run_number),
-    UNIQUE (flow_id, run_id)
+    PRIMARY KEY (flow_id, run_number)
 );
 -- "runs of a flow, newest first"
 CREATE INDEX runs_by_time ON runs (flow_id, ts_epoch DESC);
+-- a client-chosen id is unique in its flow; most runs have none (no index entry for them)
+CREATE UNIQUE INDEX runs_by_name ON runs (flow_id, run_id) WHERE run_id IS NOT NULL;
 
 -- Steps, tasks and artifacts are returned with their run's tags, so they store none.
 CREATE TABLE steps (
@@ -47,13 +48,14 @@ CREATE TABLE tasks (
     user_name   TEXT,
     ts_epoch    BIGINT NOT NULL DEFAULT (extract(epoch FROM now()) * 1000)::bigint,
     PRIMARY KEY (flow_id, run_number, step_name, task_id),
-    UNIQUE (flow_id, run_number, step_name, task_name),
     FOREIGN KEY (flow_id, run_number, step_name) REFERENCES steps (flow_id, run_number, step_name)
 );
+CREATE UNIQUE INDEX tasks_by_name ON tasks (flow_id, run_number, step_name, task_name)
+    WHERE task_name IS NOT NULL;
 
 -- Append-only: a task records attempt, attempt-done, attempt_ok, ds-root, ... rows.
 CREATE TABLE metadata (
-    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          BIGINT GENERATED ALWAYS AS IDENTITY,
     flow_id     TEXT NOT NULL,
     run_number  BIGINT NOT NULL,
     step_name   TEXT NOT NULL,
@@ -65,11 +67,11 @@ CREATE TABLE metadata (
     ts_epoch    BIGINT NOT NULL DEFAULT (extract(epoch FROM now()) * 1000)::bigint,
     tags        JSONB NOT NULL DEFAULT '[]',
     system_tags JSONB NOT NULL DEFAULT '[]',
+    -- one index for uniqueness and for reading a task's rows (or, by its prefix, a run's)
+    PRIMARY KEY (flow_id, run_number, step_name, task_id, id),
     FOREIGN KEY (flow_id, run_number, step_name, task_id)
         REFERENCES tasks (flow_id, run_number, step_name, task_id)
 );
--- serves a task's rows and (by its prefix) a run's rows
-CREATE INDEX metadata_by_task ON metadata (flow_id, run_number, step_name, task_id);
 
 -- One row per artifact per attempt: where the bytes live, never the bytes.
 CREATE TABLE artifacts (
