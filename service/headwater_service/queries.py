@@ -206,8 +206,12 @@ CREATE_ARTIFACTS = Variants(
     "d.doc->>'location' AS location, d.doc->>'ds_type' AS ds_type, d.doc->>'sha' AS sha, "
     "d.doc->>'type' AS type, d.doc->>'content_type' AS content_type, "
     "d.doc->>'user_name' AS user_name FROM t, jsonb_array_elements(%(rows)s::jsonb) AS d(doc)), "
-    "clash AS (SELECT 1 FROM x JOIN artifacts a USING (flow_id, run_number, step_name, task_id, "
-    "attempt_id, name) WHERE (a.location, a.ds_type, a.sha, a.type, a.content_type) "
+    # one primary-key lookup per posted row; LIMIT keeps the planner from turning it into a
+    # join that scans the whole table once the statement runs with a generic plan
+    "clash AS (SELECT 1 FROM x CROSS JOIN LATERAL (SELECT a.location, a.ds_type, a.sha, a.type, "
+    "a.content_type FROM artifacts a WHERE a.flow_id = x.flow_id AND a.run_number = x.run_number "
+    "AND a.step_name = x.step_name AND a.task_id = x.task_id AND a.attempt_id = x.attempt_id "
+    "AND a.name = x.name LIMIT 1) a WHERE (a.location, a.ds_type, a.sha, a.type, a.content_type) "
     "IS DISTINCT FROM (x.location, x.ds_type, x.sha, x.type, x.content_type)), "
     "ins AS (INSERT INTO artifacts (flow_id, run_number, step_name, task_id, attempt_id, name, "
     "location, ds_type, sha, type, content_type, user_name) "
