@@ -1,7 +1,7 @@
 """Load benchmark of the metadata service (loopback only, bounded in time).
 
     python bench/service_load.py                      # 64 and 16 clients, 15 s each
-    python bench/service_load.py --clients 64 --seconds 30 --workers 2 --pool-size 6
+    python bench/service_load.py --clients 64 --seconds 30 --workers 2 --pool-size 10
 
 Starts ``headwater-service serve`` on 127.0.0.1 against a throwaway database it creates on
 the local Postgres (``--database-url`` of the server to use; default
@@ -348,7 +348,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured time per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured time per level")
     parser.add_argument("--workers", type=int, default=2, help="service worker processes")
-    parser.add_argument("--pool-size", type=int, default=6,
+    parser.add_argument("--pool-size", type=int, default=10,
                         help="Postgres connections per worker")
     parser.add_argument("--no-access-log", action="store_true",
                         help="run the service without its per-request log line")
