@@ -57,6 +57,11 @@ def test_hello_flow(example, shared_mode, hw_env):
     assert stored["steps"] == {"_parameters", "start", "process", "end"}
     assert "smoke" in stored["run"]["tags"]
     assert no_local_metadata(hw_env, "HelloFlow")
+    # task processes beat from a thread as they start (a task that ends within
+    # milliseconds may exit before its first beat is out: require one of the three)
+    beats = [f"POST /flows/HelloFlow/runs/{run.id}/steps/{step}/tasks/{run[step].task.id}"
+             f"/heartbeat 200" for step in ("start", "process", "end")]
+    assert any(beat in shared_mode.log() for beat in beats), beats
 
 
 def test_parallel_foreach(example, shared_mode):
