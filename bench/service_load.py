@@ -291,9 +291,10 @@ class ThrowawayService:
         time.sleep(0.5 * self.workers)  # let every worker open its pool
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         import psycopg
 
+        failed = exc_type is not None or (self.proc is not None and self.proc.poll() is not None)
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -303,6 +304,10 @@ class ThrowawayService:
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         self.log.close()
+        if failed:
+            print(f"the service's log: {self.log.name}", file=sys.stderr)
+        else:  # megabytes of access lines
+            os.unlink(self.log.name)
 
 
 # --- main -------------------------------------------------------------------------------------
