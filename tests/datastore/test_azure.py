@@ -321,8 +321,72 @@ def test_signed_out_cli_is_an_auth_error_saying_what_to_do(oauth_settings, fake_
     assert "az login" in str(info.value)
 
 
+def test_an_untrusted_certificate_says_so(oauth_settings, fake_az, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    backend = AzureBlobBackend.from_settings(oauth_settings, client_options={"retry_total": 0})
+    with pytest.raises(DataStoreError, match="TLS certificate .* is not trusted") as info:
+        backend.get_bytes("k")
+    assert "REQUESTS_CA_BUNDLE" in info.value.fix
+
+
 def test_a_token_for_the_wrong_audience_is_rejected(oauth_settings, fake_az):
     fake_az.configure(audience="https://vault.azure.net")
     with pytest.raises(DataStoreAuthError, match="rejected the credentials") as info:
         get_backend(oauth_settings).put_bytes("k", b"x")
     assert "eyJ" not in str(info.value)  # no token in the message
+
+
+# --- proxies ------------------------------------------------------------------------------
+
+class _ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy (absolute-URI requests), counting what it forwards."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list
+
+    def _forward(self):
+        import http.client
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        upstream = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+        upstream.request(self.command, url.path + (f"?{url.query}" if url.query else ""),
+                         body=body, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        self.seen.append(self.command)
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_PUT = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("no_proxy, through_proxy", [("", True), ("127.0.0.1", False)])
+def test_proxy_variables_are_honoured(azurite, azure_container, monkeypatch, no_proxy,
+                                      through_proxy):
+    """The environment is read once per client (not per request), with the same meaning:
+    HTTP_PROXY is used unless NO_PROXY covers the endpoint."""
+    handler = type("Proxy", (_ForwardProxy,), {"seen": []})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        backend = AzureBlobBackend(azure_container, connection_string=azurite.connection_string)
+        backend.put_bytes("via", b"proxy?")
+        assert backend.get_bytes("via") == b"proxy?"
+        assert (handler.seen == ["PUT", "GET"]) == through_proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
