@@ -58,6 +58,14 @@ def test_step_init_rejects_bad_attributes(attributes, problem):
     assert problem in info.value.message
 
 
+def test_repr_shows_inline_names_not_values():
+    deco = SecretsDecorator({"sources": [{"type": "inline", "values": {"API_KEY": VALUE}},
+                                         "db"]})
+    assert VALUE not in repr(deco)
+    assert repr(deco) == ("@secrets(sources=[{'type': 'inline', 'values': {'API_KEY': '***'}}, "
+                          "'db'], role=None)")
+
+
 def test_unknown_arguments_are_rejected():
     with pytest.raises(DecoratorError, match="unknown argument"):
         SecretsDecorator({"source": ["x"]})

@@ -129,6 +129,15 @@ class SecretsDecorator(StepDecorator):
         self._accessor = Secrets(values, on_demand)
         current._set_extra("secrets", self._accessor)
 
+    def __repr__(self) -> str:
+        # `show`, logs and tracebacks print decorators: inline values appear as names only.
+        sources = self.attributes["sources"]
+        listed = sources if isinstance(sources, (list, tuple)) else [sources]
+        masked = [{**raw, "values": {k: "***" for k in raw["values"]}}
+                  if isinstance(raw, dict) and isinstance(raw.get("values"), dict) else raw
+                  for raw in listed]
+        return f"@secrets(sources={masked!r}, role={self.attributes['role']!r})"
+
     def task_finished(self, flow: "FlowSpec", ctx: "TaskContext", ok: bool) -> None:
         # The process usually ends here anyway; tidy up for in-process runners and tests.
         for name, previous in self._previous_env.items():
