@@ -153,3 +153,56 @@ def test_refusals_and_throttling(aws_env, status, code, error, text):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _NoConditionalWrites(http.server.BaseHTTPRequestHandler):
+    """An S3-compatible store that stores objects but answers conditional PUTs with
+    501 NotImplemented, as stores without conditional-write support do."""
+
+    protocol_version = "HTTP/1.1"
+    objects: dict
+
+    def _reply(self, status, body=b"", code=None):
+        if code:
+            body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                    f"<Message>x</Message></Error>").encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"e"')
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_PUT(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("If-None-Match"):
+            return self._reply(501, code="NotImplemented")
+        self.objects[self.path] = data
+        self._reply(200)
+
+    def do_GET(self):
+        if self.path in self.objects:
+            return self._reply(200, self.objects[self.path])
+        self._reply(404, code="NoSuchKey")
+
+    def do_HEAD(self):
+        self._reply(200 if self.path in self.objects else 404)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_stores_without_conditional_writes_check_then_write(aws_env):
+    handler = type("Handler", (_NoConditionalWrites,), {"objects": {}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = S3Backend("my-bucket", endpoint_url=f"http://127.0.0.1:{server.server_port}")
+        backend.put_bytes("F/data/ab/abc", b"first", overwrite=False)
+        backend.put_bytes("F/data/ab/abc", b"second", overwrite=False)
+        assert backend.get_bytes("F/data/ab/abc") == b"first"
+        backend.put_bytes("F/data/ab/abc", b"third")  # overwrite=True sends no condition
+        assert backend.get_bytes("F/data/ab/abc") == b"third"
+    finally:
+        server.shutdown()
+        server.server_close()
