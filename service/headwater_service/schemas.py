@@ -181,8 +181,9 @@ def array_of(item: dict) -> dict:
 
 QUERY = {
     "metadata_field_name": {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": NO_NUL},
-    "pattern": {"type": "string", "maxLength": 1024, "pattern": NO_NUL,
-                "description": "a POSIX regular expression, searched (not anchored)"},
+    "pattern": {"type": "string", "format": "regex", "maxLength": 1024, "pattern": NO_NUL,
+                "description": "a regular expression (Postgres' dialect), searched, not "
+                               "anchored; an invalid one is a 400"},
 }
 
 NAME_PARAM = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_ID_LENGTH}
