@@ -160,6 +160,16 @@ _shared: dict[tuple, CachedTokenCredential] = {}
 _shared_lock = threading.Lock()
 
 
+def _reinit_shared_lock() -> None:
+    # A thread of the parent may have held the lock at fork(); the child has no such thread.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_shared_lock)
+
+
 def create_azure_credential(**kwargs: Any) -> CachedTokenCredential:
     """The process-wide Azure credential: ``DefaultAzureCredential(**kwargs)`` with a token
     cache. Calls with the same keyword arguments return the same object.
