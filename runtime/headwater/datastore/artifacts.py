@@ -79,12 +79,11 @@ class _Serialized:
         self.pickle = data
         self.buffers = [b.raw() for b in buffers]
         # Layout: header first, then pickle, then each buffer aligned for zero-copy numpy.
-        layout_pickle = [0, len(data)]
-        layout_bufs = []
-        header = b""
-        for _ in range(2):  # the header's own length shifts offsets; two passes settle it
-            offset = 8 + len(header)
-            offset += _pad(offset)
+        # The header records offsets that depend on its own length: recompute until the
+        # pickle's aligned start no longer moves.
+        start, header = ALIGN, b""
+        while True:
+            offset = start
             layout_pickle = [offset, len(data)]
             offset += len(data)
             layout_bufs = []
@@ -94,6 +93,10 @@ class _Serialized:
                 offset += buf.nbytes
             header = json.dumps({"pickle": layout_pickle, "buffers": layout_bufs},
                                 separators=(",", ":")).encode()
+            needed = 8 + len(header) + _pad(8 + len(header))
+            if needed <= start:
+                break
+            start = needed
         self.header = header
         self.layout_pickle = layout_pickle
         self.layout_bufs = layout_bufs
