@@ -231,6 +231,18 @@ def test_backend_is_usable_after_fork(backend):
     assert backend.get_bytes("fork/child-b") == b"b"
 
 
+def _wait_until_read(pid, nbytes, timeout=60.0):
+    """Wait until process ``pid`` has read ``nbytes`` (files and sockets, /proc/<pid>/io)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/io") as f:
+            rchar = int(next(line for line in f if line.startswith("rchar:")).split()[1])
+        if rchar >= nbytes:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} read less than {nbytes} bytes in {timeout}s")
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_crash_during_upload_leaves_no_partial_object(backend, tmp_path, overwrite):
     """A task killed (SIGKILL) in the middle of a chunked upload: the key shows either
@@ -253,7 +265,7 @@ def test_a_crash_during_upload_leaves_no_partial_object(backend, tmp_path, overw
             os._exit(0)
     os.close(write_fd)
     assert os.read(read_fd, 1) == b"s"
-    time.sleep(0.6)
+    _wait_until_read(pid, 15 << 20)  # a few chunks are on their way
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     finished = os.read(read_fd, 1) == b"d"
