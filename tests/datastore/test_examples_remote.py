@@ -101,7 +101,7 @@ def test_config_flow(remote, example, hw_env):
 
 
 def test_ml_flow(remote, example, hw_env):
-    example("ml_flow.py", "run")
+    example("ml_flow.py", "run", "--n-samples", "2000")
     run = Flow("ProductionMLFlow").latest_run
     assert run.successful
     model = run["train_model"].task.data.model
