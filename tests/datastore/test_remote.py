@@ -32,13 +32,21 @@ def test_cache_folders_of_exited_processes_are_swept(tmp_path, monkeypatch):
     assert os.path.isdir(live_dir)
 
 
-def test_upload_temp_files_live_in_the_swept_cache(tmp_path, monkeypatch):
+def test_one_cache_folder_per_process_with_one_subfolder_per_store(tmp_path, monkeypatch):
     monkeypatch.setattr(remote.tempfile, "tempdir", str(tmp_path))
-    backend = AzureBlobBackend("metaflow-prod", endpoint="https://acct.blob.core.windows.net")
-    fd, path = backend.tempfile_for("F/data/00/tmp")
+    monkeypatch.setattr(remote, "_process_cache", None)
+    endpoint = "https://acct.blob.core.windows.net"
+    first = AzureBlobBackend("metaflow-prod", endpoint=endpoint)
+    same = AzureBlobBackend("metaflow-prod", endpoint=endpoint)
+    other_account = AzureBlobBackend("metaflow-prod", endpoint="https://other.blob.core.windows.net")
+    other_prefix = AzureBlobBackend("metaflow-prod", "p", endpoint=endpoint)
+    folders = [b.cache_dir() for b in (first, same, other_account, other_prefix)]
+    assert folders[0] == folders[1] and len(set(folders)) == 3
+    assert {os.path.dirname(f) for f in folders} == {remote.process_cache_dir()}
+    assert len(os.listdir(remote._cache_parent())) == 1
+    fd, path = first.tempfile_for("F/data/00/tmp")  # uploads' temp files are swept too
     os.close(fd)
-    assert os.path.dirname(path) == backend.cache_dir()
-    assert path.startswith(remote._cache_parent())
+    assert os.path.dirname(path) == first.cache_dir()
 
 
 def test_max_workers_must_be_positive():

@@ -193,6 +193,10 @@ class AzureBlobBackend(RemoteBackend):
         session.proxies.update(requests.utils.get_environ_proxies(service.url))
         return service.get_container_client(self.container)
 
+    def _cache_identity(self) -> str:
+        # The account: the endpoint, or the connection string's (hashed with the rest).
+        return self.endpoint or self._connection_string or ""
+
     @property
     def location(self) -> str:
         """The container's URL without any query string (a SAS token would be a secret)."""

@@ -6,8 +6,8 @@ pools and thread pools made before a fork must not be used after it (their socke
 threads belong to the parent), so everything process-bound lives in a ``_ProcessState``
 that is rebuilt whenever ``os.getpid()`` changes.
 
-Downloads for ``local_path`` go to ``$TMPDIR/headwater-cache-<uid>/<pid>-*/``. The folder is
-removed when the process exits normally; task processes end with ``os._exit`` (no exit
+Downloads for ``local_path`` go to ``$TMPDIR/headwater-cache-<uid>/<pid>-*/<store>/``, one
+folder per process shared by its backends. It is removed when the process exits normally; task processes end with ``os._exit`` (no exit
 handlers), so each new cache also removes the folders of processes that no longer exist.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import hashlib
 import os
 import shutil
 import tempfile
@@ -162,13 +163,18 @@ class RemoteBackend(StorageBackend):
         """The version tag (ETag) of ``key``; raises ``DataNotFound`` if absent."""
 
     def cache_dir(self) -> str:
-        """This process's download cache folder."""
+        """This backend's folder in this process's download cache."""
         state = self._process()
         if state.cache_dir is None:
-            with state.lock:
-                if state.cache_dir is None:
-                    state.cache_dir = _new_cache_dir()
+            where = hashlib.sha256(f"{self.TYPE}\0{self.root}\0{self._cache_identity()}"
+                                   .encode()).hexdigest()[:16]
+            state.cache_dir = os.path.join(process_cache_dir(), where)
+            os.makedirs(state.cache_dir, exist_ok=True)
         return state.cache_dir
+
+    def _cache_identity(self) -> str:
+        """What, besides the root, tells two stores apart (e.g. the account endpoint)."""
+        return ""
 
     def local_path(self, key: str) -> str:
         check_key(key)
@@ -203,6 +209,28 @@ class RemoteBackend(StorageBackend):
 def _cache_parent() -> str:
     uid = os.getuid() if hasattr(os, "getuid") else "user"
     return os.path.join(tempfile.gettempdir(), f"headwater-cache-{uid}")
+
+
+_process_cache: tuple[int, str] | None = None
+_process_cache_lock = threading.Lock()
+
+
+def process_cache_dir() -> str:
+    """This process's download cache folder, shared by its backends; made on first use."""
+    global _process_cache
+    with _process_cache_lock:
+        if _process_cache is None or _process_cache[0] != os.getpid():
+            _process_cache = (os.getpid(), _new_cache_dir())
+        return _process_cache[1]
+
+
+def _reinit_after_fork() -> None:
+    global _process_cache_lock
+    _process_cache_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)
 
 
 def _new_cache_dir() -> str:

@@ -145,6 +145,9 @@ class S3Backend(RemoteBackend):
     def _transfer(self) -> Any:
         return self.clients[1]
 
+    def _cache_identity(self) -> str:
+        return self.endpoint_url or ""
+
     def _name(self, key: str) -> str:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
