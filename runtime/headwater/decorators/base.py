@@ -144,11 +144,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable:
             raise DecoratorError(f"@{cls.name} takes keyword arguments only")
         return cls(attributes)
 
-    decorator.__name__ = cls.name
-    decorator.__qualname__ = cls.name
-    decorator.__doc__ = cls.__doc__
-    decorator.decorator_class = cls
-    return decorator
+    return _named(decorator, cls)
 
 
 def make_flow_decorator(cls: type[FlowDecorator]) -> Callable:
@@ -159,8 +155,12 @@ def make_flow_decorator(cls: type[FlowDecorator]) -> Callable:
             return cls()(flow_cls)
         return cls(attributes)
 
-    decorator.__name__ = cls.name
-    decorator.__qualname__ = cls.name
+    return _named(decorator, cls)
+
+
+def _named(decorator: Callable, cls: type) -> Callable:
+    """Give the user-facing function the decorator's name and documentation."""
+    decorator.__name__ = decorator.__qualname__ = cls.name
     decorator.__doc__ = cls.__doc__
     decorator.decorator_class = cls
     return decorator
