@@ -40,7 +40,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -151,10 +150,10 @@ def bench_big(conn: str, big_mb: int, workers: int) -> dict[str, float]:
     out["hw_down"] = timed(lambda: loaded.update(big=store.load(info["big"].sha,
                                                                 info["big"].size)))
     assert float(loaded["big"][-1]) == float(array[-1]) and len(loaded["big"]) == len(array)
-    del loaded
+    loaded.clear()
 
     data = serialized(array)
-    del array
+    array = None  # free the array before the SDK's round; only its bytes are needed now
     raw = service.get_container_client(container).get_blob_client("raw/big")
     raw.exists()
     out["sdk_up"] = timed(lambda: raw.upload_blob(data, overwrite=True))

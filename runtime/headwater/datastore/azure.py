@@ -395,8 +395,8 @@ def _check_endpoint(endpoint: str) -> None:
     if parts.query:
         raise ConfigurationError(
             f"{ENDPOINT_KEY} must not carry a query string (a SAS token is a secret)",
-            f"give the bare endpoint, e.g. https://<account>.blob.core.windows.net; "
-            f"identity comes from DefaultAzureCredential")
+            "give the bare endpoint, e.g. https://<account>.blob.core.windows.net; "
+            "identity comes from DefaultAzureCredential")
 
 
 def _error_code(exc: Any) -> str | None:

@@ -18,7 +18,6 @@ from and to disk.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from typing import TYPE_CHECKING, Any, Iterator
 
