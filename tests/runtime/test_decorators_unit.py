@@ -146,10 +146,6 @@ def test_with_list_and_dict_values(tagged):
 
 
 def test_with_secrets_sources_list():
-    try:
-        step_decorator_class("secrets")
-    except DecoratorError:
-        pytest.skip("the secrets decorator is not written yet")
     deco = parse_with('secrets:sources=["a","b"]')
     assert deco.attributes["sources"] == ["a", "b"]
 
