@@ -170,6 +170,12 @@ class TaskRunner:
         self.store = TaskDataStore(env.backend, spec.flow_name, spec.run_id, spec.step_name,
                                    spec.task_id)
         self.cas = self.store.cas
+        from .config import flow_configs
+        from .parameters import flow_parameters
+
+        # Read-only names, found once: a join builds one flow object per input.
+        self.parameters = sorted(flow_parameters(flow_cls))
+        self.read_only_names = frozenset(self.parameters) | frozenset(flow_configs(flow_cls))
 
     # --- building the flow object --------------------------------------------------------
 
@@ -179,15 +185,11 @@ class TaskRunner:
 
     def _new_flow(self, artifacts: dict[str, ArtifactInfo], step_name: str | None,
                   stack: list[SplitFrame], read_only: bool = False) -> FlowSpec:
-        from .config import flow_configs
-        from .parameters import flow_parameters
-
         flow = object.__new__(self.flow_cls)
         state = TaskState(artifacts={k: v for k, v in artifacts.items() if k not in HIDDEN},
                           cas=self.cas, step_name=step_name, stack=list(stack),
                           running=True, read_only=read_only,
-                          parameter_names=frozenset(flow_parameters(self.flow_cls))
-                          | frozenset(flow_configs(self.flow_cls)))
+                          parameter_names=self.read_only_names)
         object.__setattr__(flow, "_hw", state)
         return flow
 
@@ -217,7 +219,7 @@ class TaskRunner:
                      task_id=spec.task_id, retry_count=spec.attempt,
                      origin_run_id=spec.origin_run_id,
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
-                     parameter_names=sorted(_parameter_names(self.flow_cls)),
+                     parameter_names=self.parameters,
                      is_running_flow=True, tags=list(spec.tags))
         env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name,
                                        spec.task_id, spec.user, start_metadata(env, spec.attempt))
@@ -369,12 +371,6 @@ def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
             time.sleep(interval)
 
     threading.Thread(target=beat, name="headwater-heartbeat", daemon=True).start()
-
-
-def _parameter_names(flow_cls: type) -> set[str]:
-    from .parameters import flow_parameters
-
-    return set(flow_parameters(flow_cls))
 
 
 def _describe(exc: BaseException) -> str:
