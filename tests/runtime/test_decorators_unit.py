@@ -50,8 +50,10 @@ def test_bare_and_called_forms_attach_plain_objects():
 
     (bare,) = Flow.start.decorators
     assert isinstance(bare, RetryDecorator)
-    assert bare.attributes == {"times": 3, "minutes_between_retries": 2}
-    assert bare.retries() == 3 and bare.retry_delay_seconds() == 120
+    # No wait given: retry at once, like Metaflow's local runner (issue 8, item 20).
+    assert bare.attributes == {"times": 3, "minutes_between_retries": None}
+    assert bare.retries() == 3 and bare.retry_delay_seconds() == 0
+    assert RetryDecorator({"minutes_between_retries": 1.5}).retry_delay_seconds() == 90
     assert not bare.from_cli
     assert [d.name for d in Flow.end.decorators] == ["catch", "retry"]
     assert Flow.end.decorators[1].retries() == 2
@@ -128,7 +130,7 @@ def test_a_new_decorator_is_one_class_and_one_registry_line(tagged):
 def test_with_bare_name_and_key_values():
     deco = parse_with("retry")
     assert isinstance(deco, RetryDecorator) and deco.from_cli
-    assert deco.attributes == {"times": 3, "minutes_between_retries": 2}
+    assert deco.attributes == {"times": 3, "minutes_between_retries": None}
     deco = parse_with("retry:times=2,minutes_between_retries=0")
     assert deco.attributes == {"times": 2, "minutes_between_retries": 0}
     assert parse_with(" retry : times = 1 ").attributes["times"] == 1

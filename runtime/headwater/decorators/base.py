@@ -12,8 +12,11 @@ you need, and add a line to ``decorators/__init__.py``'s registry. Hooks run in 
 2. in the task process: ``task_pre_step`` -> step body -> ``task_post_step``
    or, if the body raised, ``task_exception`` (return True to swallow the error);
    ``task_finished`` always runs last.
-3. in the scheduler: ``retries`` (extra attempts granted), ``timeout_seconds`` (a hard
-   kill), ``task_crashed`` (the process died, e.g. ``kill -9``: may turn it into success).
+3. in the scheduler (read once per step): ``retries`` (extra attempts granted),
+   ``retry_delay_seconds``, ``timeout_seconds`` (a hard kill), ``recovers_crashes`` (after
+   every attempt died without a result, e.g. ``kill -9``, run one more attempt in which
+   ``task_crashed`` may turn the crash into success), ``compute_backend`` (where the step's
+   attempts run: a name in ``compute/__init__.py``'s registry).
 """
 
 from __future__ import annotations
@@ -83,6 +86,18 @@ class StepDecorator:
 
     def timeout_seconds(self) -> float | None:
         """A wall-clock limit after which the scheduler kills the task."""
+        return None
+
+    def recovers_crashes(self) -> bool:
+        """Whether ``task_crashed`` can recover a task whose every attempt died without
+        recording a result: the scheduler then runs one more attempt (the fallback), which
+        calls ``task_crashed`` instead of the step body."""
+        return False
+
+    def compute_backend(self) -> str | None:
+        """The compute backend the step's attempts run on (``"kubernetes"``, ``"batch"``:
+        a key of ``COMPUTE_BACKENDS``); None leaves the choice to other decorators, and a
+        step no decorator claims runs in local processes."""
         return None
 
     def task_pre_step(self, flow: "FlowSpec", ctx: "TaskContext") -> None:

@@ -78,6 +78,9 @@ class CatchDecorator(StepDecorator):
         self._record(flow, CaughtException.from_exception(exc))
         return True
 
+    def recovers_crashes(self) -> bool:
+        return True
+
     def task_crashed(self, flow, ctx, reason):
         self._record(flow, CaughtException("TaskCrashed", reason, reason + "\n"))
         return True
