@@ -29,11 +29,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .datastore.task_store import TaskDataStore, TaskIndex
+from .datastore.task_store import TaskDataStore
 from .exceptions import ForeachError
 from .flowspec import SplitFrame
-from .task import (InputRef, RunEnvironment, TaskResult, TaskRunner, TaskSpec, clone_task,
-                   done_metadata)
+from . import attempt as attempt_record
+from .task import InputRef, RunEnvironment, TaskResult, TaskRunner, TaskSpec
 
 if TYPE_CHECKING:
     from .flowspec import FlowSpec
@@ -421,7 +421,7 @@ class LocalScheduler:
     # --- outcomes ------------------------------------------------------------------------
 
     def _on_crash(self, spec: TaskSpec, reason: str) -> None:
-        record_crash(spec, reason, self.env)
+        attempt_record.record_crash(self.env, spec, reason)
         if spec.crashed is None and spec.attempt >= spec.max_retries and any(
                 d.name == "catch" for d in self.graph[spec.step_name].decorators):
             self.console.status(f"Task {_path(spec)} {reason}; running its @catch fallback.")
@@ -507,27 +507,9 @@ class LocalScheduler:
         found = origin.tasks.get((spec.step_name, stack_key(spec.stack)))
         if found is None:
             return False
-        result = clone_task(spec, origin.run_id, found[0], found[1], self.env)
+        result = attempt_record.record_clone(self.env, spec, origin.run_id, found[0], found[1])
         self._on_success(spec, result)
         return True
-
-
-def record_crash(spec: TaskSpec, reason: str, env: RunEnvironment) -> None:
-    """Write what a task could not: a failed attempt with the reason as its exception."""
-    from .datastore.artifacts import ContentAddressedStore
-    from .decorators.catch import CaughtException
-
-    store = TaskDataStore(env.backend, spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
-    if store.has_index(spec.attempt):
-        return  # it got as far as persisting
-    cas = ContentAddressedStore(env.backend, spec.flow_name)
-    infos = cas.save({"_success": False,
-                      "_exception": CaughtException("TaskCrashed", f"the task process {reason}",
-                                                    "")})
-    store.save_index(spec.attempt, TaskIndex(infos, {"ok": False, "stack": [
-        f.to_json() for f in spec.stack]}))
-    env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
-                                   spec.user, done_metadata(spec.attempt, False))
 
 
 def _read_all(fd: int) -> bytes:

@@ -1,10 +1,10 @@
 """The task executor: runs one attempt of one step and persists what it produced.
 
-Used by the local scheduler (in a forked process), by the hidden ``step`` command (remote
-compute and deployers run the same code in a container), and for clones in ``resume``.
-A task reads its inputs' artifacts lazily through the parents' indexes, runs the step body
-between the decorators' hooks, stores every attribute the body assigned, and writes its
-own index last: until then nothing of the attempt is visible.
+Used by the local compute backend (in a forked process) and by the hidden ``step`` command
+(remote compute and deployers run the same code in a container). A task reads its inputs'
+artifacts lazily through the parents' indexes, runs the step body between the decorators'
+hooks, stores every attribute the body assigned, and has ``attempt.py`` write its record,
+the index last: until then nothing of the attempt is visible.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import attempt as attempt_record
 from .current import current
 from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import ForeachError, HeadwaterException, InvalidNextError, SerializationError
 from .flowspec import FlowSpec, Inputs, SplitFrame, TaskState, Transition
-from .metadata.base import ArtifactRecord, MetadataEntry
 
 if TYPE_CHECKING:
     from .datastore.base import StorageBackend
@@ -134,29 +134,6 @@ class TaskContext:
         return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
 
 
-def _attempt_tags(attempt: int) -> list[str]:
-    return [f"attempt_id:{attempt}"]
-
-
-def start_metadata(env: RunEnvironment, attempt: int) -> list[MetadataEntry]:
-    tags = _attempt_tags(attempt)
-    return [MetadataEntry("attempt", str(attempt), "attempt", tags),
-            MetadataEntry("ds-type", env.ds_type, "ds-type", tags),
-            MetadataEntry("ds-root", env.backend.root, "ds-root", tags)]
-
-
-def done_metadata(attempt: int, ok: bool) -> list[MetadataEntry]:
-    tags = _attempt_tags(attempt)
-    return [MetadataEntry("attempt-done", str(attempt), "attempt-done", tags),
-            MetadataEntry("attempt_ok", str(ok), "internal_attempt_status", tags)]
-
-
-def artifact_records(index: TaskIndex, store: TaskDataStore, env: RunEnvironment,
-                     attempt: int) -> list[ArtifactRecord]:
-    return [ArtifactRecord(name, info.sha, info.type, store.cas.key(info.sha), env.ds_type,
-                           attempt) for name, info in index.artifacts.items()]
-
-
 class TaskRunner:
     """Runs one attempt of one task in the current process."""
 
@@ -221,8 +198,7 @@ class TaskRunner:
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
                      parameter_names=self.parameters,
                      is_running_flow=True, tags=list(spec.tags))
-        env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name,
-                                       spec.task_id, spec.user, start_metadata(env, spec.attempt))
+        attempt_record.record_start(env, spec)
         ctx = TaskContext(spec, env)
         _start_heartbeat(spec, env)
         flow, inputs = self.build_flow()
@@ -331,7 +307,7 @@ class TaskRunner:
                  user_artifacts: bool = True) -> None:
         from .decorators.catch import CaughtException
 
-        spec, env = self.spec, self.env
+        spec = self.spec
         state = flow._state()
         values: dict[str, Any] = {}
         if user_artifacts:
@@ -343,16 +319,10 @@ class TaskRunner:
         infos = self.cas.save(values)
         artifacts = dict(state.artifacts)
         artifacts.update(infos)
-        index = TaskIndex(artifacts, {
-            "ok": error is None, "targets": result.targets,
-            "foreach_count": result.foreach_count, "foreach_var": result.foreach_var,
-            "stack": [f.to_json() for f in spec.stack]})
-        self.store.save_index(spec.attempt, index)
-        md = env.metadata
-        md.register_artifacts(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
-                              spec.user, artifact_records(index, self.store, env, spec.attempt))
-        md.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
-                             spec.user, done_metadata(spec.attempt, error is None))
+        index = TaskIndex(artifacts, attempt_record.index_state(
+            spec, error is None, result.targets, result.foreach_count, result.foreach_var,
+            None if error is None else _describe(error)))
+        attempt_record.record_finish(self.env, spec, index, error is None, self.store)
 
 
 def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
@@ -377,33 +347,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HeadwaterException):
         return f"{exc.headline}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def clone_task(spec: TaskSpec, origin_run_id: str, origin_task_id: str, origin_attempt: int,
-               env: RunEnvironment) -> TaskResult:
-    """Record a successful task of an earlier run as a task of this run, by reference: the
-    index is copied, the artifact blobs are shared."""
-    origin = TaskDataStore(env.backend, spec.flow_name, origin_run_id, spec.step_name,
-                           origin_task_id)
-    index = origin.load_index(origin_attempt)
-    index.state["stack"] = [f.to_json() for f in spec.stack]
-    store = TaskDataStore(env.backend, spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
-    store.save_index(0, index)
-    for stream in ("stdout", "stderr"):
-        text = origin.load_log(origin_attempt, stream)
-        if text:
-            store.save_log(0, stream, text.encode())
-    md = env.metadata
-    tags = _attempt_tags(0)
-    entries = start_metadata(env, 0) + [
-        MetadataEntry("origin-run-id", origin_run_id, "origin-run-id", tags),
-        MetadataEntry("origin-task-id", origin_task_id, "origin-task-id", tags)]
-    md.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id, spec.user,
-                         entries)
-    md.register_artifacts(spec.flow_name, spec.run_id, spec.step_name, spec.task_id, spec.user,
-                          artifact_records(index, store, env, 0))
-    md.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id, spec.user,
-                         done_metadata(0, True))
-    s = index.state
-    return TaskResult(ok=True, targets=s.get("targets", []), foreach_count=s.get("foreach_count"),
-                      foreach_var=s.get("foreach_var"))

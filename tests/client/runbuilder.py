@@ -1,10 +1,10 @@
 """Write runs into a local sysroot the way the runtime does, without running a flow.
 
 A unit-test fixture, not a fake component: it uses the real ``LocalMetadataProvider``,
-``LocalBackend``, ``ContentAddressedStore`` and ``TaskDataStore`` and records exactly what
-the runtime's conventions say a task records (metadata rows tagged ``attempt_id:<n>``,
-artifacts in both the datastore index and the metadata, logs, ``_success`` /
-``_exception``). Tests of real runs live in ``test_client_real_run.py``.
+``LocalBackend`` and ``TaskDataStore``, and writes each attempt's record through
+``headwater.attempt``, the module the runtime itself records attempts with (metadata rows
+tagged ``attempt_id:<n>``, artifacts in both the datastore index and the metadata, logs,
+``_success`` / ``_exception``). Tests of real runs live in ``test_client_real_run.py``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from headwater import __version__
+from headwater import __version__, attempt
 from headwater.datastore.local import LocalBackend
 from headwater.datastore.task_store import TaskDataStore, TaskIndex
 from headwater.decorators.catch import CaughtException
-from headwater.metadata.base import ArtifactRecord, MetadataEntry
+from headwater.flowspec import SplitFrame
 from headwater.metadata.local import LocalMetadataProvider
+from headwater.settings import Settings
+from headwater.task import RunEnvironment, TaskSpec
 
 
 class RunBuilder:
@@ -28,6 +30,7 @@ class RunBuilder:
         self.flow, self.user = flow, user
         self.md = LocalMetadataProvider(str(sysroot))
         self.backend = LocalBackend(str(sysroot))
+        self.env = RunEnvironment(Settings(), self.backend, self.md)
         system_tags = [f"user:{user}", "runtime:dev",
                        f"python_version:{platform.python_version()}",
                        f"headwater_version:{__version__}"]
@@ -63,38 +66,29 @@ class RunBuilder:
         md.register_step(self.flow, self.run_id, step, user)
         task_id = str(md.new_task(self.flow, self.run_id, step, user, task_id)["task_id"])
         store = self.store(step, task_id)
-        stack = [[s, "foreach", i, n, "items"] for s, i, n in foreach]
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            tags = [f"attempt_id:{attempt}"]
-            entries = [MetadataEntry("attempt", str(attempt), "attempt", tags),
-                       MetadataEntry("ds-type", "local", "ds-type", tags),
-                       MetadataEntry("ds-root", self.backend.root, "ds-root", tags)]
-            if origin and last:
-                entries += [MetadataEntry("origin-run-id", origin[0], "origin-run-id", tags),
-                            MetadataEntry("origin-task-id", origin[1], "origin-task-id", tags)]
-            md.register_metadata(self.flow, self.run_id, step, task_id, user, entries)
+        stack = [SplitFrame(s, "foreach", i, n, "items") for s, i, n in foreach]
+        for number in range(attempts):
+            last = number == attempts - 1
+            spec = TaskSpec(self.flow, self.run_id, step, task_id, number, [], stack,
+                            attempts - 1, user)
+            attempt.record_start(self.env, spec, origin if last else None)
             if stdout:
-                store.save_log(attempt, "stdout", f"[attempt {attempt}] {stdout}".encode())
+                store.save_log(number, "stdout", f"[attempt {number}] {stdout}".encode())
             if stderr:
-                store.save_log(attempt, "stderr", f"[attempt {attempt}] {stderr}".encode())
+                store.save_log(number, "stderr", f"[attempt {number}] {stderr}".encode())
             if last and not finished:
                 break
             success = ok if last else False
             values: dict[str, Any] = dict(artifacts or {}) if success else {}
             values["_success"] = success
             if not success:
-                failure = error if last and error else RuntimeError(f"attempt {attempt} failed")
+                failure = error if last and error else RuntimeError(f"attempt {number} failed")
                 values["_exception"] = CaughtException.from_exception(failure)
             infos = dict(self.inherited) if inherit else {}
             infos.update(store.cas.save(values))
-            store.save_index(attempt, TaskIndex(infos, {"ok": success, "stack": stack}))
-            md.register_artifacts(self.flow, self.run_id, step, task_id, user, [
-                ArtifactRecord(name, info.sha, info.type, store.cas.key(info.sha), "local",
-                               attempt) for name, info in infos.items()])
-            md.register_metadata(self.flow, self.run_id, step, task_id, user, [
-                MetadataEntry("attempt-done", str(attempt), "attempt-done", tags),
-                MetadataEntry("attempt_ok", str(success), "internal_attempt_status", tags)])
+            attempt.record_finish(self.env, spec,
+                                  TaskIndex(infos, attempt.index_state(spec, success)),
+                                  success, store)
         return task_id
 
     def linear(self, steps: dict[str, dict], ok: bool = True) -> dict[str, str]:

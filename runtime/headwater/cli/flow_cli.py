@@ -352,47 +352,27 @@ def _script(obj: FlowContext) -> str:
 
 
 def store_parameters(env, info, values: dict[str, Any]) -> tuple[str, int]:
-    """Create the run's ``_parameters`` task holding parameter and config values."""
-    from ..datastore.task_store import TaskDataStore, TaskIndex
-    from ..task import artifact_records, done_metadata, start_metadata
+    from ..attempt import record_parameters
 
-    md = env.metadata
-    md.register_step(info.flow_name, info.run_id, "_parameters", info.user)
-    task_id = str(md.new_task(info.flow_name, info.run_id, "_parameters", info.user)["task_id"])
-    store = TaskDataStore(env.backend, info.flow_name, info.run_id, "_parameters", task_id)
-    artifacts = store.cas.save(values)
-    index = TaskIndex(artifacts, {"ok": True, "targets": ["start"], "stack": []})
-    md.register_metadata(info.flow_name, info.run_id, "_parameters", task_id, info.user,
-                         start_metadata(env, 0))
-    store.save_index(0, index)
-    md.register_artifacts(info.flow_name, info.run_id, "_parameters", task_id, info.user,
-                          artifact_records(index, store, env, 0))
-    md.register_metadata(info.flow_name, info.run_id, "_parameters", task_id, info.user,
-                         done_metadata(0, True))
-    return task_id, 0
+    ref = record_parameters(env, info, values)
+    return ref.task_id, ref.attempt
 
 
 def scheduler_clone_parameters(env, info, origin) -> tuple[str, int]:
-    from ..task import TaskSpec, clone_task
+    from ..attempt import clone_parameters
 
     found = origin.tasks.get(("_parameters", ()))
     if found is None:
         raise ResumeError(f"run {origin.run_id} has no stored parameters",
                           "start a new run instead")
-    md = env.metadata
-    md.register_step(info.flow_name, info.run_id, "_parameters", info.user)
-    task_id = str(md.new_task(info.flow_name, info.run_id, "_parameters", info.user)["task_id"])
-    spec = TaskSpec(info.flow_name, info.run_id, "_parameters", task_id, 0, [], [], 0,
-                    info.user)
-    clone_task(spec, origin.run_id, found[0], found[1], env)
-    return task_id, 0
+    ref = clone_parameters(env, info, origin.run_id, found)
+    return ref.task_id, ref.attempt
 
 
 def find_origin(obj: FlowContext, graph, env, step: str | None, origin_run_id: str | None):
     """The run to resume, its reusable tasks and the steps to run again."""
-    from ..datastore.task_store import TaskDataStore
-    from ..flowspec import SplitFrame
-    from ..scheduler import OriginRun, stack_key
+    from ..attempt import finished_attempt
+    from ..run_state import OriginRun, stack_key
 
     md, flow = env.metadata, obj.flow_name
     if origin_run_id is None:
@@ -413,14 +393,11 @@ def find_origin(obj: FlowContext, graph, env, step: str | None, origin_run_id: s
     for name in ["_parameters"] + [n.name for n in graph]:
         for task in md.get_tasks(flow, origin_run_id, name):
             task_id = str(task["task_id"])
-            attempt, ok = _latest_attempt(md.get_metadata(flow, origin_run_id, name, task_id))
-            store = TaskDataStore(env.backend, flow, origin_run_id, name, task_id)
-            if attempt is None or not ok or not store.has_index(attempt):
+            found = finished_attempt(env, flow, origin_run_id, name, task_id)
+            if found is None:
                 failed.add(name)
                 continue
-            state = store.load_index(attempt).state
-            stack = [SplitFrame.from_json(f) for f in state.get("stack", [])]
-            tasks[(name, stack_key(stack))] = (task_id, attempt)
+            tasks[(name, stack_key(found[1]))] = (task_id, found[0])
     if step is not None:
         rerun = _descendants(graph, {step})
     else:
@@ -429,21 +406,6 @@ def find_origin(obj: FlowContext, graph, env, step: str | None, origin_run_id: s
                               f"name a step to run again: python {_script(obj)} resume STEP")
         rerun = _descendants(graph, failed - {"_parameters"})
     return OriginRun(origin_run_id, tasks, rerun)
-
-
-def _latest_attempt(rows: list[dict]) -> tuple[int | None, bool]:
-    attempts: dict[int, bool] = {}
-    for row in rows:
-        if row["field_name"] == "attempt":
-            attempts.setdefault(int(row["value"]), False)
-        elif row["field_name"] == "attempt_ok":
-            tag = next((t for t in row.get("tags", []) if t.startswith("attempt_id:")), None)
-            if tag is not None:
-                attempts[int(tag.split(":", 1)[1])] = row["value"] == "True"
-    if not attempts:
-        return None, False
-    latest = max(attempts)
-    return latest, attempts[latest]
 
 
 def _descendants(graph, steps: set[str]) -> set[str]:

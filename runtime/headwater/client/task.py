@@ -16,6 +16,7 @@ from collections import namedtuple
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..attempt import row_attempt
 from ..exceptions import DataNotFound, ObjectNotFound
 from ._object import MetaflowObject, listing, to_datetime
 
@@ -26,17 +27,6 @@ if TYPE_CHECKING:
 
 #: One metadata row of a task, as ``Task.metadata`` lists them.
 Metadata = namedtuple("Metadata", ["name", "value", "created_at", "type", "task"])
-
-
-def row_attempt(row: dict) -> int | None:
-    """The attempt a metadata or artifact row belongs to (its ``attempt_id:<n>`` tag)."""
-    for tag in row.get("tags") or ():
-        if isinstance(tag, str) and tag.startswith("attempt_id:"):
-            try:
-                return int(tag.split(":", 1)[1])
-            except ValueError:
-                return None
-    return None
 
 
 class Task(MetaflowObject):
