@@ -12,12 +12,11 @@ import json
 import os
 import platform
 import sys
-import time
 from typing import Any
 
 import click
 
-from ..exceptions import ConfigurationError, ResumeError, RunFailed
+from ..exceptions import ConfigurationError
 from .errors import run_cli
 
 # Options of the flow group that users also write after the command; value count for each.
@@ -262,10 +261,13 @@ def build_cli(flow_cls: type) -> click.Group:
     def run(obj: FlowContext, max_workers, max_num_splits, tags, run_id_file, **params):
         from ..parameters import resolve_parameters
 
+        from ..launch import start_run
+
         graph = obj.prepare()
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
                                                    if v is not None}, obj.settings.user)
-        launch(obj, graph, values, max_workers, max_num_splits, list(tags), run_id_file)
+        start_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
+                  {**values, **obj.configs})
 
     @cli.command(help="Resume a failed run: successful tasks of the origin run are reused "
                       "(by reference) and the rest runs again. STEP reruns from that step.")
@@ -276,9 +278,11 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.pass_obj
     def resume(obj: FlowContext, step, step_option, origin_run_id, max_workers,
                max_num_splits, tags, run_id_file):
+        from ..launch import resume_run
+
         graph = obj.prepare()
-        launch(obj, graph, None, max_workers, max_num_splits, list(tags), run_id_file,
-               resume_step=step or step_option, origin_run_id=origin_run_id)
+        resume_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
+                   step or step_option, origin_run_id)
 
     @cli.command(hidden=True, help="Run one task (used by remote compute).")
     @click.option("--spec", "spec_json", required=True, help="The task's TaskSpec as JSON.")
@@ -301,121 +305,15 @@ def build_cli(flow_cls: type) -> click.Group:
     return cli
 
 
-def launch(obj: FlowContext, graph, params: dict | None, max_workers: int, max_num_splits: int,
-           tags: list[str], run_id_file: str | None, resume_step: str | None = None,
-           origin_run_id: str | None = None) -> None:
-    """Start a run (or a resumed run) and block until it ends."""
-    from ..scheduler import Console, LocalScheduler, RunInfo
-    from ..task import InputRef
+def run_request(obj: FlowContext, graph, max_workers: int, max_num_splits: int,
+                tags: list[str], run_id_file: str | None):
+    """What the run's command line decided, for ``headwater.launch``."""
+    from ..launch import RunRequest
 
-    env = obj.environment()
-    md, user = env.metadata, obj.settings.user
-    origin = None
-    if params is None:
-        origin = find_origin(obj, graph, env, resume_step, origin_run_id)
-    md.register_flow(obj.flow_name, user)
-    run = md.new_run(obj.flow_name, user, tags, obj.system_tags())
-    run_id = str(run["run_number"])
-    if run_id_file:
-        with open(run_id_file, "w") as f:
-            f.write(run_id)
-    info = RunInfo(obj.flow_name, run_id, user, obj.run_namespace(), tags,
-                   origin.run_id if origin else None)
-    console = Console(quiet=obj.quiet)
-    what = f"resuming run {origin.run_id}" if origin else "starting"
-    console.status(f"Workflow {obj.flow_name} {what} (run-id {run_id}, user {user}, "
-                   f"{env.backend.TYPE} datastore, {md.describe()})")
-    started = time.monotonic()
-    scheduler = LocalScheduler(obj.flow_cls, graph, env, info, max_workers, max_num_splits,
-                               origin, console)
-    if origin:
-        params_ref = scheduler_clone_parameters(env, info, origin)
-    else:
-        params_ref = store_parameters(env, info, {**params, **obj.configs})
-    try:
-        ok = scheduler.start(InputRef("_parameters", params_ref[0], params_ref[1]))
-    except KeyboardInterrupt:
-        raise RunFailed(f"run {obj.flow_name}/{run_id} was interrupted",
-                        f"continue it with: python {_script(obj)} resume --origin-run-id {run_id}"
-                        ) from None
-    elapsed = time.monotonic() - started
-    if not ok:
-        raise RunFailed(f"run {obj.flow_name}/{run_id} failed after {elapsed:.1f} s: "
-                        f"{scheduler.failure or 'the end step did not run'}",
-                        f"fix the step, then: python {_script(obj)} resume --origin-run-id "
-                        f"{run_id}")
-    console.status(f"Done! Run {obj.flow_name}/{run_id} finished in {elapsed:.2f} s.")
-
-
-def _script(obj: FlowContext) -> str:
-    return os.path.relpath(obj.flow_file) if obj.flow_file else "flow.py"
-
-
-def store_parameters(env, info, values: dict[str, Any]) -> tuple[str, int]:
-    from ..attempt import record_parameters
-
-    ref = record_parameters(env, info, values)
-    return ref.task_id, ref.attempt
-
-
-def scheduler_clone_parameters(env, info, origin) -> tuple[str, int]:
-    from ..attempt import clone_parameters
-
-    found = origin.tasks.get(("_parameters", ()))
-    if found is None:
-        raise ResumeError(f"run {origin.run_id} has no stored parameters",
-                          "start a new run instead")
-    ref = clone_parameters(env, info, origin.run_id, found)
-    return ref.task_id, ref.attempt
-
-
-def find_origin(obj: FlowContext, graph, env, step: str | None, origin_run_id: str | None):
-    """The run to resume, its reusable tasks and the steps to run again."""
-    from ..attempt import finished_attempt
-    from ..run_state import OriginRun, stack_key
-
-    md, flow = env.metadata, obj.flow_name
-    if origin_run_id is None:
-        mine = [r for r in md.get_runs(flow)
-                if f"user:{obj.settings.user}" in r.get("system_tags", [])]
-        if not mine:
-            raise ResumeError(f"there is no earlier run of {flow} to resume",
-                              f"start one with: python {_script(obj)} run")
-        origin_run_id = str(mine[0]["run_number"])
-    elif md.get_run(flow, origin_run_id) is None:
-        raise ResumeError(f"run {flow}/{origin_run_id} does not exist",
-                          "pass an existing run id to --origin-run-id")
-    if step is not None and step not in graph:
-        raise ResumeError(f"{flow} has no step {step!r}",
-                          f"steps: {', '.join(n.name for n in graph)}")
-    tasks: dict = {}
-    failed: set[str] = set()
-    for name in ["_parameters"] + [n.name for n in graph]:
-        for task in md.get_tasks(flow, origin_run_id, name):
-            task_id = str(task["task_id"])
-            found = finished_attempt(env, flow, origin_run_id, name, task_id)
-            if found is None:
-                failed.add(name)
-                continue
-            tasks[(name, stack_key(found[1]))] = (task_id, found[0])
-    if step is not None:
-        rerun = _descendants(graph, {step})
-    else:
-        if not failed and any(k[0] == "end" for k in tasks):
-            raise ResumeError(f"run {flow}/{origin_run_id} succeeded; there is nothing to resume",
-                              f"name a step to run again: python {_script(obj)} resume STEP")
-        rerun = _descendants(graph, failed - {"_parameters"})
-    return OriginRun(origin_run_id, tasks, rerun)
-
-
-def _descendants(graph, steps: set[str]) -> set[str]:
-    out, todo = set(), [s for s in steps if s in graph]
-    while todo:
-        name = todo.pop()
-        if name not in out:
-            out.add(name)
-            todo.extend(graph[name].out)
-    return out
+    return RunRequest(obj.flow_cls, graph, obj.environment(), obj.settings.user,
+                      obj.run_namespace(), tags, obj.system_tags(), obj.flow_file,
+                      quiet=obj.quiet, max_workers=max_workers,
+                      max_num_splits=max_num_splits, run_id_file=run_id_file)
 
 
 def main(flow_cls: type) -> None:

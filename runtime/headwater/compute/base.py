@@ -7,6 +7,11 @@ metadata) is written by the task itself the same way everywhere, and the schedul
 outcome from that record (``ComputeContext.read_result``), never from a backend-specific
 channel.
 
+The scheduler picks a backend per step (``StepDecorator.compute_backend``; none means
+``local``), calls ``check`` for each backend before the run is created, and multiplexes
+``wait`` across the backends in use. It enforces ``@timeout`` deadlines itself through
+``kill``; a backend may enforce them too.
+
 A backend reports what happens as events from ``wait``: output lines for the console
 (``TaskOutput``) and the end of an attempt (``TaskExited``). Each backend is responsible for
 the attempt's log files ending up in the datastore (the local backend writes what it reads
@@ -40,19 +45,22 @@ class Stream(str, enum.Enum):
 
 @dataclass(frozen=True)
 class TaskOutput:
-    """A chunk of a running attempt's output, for the console (complete lines where the
-    backend can tell)."""
+    """A chunk of a running attempt's output, for the console: one or more lines (complete
+    where the backend can tell; the console prints each with the task's prefix). ``where``
+    names what runs the attempt for that prefix (``"pid 4242"``, a pod name), or is empty."""
 
     key: TaskKey
     stream: Stream
     data: bytes
+    where: str = ""
 
 
 @dataclass(frozen=True)
 class TaskExited:
     """An attempt ended. ``result`` is what the task recorded (None when it recorded nothing:
-    it crashed, was killed, or never started); ``reason`` then says why in one line
-    (``"killed by signal 11 (SIGSEGV: segmentation fault)"``, ``"OOMKilled: ..."``)."""
+    it crashed, was killed, or never started); ``reason`` then says why in one line, to
+    follow "the task process" (``"was killed by signal SIGSEGV (11, segmentation fault)"``,
+    ``"was OOMKilled: ..."``), or for a ``kill``, the reason given there."""
 
     key: TaskKey
     result: "TaskResult | None"
@@ -113,7 +121,8 @@ class Compute(abc.ABC):
         """Attempts started and not yet reported as exited."""
 
     def kill_all(self, reason: str) -> None:
-        """Stop every attempt (Ctrl-C, a failed run); waits until they are gone."""
+        """Stop every attempt (Ctrl-C, a failed run); returns once they are gone. No event
+        follows for them."""
 
     def close(self) -> None:
         """Release what the backend holds (clients, threads)."""

@@ -1,0 +1,352 @@
+"""Local compute: each task attempt in its own OS process on this machine.
+
+Attempts are started with ``fork()`` from the already-warm scheduler process (the flow
+module, the runtime and the user's imports are loaded once), so starting one costs a few
+milliseconds instead of a fresh interpreter. Each attempt runs in its own process group; its
+stdout and stderr come back through pipes, are appended to the attempt's log files
+(``LogSink``) and reported as ``TaskOutput`` lines; its ``TaskResult`` comes through a third
+pipe. An exit is seen through a pidfd in the same ``select`` as the pipes (polled with
+``waitpid`` where pidfds do not exist).
+
+An attempt that dies without a result (``os._exit``, ``kill -9``, a segfault) is reported
+with the reason in one line, which also goes to its stderr log: ``killed by signal SIGSEGV
+(11, segmentation fault)``. ``kill`` sends SIGTERM to the attempt's process group and SIGKILL
+after ``KILL_GRACE_SECONDS``; ``kill_all`` does the same for every attempt and returns once
+they are gone, their pipes drained and their log files closed.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import selectors
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..datastore.task_store import TaskDataStore
+from .base import Compute, ComputeEvent, Stream, TaskExited, TaskKey, TaskOutput, task_key
+
+if TYPE_CHECKING:
+    from ..task import TaskSpec
+
+# After SIGTERM, how long an attempt's processes get to exit before SIGKILL.
+KILL_GRACE_SECONDS = 2.0
+# Without pidfds, how often exits are polled.
+POLL_SECONDS = 0.02
+
+
+class LogSink:
+    """One log stream of one task attempt: appended to a local file as it comes, stored in
+    the datastore when the attempt ends (nothing to upload for the local datastore)."""
+
+    def __init__(self, store: TaskDataStore, attempt: int, stream: str):
+        self.store, self.attempt, self.stream = store, attempt, stream
+        key = store.log_key(attempt, stream)
+        path_for = getattr(store.backend, "file_path", None)
+        if path_for is not None:
+            self.path, self.upload = path_for(key), False
+        else:
+            fd, self.path = tempfile.mkstemp(prefix="hw-log-")
+            os.close(fd)
+            self.upload = True
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.file = open(self.path, "ab", buffering=0)
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        self.file.close()
+        if self.upload:
+            with open(self.path, "rb") as f:
+                self.store.save_log(self.attempt, self.stream, f.read())
+            os.unlink(self.path)
+
+
+@dataclass
+class _Process:
+    """A running attempt: its process, pipes and log files."""
+
+    spec: "TaskSpec"
+    key: TaskKey
+    pid: int
+    pidfd: int | None
+    result_fd: int
+    streams: dict[int, Stream]  # fd -> stream
+    sinks: dict[Stream, LogSink]
+    where: str
+    partial: dict[Stream, bytes] = field(
+        default_factory=lambda: {Stream.STDOUT: b"", Stream.STDERR: b""})
+    kill_reason: str | None = None
+    kill_after: float | None = None  # when SIGKILL follows the SIGTERM already sent
+
+
+class LocalCompute(Compute):
+    """Forked task processes on this machine."""
+
+    name = "local"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.selector = selectors.DefaultSelector()
+        self.processes: dict[TaskKey, _Process] = {}
+        self.polled: list[_Process] = []  # processes without a pidfd
+        self.events: list[ComputeEvent] = []
+
+    @property
+    def running(self) -> int:
+        return len(self.processes)
+
+    # --- starting ------------------------------------------------------------------------
+
+    def start(self, spec: "TaskSpec", timeout: float | None) -> None:
+        # ``timeout`` is enforced by the scheduler through ``kill``.
+        ctx = self.ctx
+        store = TaskDataStore(ctx.env.backend, spec.flow_name, spec.run_id, spec.step_name,
+                              spec.task_id)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        res_r, res_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._child(spec, (out_r, err_r, res_r), out_w, err_w, res_w)
+        for fd in (out_w, err_w, res_w):
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+        except OSError:
+            pidfd = None
+        proc = _Process(spec=spec, key=task_key(spec), pid=pid, pidfd=pidfd, result_fd=res_r,
+                        streams={out_r: Stream.STDOUT, err_r: Stream.STDERR},
+                        sinks={Stream.STDOUT: LogSink(store, spec.attempt, "stdout"),
+                               Stream.STDERR: LogSink(store, spec.attempt, "stderr")},
+                        where=f"pid {pid}")
+        self.processes[proc.key] = proc
+        for fd, stream in proc.streams.items():
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ, (proc, stream))
+        if pidfd is not None:
+            self.selector.register(pidfd, selectors.EVENT_READ, (proc, None))
+        else:
+            self.polled.append(proc)
+
+    def _child(self, spec: "TaskSpec", parent_ends: tuple[int, ...], out_w: int, err_w: int,
+               res_w: int) -> None:
+        """The task process: never returns."""
+        from ..task import TaskRunner
+
+        code = 2
+        try:
+            os.setpgid(0, 0)  # Ctrl-C goes to the scheduler, which stops tasks itself
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for fd in parent_ends:
+                os.close(fd)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.close(out_w)
+            os.close(err_w)
+            sys.stdout.reconfigure(line_buffering=True)
+            sys.stderr.reconfigure(line_buffering=True)
+            faulthandler.enable()  # a segfault leaves the Python stack in the stderr log
+            ctx = self.ctx
+            result = TaskRunner(ctx.flow_cls, ctx.graph, spec, ctx.env).run()
+            os.write(res_w, json.dumps(result.to_json()).encode())
+            code = 0 if result.ok else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+    # --- waiting -------------------------------------------------------------------------
+
+    def wait(self, timeout: float) -> list[ComputeEvent]:
+        if self.events:
+            timeout = 0.0
+        if self.polled:
+            timeout = min(timeout, POLL_SECONDS)
+        for proc in self.processes.values():
+            if proc.kill_after is not None:
+                timeout = min(timeout, max(0.0, proc.kill_after - time.monotonic()))
+        for key, _ in self.selector.select(timeout):
+            proc, stream = key.data
+            if proc.key not in self.processes:
+                continue  # reaped earlier in this batch
+            if stream is None:
+                self._reap(proc)
+            else:
+                self._read(proc, key.fd, stream)
+        for proc in list(self.polled):
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid:
+                self._reap(proc, status)
+        self._escalate()
+        events, self.events = self.events, []
+        return events
+
+    def _read(self, proc: _Process, fd: int, stream: Stream) -> bool:
+        """Read what is available now; False when nothing more is to be had now."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return False
+        if not data:
+            self._close_stream(proc, fd, stream)
+            return False
+        proc.sinks[stream].write(data)
+        buffered = proc.partial[stream] + data
+        cut = buffered.rfind(b"\n") + 1
+        proc.partial[stream] = buffered[cut:]
+        if cut:
+            self.events.append(TaskOutput(proc.key, stream, buffered[:cut], proc.where))
+        return True
+
+    def _close_stream(self, proc: _Process, fd: int, stream: Stream) -> None:
+        self.selector.unregister(fd)
+        os.close(fd)
+        del proc.streams[fd]
+        rest, proc.partial[stream] = proc.partial[stream], b""
+        if rest:
+            self.events.append(TaskOutput(proc.key, stream, rest, proc.where))
+
+    def _drain(self, proc: _Process) -> None:
+        """The process is gone, so whatever it wrote is in the pipes. A background process
+        it started may hold them open: stop at "nothing more now"."""
+        for fd, stream in list(proc.streams.items()):
+            while self._read(proc, fd, stream):
+                pass
+            if fd in proc.streams:
+                self._close_stream(proc, fd, stream)
+
+    def _reap(self, proc: _Process, status: int | None = None) -> None:
+        if status is None:
+            _, status = os.waitpid(proc.pid, 0)
+        self._drain(proc)
+        payload = self._release(proc)
+        result = None
+        if payload:
+            from ..task import TaskResult
+
+            result = TaskResult.from_json(json.loads(payload))
+        reason = None
+        if result is None:
+            reason = proc.kill_reason or exit_reason(status)
+            line = f"Task process {reason}.\n".encode()
+            proc.sinks[Stream.STDERR].write(line)
+            self.events.append(TaskOutput(proc.key, Stream.STDERR, line, proc.where))
+        for sink in proc.sinks.values():
+            sink.close()
+        self.events.append(TaskExited(proc.key, result, reason))
+
+    def _release(self, proc: _Process) -> bytes:
+        """Forget the process: close its exit and result descriptors; returns the result
+        payload it wrote, if any."""
+        del self.processes[proc.key]
+        if proc.pidfd is not None:
+            self.selector.unregister(proc.pidfd)
+            os.close(proc.pidfd)
+        else:
+            self.polled.remove(proc)
+        payload = _read_all(proc.result_fd)
+        os.close(proc.result_fd)
+        return payload
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def kill(self, key: TaskKey, reason: str) -> None:
+        proc = self.processes.get(key)
+        if proc is None or proc.kill_after is not None:
+            return
+        proc.kill_reason = reason
+        proc.kill_after = time.monotonic() + KILL_GRACE_SECONDS
+        _signal_group(proc.pid, signal.SIGTERM)
+
+    def _escalate(self) -> None:
+        now = time.monotonic()
+        for proc in self.processes.values():
+            if proc.kill_after is not None and now >= proc.kill_after:
+                _signal_group(proc.pid, signal.SIGKILL)
+
+    def kill_all(self, reason: str) -> None:
+        """Stop every attempt and forget them: no events follow for them."""
+        procs = list(self.processes.values())
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        left = list(procs)
+        while left and time.monotonic() < deadline:
+            left = [p for p in left if not os.waitpid(p.pid, os.WNOHANG)[0]]
+            if left:
+                time.sleep(0.01)
+        for proc in left:
+            _signal_group(proc.pid, signal.SIGKILL)
+            os.waitpid(proc.pid, 0)
+        for proc in procs:
+            # Unregister the pipes before closing the log files they feed, so no read can
+            # reach a closed file (issue 8 item 13).
+            for fd in list(proc.streams):
+                self.selector.unregister(fd)
+                os.close(fd)
+            proc.streams.clear()
+            self._release(proc)
+            for sink in proc.sinks.values():
+                sink.close()
+        self.events = [e for e in self.events if e.key not in {p.key for p in procs}]
+
+    def close(self) -> None:
+        self.selector.close()
+
+
+def exit_reason(status: int) -> str:
+    """Why a process that reported no result ended, in one line."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"was killed by signal {signal_description(sig)}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)} without reporting a result"
+
+
+def signal_description(sig: int) -> str:
+    """``SIGSEGV (11, segmentation fault)``."""
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+    text = signal.strsignal(sig) or ""
+    text = text.split(":")[0].lower()
+    return f"{name} ({sig}, {text})" if text else f"{name} ({sig})"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    for send in (os.killpg, os.kill):
+        try:
+            send(pid, sig)
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def _read_all(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
