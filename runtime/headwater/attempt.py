@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .datastore.task_store import TaskDataStore, TaskIndex
-from .exceptions import DataNotFound
-from .flowspec import SplitFrame
-from .metadata.base import ArtifactRecord, MetadataEntry
-
+# The datastore and metadata modules load on first use: the Client imports this module for
+# its row readers and stays light.
 if TYPE_CHECKING:
+    from .datastore.task_store import TaskDataStore, TaskIndex
+    from .flowspec import SplitFrame
+    from .metadata.base import MetadataEntry
     from .run_state import RunInfo
     from .task import InputRef, RunEnvironment, TaskResult, TaskSpec
 
@@ -46,28 +46,36 @@ def row_attempt(row: dict) -> int | None:
     return None
 
 
-def task_store(env: "RunEnvironment", spec: "TaskSpec") -> TaskDataStore:
+def task_store(env: "RunEnvironment", spec: "TaskSpec") -> "TaskDataStore":
+    from .datastore.task_store import TaskDataStore
+
     return TaskDataStore(env.backend, spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
 
 
 # --- writing -------------------------------------------------------------------------------
 
 
-def start_metadata(env: "RunEnvironment", attempt: int) -> list[MetadataEntry]:
+def start_metadata(env: "RunEnvironment", attempt: int) -> "list[MetadataEntry]":
+    from .metadata.base import MetadataEntry
+
     tags = attempt_tags(attempt)
     return [MetadataEntry("attempt", str(attempt), "attempt", tags),
             MetadataEntry("ds-type", env.ds_type, "ds-type", tags),
             MetadataEntry("ds-root", env.backend.root, "ds-root", tags)]
 
 
-def done_metadata(attempt: int, ok: bool) -> list[MetadataEntry]:
+def done_metadata(attempt: int, ok: bool) -> "list[MetadataEntry]":
+    from .metadata.base import MetadataEntry
+
     tags = attempt_tags(attempt)
     return [MetadataEntry("attempt-done", str(attempt), "attempt-done", tags),
             MetadataEntry("attempt_ok", str(ok), "internal_attempt_status", tags)]
 
 
 def origin_metadata(attempt: int, origin_run_id: str, origin_task_id: str
-                    ) -> list[MetadataEntry]:
+                    ) -> "list[MetadataEntry]":
+    from .metadata.base import MetadataEntry
+
     tags = attempt_tags(attempt)
     return [MetadataEntry("origin-run-id", origin_run_id, "origin-run-id", tags),
             MetadataEntry("origin-task-id", origin_task_id, "origin-task-id", tags)]
@@ -95,9 +103,11 @@ def record_start(env: "RunEnvironment", spec: "TaskSpec",
                                    spec.user, entries)
 
 
-def record_finish(env: "RunEnvironment", spec: "TaskSpec", index: TaskIndex, ok: bool,
-                  store: TaskDataStore | None = None) -> None:
+def record_finish(env: "RunEnvironment", spec: "TaskSpec", index: "TaskIndex", ok: bool,
+                  store: "TaskDataStore | None" = None) -> None:
     """The attempt ended: its index (which makes it visible), its artifacts, its outcome."""
+    from .metadata.base import ArtifactRecord
+
     store = store or task_store(env, spec)
     store.save_index(spec.attempt, index)
     md = env.metadata
@@ -111,6 +121,7 @@ def record_finish(env: "RunEnvironment", spec: "TaskSpec", index: TaskIndex, ok:
 
 def record_crash(env: "RunEnvironment", spec: "TaskSpec", reason: str) -> None:
     """Write what a task could not: a failed attempt with the reason as its exception."""
+    from .datastore.task_store import TaskIndex
     from .decorators.catch import CaughtException
 
     store = task_store(env, spec)
@@ -129,6 +140,9 @@ def record_clone(env: "RunEnvironment", spec: "TaskSpec", origin_run_id: str,
                  origin_task_id: str, origin_attempt: int) -> "TaskResult":
     """Record a successful task of an earlier run as attempt 0 of ``spec``, by reference:
     the index is copied, the artifact blobs are shared."""
+    from .datastore.task_store import TaskDataStore
+    from .metadata.base import ArtifactRecord
+
     origin = TaskDataStore(env.backend, spec.flow_name, origin_run_id, spec.step_name,
                            origin_task_id)
     index = origin.load_index(origin_attempt)
@@ -165,6 +179,7 @@ def _parameters_spec(env: "RunEnvironment", run: "RunInfo") -> "TaskSpec":
 def record_parameters(env: "RunEnvironment", run: "RunInfo", values: dict[str, Any]
                       ) -> "InputRef":
     """Create the run's ``_parameters`` task holding parameter and config values."""
+    from .datastore.task_store import TaskIndex
     from .task import InputRef
 
     spec = _parameters_spec(env, run)
@@ -198,11 +213,18 @@ def _result(state: dict) -> "TaskResult":
 
 def read_result(env: "RunEnvironment", spec: "TaskSpec") -> "TaskResult | None":
     """What the attempt ``spec`` recorded as its outcome; None when it recorded nothing."""
+    from .exceptions import DataNotFound
+
     try:
         state = task_store(env, spec).load_index(spec.attempt).state
     except DataNotFound:
         return None
     return _result(state)
+
+
+def attempt_numbers(rows: list[dict]) -> list[int]:
+    """The attempts a task's metadata rows say were started, in order."""
+    return sorted({int(row["value"]) for row in rows if row.get("field_name") == "attempt"})
 
 
 def latest_attempt(rows: list[dict]) -> tuple[int | None, bool]:
@@ -223,9 +245,12 @@ def latest_attempt(rows: list[dict]) -> tuple[int | None, bool]:
 
 
 def finished_attempt(env: "RunEnvironment", flow_name: str, run_id: str, step: str,
-                     task_id: str) -> tuple[int, list[SplitFrame]] | None:
+                     task_id: str) -> "tuple[int, list[SplitFrame]] | None":
     """The task's latest attempt and split stack if that attempt succeeded and its index
     exists (what ``resume`` can reuse); None otherwise."""
+    from .datastore.task_store import TaskDataStore
+    from .flowspec import SplitFrame
+
     attempt, ok = latest_attempt(env.metadata.get_metadata(flow_name, run_id, step, task_id))
     if attempt is None or not ok:
         return None

@@ -53,7 +53,8 @@ def step_backends(graph: "FlowGraph") -> dict[str, str]:
 
 
 def backend_class(name: str) -> type[Compute]:
-    return lookup(COMPUTE_BACKENDS, name, "compute backend", "the step's decorator")
+    return lookup(COMPUTE_BACKENDS, name, "compute backend",
+                  "a step decorator's compute_backend()")
 
 
 def check_backends(ctx: ComputeContext) -> None:

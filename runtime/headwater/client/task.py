@@ -16,7 +16,7 @@ from collections import namedtuple
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..attempt import row_attempt
+from ..attempt import attempt_numbers, row_attempt
 from ..exceptions import DataNotFound, ObjectNotFound
 from ._object import MetaflowObject, listing, to_datetime
 
@@ -84,8 +84,7 @@ class Task(MetaflowObject):
         return attempt
 
     def _attempts(self) -> list[int]:
-        return sorted({int(row["value"]) for row in self._metadata_rows()
-                       if row.get("field_name") == "attempt"})
+        return attempt_numbers(self._metadata_rows())
 
     @property
     def current_attempt(self) -> int:
