@@ -23,7 +23,7 @@ class Console:
     def task_output(self, run_id: str, step: str, task_id: str, where: str, stream: str,
                     data: bytes) -> None:
         """Print ``data`` (one or more lines) with the task's prefix on each line."""
-        if self.quiet:
+        if self.quiet or not data:
             return
         self._clear_progress()
         prefix = f"[{run_id}/{step}/{task_id}" + (f" ({where})] " if where else "] ")

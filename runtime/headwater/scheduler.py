@@ -78,7 +78,9 @@ class Scheduler:
 
     def __init__(self, ctx: ComputeContext, run: RunInfo, max_workers: int = 16,
                  max_num_splits: int = 100, origin: OriginRun | None = None,
-                 console: Console | None = None):
+                 console: Console | None = None, backends: dict[str, Compute] | None = None):
+        """``backends``: instances to use instead of building them from the registry
+        (name -> backend; tests configure one this way); the scheduler closes them."""
         self.ctx = ctx
         self.env = ctx.env
         self.run = run
@@ -86,7 +88,7 @@ class Scheduler:
         self.console = console or Console()
         self.state = RunState(ctx.graph, run, self._new_task_id, max_num_splits, origin)
         self.backend_of = step_backends(ctx.graph)
-        self.backends: dict[str, Compute] = {}
+        self.backends: dict[str, Compute] = dict(backends or {})
         self.ready: collections.deque[NextTask] = collections.deque()
         self.waiting: list[tuple[float, NextTask]] = []  # retries that must wait
         self.running: dict[TaskKey, Running] = {}

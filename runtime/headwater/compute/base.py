@@ -46,8 +46,9 @@ class Stream(str, enum.Enum):
 @dataclass(frozen=True)
 class TaskOutput:
     """A chunk of a running attempt's output, for the console: one or more lines (complete
-    where the backend can tell; the console prints each with the task's prefix). ``where``
-    names what runs the attempt for that prefix (``"pid 4242"``, a pod name), or is empty."""
+    where the backend can tell; the console prints each with the task's prefix, and nothing
+    for empty ``data``: send ``b"\\n"`` for an empty line). ``where`` names what runs the
+    attempt for that prefix (``"pid 4242"``, a pod name), or is empty."""
 
     key: TaskKey
     stream: Stream
