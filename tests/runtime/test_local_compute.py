@@ -321,3 +321,31 @@ print("DRIVE OK")
     assert "DRIVE OK" in proc.stdout
     assert "/work/" in proc.stdout and "(subprocess)] working on 2" in proc.stdout
     assert "TOTAL 60" in proc.stdout
+
+
+def test_retry_without_a_wait_given_retries_at_once(run_flow, write_flow, tmp_path):
+    # issue 8 item 20: as Metaflow's local runner; before, a bare @retry waited 2 minutes
+    # (this run would then take longer than run_flow's timeout allows).
+    flow = write_flow("""
+        import os
+        from headwater import FlowSpec, Parameter, current, retry, step
+
+        class RetryFlow(FlowSpec):
+            @retry(times=1)
+            @step
+            def start(self):
+                if current.retry_count == 0:
+                    raise RuntimeError("first attempt fails")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            RetryFlow()
+    """)
+    proc = run_flow(flow, "run", timeout=60)
+    assert "failed (attempt 1 of 2): RuntimeError: first attempt fails. Retrying." \
+        in proc.stderr
+    assert Flow("RetryFlow").latest_run.successful
