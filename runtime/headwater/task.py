@@ -261,10 +261,15 @@ class TaskRunner:
                 self._resolve_transition(flow, result, caught)
             except HeadwaterException as exc:
                 error, result.ok = exc, False
+        unstored: SerializationError | None = None  # reported after the step's own error
         try:
             self._persist(flow, result, error)
         except SerializationError as exc:
-            error, result.ok = exc, False
+            if error is None:
+                error = exc
+            else:
+                unstored = exc
+            result.ok = False
             self._persist(flow, result, error, user_artifacts=False)
         if error is not None:
             result.error = _describe(error)
@@ -275,6 +280,9 @@ class TaskRunner:
                 print(f"{error.headline}: {error}", file=sys.stderr)
             else:
                 traceback.print_exception(type(error), error, tb, file=sys.stderr)
+        if unstored is not None:
+            result.error += f" (and {unstored.message}, so no artifact of this task was stored)"
+            print(f"{unstored.headline}: {unstored}", file=sys.stderr)
         return result
 
     def _resolve_transition(self, flow: FlowSpec, result: TaskResult, caught: bool) -> None:

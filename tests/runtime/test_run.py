@@ -171,6 +171,22 @@ def test_unpicklable_artifact_is_named(run_flow):
     assert "lock" in str(task.exception)
 
 
+def test_a_step_error_is_kept_when_an_artifact_also_cannot_be_stored(run_flow):
+    proc = run_flow(FLOWS / "faults_flow.py", "run", "--fail", "unpicklable_raise", check=False)
+    assert proc.returncode == 1
+    err = proc.stderr
+    # the real error first, with its traceback, then what could not be stored
+    assert "Traceback" in err and 'raise RuntimeError("boom after the lock")' in err
+    assert "RuntimeError: boom after the lock" in err
+    assert err.index("RuntimeError: boom after the lock") < err.index("artifact 'lock'")
+    failure_lines = [line for line in err.splitlines() if "middle" in line and "failed" in line]
+    assert any("boom after the lock" in line for line in failure_lines), err
+    task = Flow("FaultsFlow").latest_run["middle"].task
+    assert not task.successful
+    assert "boom after the lock" in str(task.exception)
+    assert "artifact 'lock'" in next(line for line in failure_lines if "boom" in line)
+
+
 def test_a_crashing_step_only_fails_its_task(run_flow):
     for mode, reason in (("exit", "exited with code 3"), ("kill", "killed by signal SIGKILL")):
         proc = run_flow(FLOWS / "faults_flow.py", "run", "--fail", mode, check=False)
