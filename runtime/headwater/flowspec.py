@@ -85,6 +85,7 @@ class TaskState:
     parameter_names: frozenset[str] = frozenset()
     read_only: bool = False  # inputs of a join
     is_join: bool = False
+    helper_names: frozenset[str] = frozenset()  # set by a user __init__: not artifacts
 
 
 class FlowSpec:
@@ -94,11 +95,31 @@ class FlowSpec:
     _flow_namespace: str | None = None
 
     def __init__(self, use_cli: bool = True):
+        if "_hw" in self.__dict__:  # built by the task executor (_for_task): no CLI here
+            return
         object.__setattr__(self, "_hw", TaskState())
         if use_cli and type(self).__module__ == "__main__":
             from .cli.flow_cli import main
 
             main(type(self))  # exits the process
+
+    @classmethod
+    def _for_task(cls, state: TaskState) -> "FlowSpec":
+        """The flow object a task runs on. A subclass's own ``__init__`` runs, as in
+        Metaflow, so the helpers it sets exist in every step; they are not artifacts unless
+        a step assigns them, and an artifact inherited under the same name wins."""
+        flow = object.__new__(cls)
+        running = state.running
+        state.running = False  # assignments in __init__ are not recorded as artifacts
+        object.__setattr__(flow, "_hw", state)
+        if cls.__init__ is not FlowSpec.__init__:
+            flow.__init__()
+            helpers = {n for n in flow.__dict__ if n != "_hw"}
+            for name in helpers & set(state.artifacts):
+                object.__delattr__(flow, name)
+            state.helper_names = frozenset(helpers - set(state.artifacts))
+        state.running = running
+        return flow
 
     # --- identity ------------------------------------------------------------------------
 
@@ -167,6 +188,7 @@ class FlowSpec:
     def _artifact_names(self) -> set[str]:
         state = self._state()
         names = set(state.artifacts) | {n for n in self.__dict__ if n != "_hw"}
+        names -= state.helper_names - state.assigned
         return {n for n in names if not n.startswith("_")}
 
     def _artifact_sha(self, name: str) -> str | None:
@@ -284,7 +306,8 @@ class FlowSpec:
         for name, holders in sorted(candidates.items()):
             if name in exclude or (include and name not in include):
                 continue
-            if name in state.assigned or name in self.__dict__:
+            if name in state.assigned or (name in self.__dict__
+                                          and name not in state.helper_names):
                 continue  # set explicitly in this join: the user decided
             shas = {sha for _, sha in holders}
             if None in shas:  # values computed in this process (unit tests): compare them
@@ -299,6 +322,7 @@ class FlowSpec:
             if sha is not None and state.cas is not None:
                 state.artifacts[name] = source._state().artifacts[name]
                 state.assigned.discard(name)
+                self.__dict__.pop(name, None)  # a helper of __init__ under the same name
             else:
                 setattr(self, name, getattr(source, name))
         if conflicts:

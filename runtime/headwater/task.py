@@ -185,13 +185,11 @@ class TaskRunner:
 
     def _new_flow(self, artifacts: dict[str, ArtifactInfo], step_name: str | None,
                   stack: list[SplitFrame], read_only: bool = False) -> FlowSpec:
-        flow = object.__new__(self.flow_cls)
         state = TaskState(artifacts={k: v for k, v in artifacts.items() if k not in HIDDEN},
                           cas=self.cas, step_name=step_name, stack=list(stack),
                           running=True, read_only=read_only,
                           parameter_names=self.read_only_names)
-        object.__setattr__(flow, "_hw", state)
-        return flow
+        return self.flow_cls._for_task(state)
 
     def build_flow(self) -> tuple[FlowSpec, Inputs | None]:
         parents = [(ref, self._parent_index(ref)) for ref in self.spec.inputs]

@@ -253,3 +253,59 @@ def test_local_datastore_defaults_beside_the_flow(run_flow, write_flow, monkeypa
     run_flow(flow, "run", cwd=elsewhere)
     assert (flow.parent / ".headwater" / "BesideFlow").is_dir()
     assert not (elsewhere / ".headwater").exists()
+
+
+def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):
+    flow = write_flow("""
+        import threading
+        from headwater import FlowSpec, step
+
+        class Helper:
+            def __init__(self, name):
+                self.name = name
+                self.lock = threading.Lock()  # cannot be pickled: it must never be stored
+
+        class InitFlow(FlowSpec):
+            def __init__(self):
+                super().__init__()
+                self.helper = Helper(type(self).__name__)
+                self.counter = 0
+
+            @step
+            def start(self):
+                print("start", self.helper.name)
+                self.counter = 5  # assigned by a step: an artifact, not reset by __init__
+                self.next(self.a, self.b)
+
+            @step
+            def a(self):
+                self.x = self.helper.name + "-a"
+                self.next(self.join)
+
+            @step
+            def b(self):
+                self.x = self.helper.name + "-b"
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.xs = sorted(i.x for i in inputs)
+                self.merge_artifacts(inputs, exclude=["x"])
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("end", self.helper.name, self.counter, self.xs)
+
+        if __name__ == "__main__":
+            InitFlow()
+    """, name="init_flow.py")
+    proc = run_flow(flow, "run")
+    assert "end InitFlow 5 ['InitFlow-a', 'InitFlow-b']" in proc.stdout
+    run = Flow("InitFlow").latest_run
+    assert run.successful
+    for step_name in ("start", "a", "join", "end"):
+        names = {a.id for a in run[step_name].task}
+        assert "helper" not in names, (step_name, names)
+    assert run["start"].task["counter"].data == 5
+    assert run["end"].task.data.counter == 5
