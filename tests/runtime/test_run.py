@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -228,31 +230,48 @@ def test_stdout_and_stderr_are_captured_per_task(run_flow, write_flow):
     assert "to stdout" not in quiet.stdout
 
 
-def test_local_datastore_defaults_beside_the_flow(run_flow, write_flow, monkeypatch, tmp_path):
+LOCATION_FLOW = """
+    from headwater import FlowSpec, step
+
+    class WhereFlow(FlowSpec):
+        @step
+        def start(self):
+            self.x = 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    if __name__ == "__main__":
+        WhereFlow()
+"""
+
+READ_LATEST = "from headwater import Flow; r = Flow('WhereFlow').latest_run; print(r.id, r.data.x)"
+
+
+def test_local_runs_are_stored_where_the_run_was_started(run_flow, write_flow, tmp_path,
+                                                          monkeypatch):
+    # As Metaflow does with .metaflow: the nearest existing store from the current directory
+    # upwards, else a new one in the current directory; the Client reads the same place.
+    (tmp_path / "flows").mkdir()
+    flow = write_flow(LOCATION_FLOW, name="flows/where_flow.py")
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
     monkeypatch.delenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
-    flow = write_flow("""
-        from headwater import FlowSpec, step
-
-        class BesideFlow(FlowSpec):
-            @step
-            def start(self):
-                self.x = 1
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-        if __name__ == "__main__":
-            BesideFlow()
-    """)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
     env = dict(os.environ)
-    env.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
-    run_flow(flow, "run", cwd=elsewhere)
-    assert (flow.parent / ".headwater" / "BesideFlow").is_dir()
-    assert not (elsewhere / ".headwater").exists()
+    run_flow(flow, "run", cwd=project)
+    assert (project / ".headwater" / "WhereFlow").is_dir()
+    assert not (flow.parent / ".headwater").exists()
+    read = subprocess.run([sys.executable, "-c", READ_LATEST], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert read.stdout.split() == ["1", "1"], read.stderr
+    # from a subdirectory: the existing store above it is found, for runs and for reads
+    run_flow(flow, "run", cwd=project / "sub")
+    assert not (project / "sub" / ".headwater").exists()
+    read = subprocess.run([sys.executable, "-c", READ_LATEST], cwd=project / "sub", env=env,
+                          capture_output=True, text=True)
+    assert read.stdout.split() == ["2", "1"], read.stderr
 
 
 def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):

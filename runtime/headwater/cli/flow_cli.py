@@ -213,10 +213,12 @@ def build_cli(flow_cls: type) -> click.Group:
                      "METAFLOW_DEFAULT_METADATA": metadata}
         if datastore_root:
             overrides[f"METAFLOW_DATASTORE_SYSROOT_{(datastore or obj.settings.datastore_type).upper()}"] = datastore_root
-        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") and obj.flow_file:
-            # Local mode keeps its records beside the flow file.
-            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", os.path.join(
-                os.path.dirname(os.path.abspath(obj.flow_file)), ".headwater"))
+        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL"):
+            # Found once (nearest .headwater from the current directory up) so every task,
+            # whatever its working directory, writes where the Client will read.
+            from ..datastore.local import local_root
+
+            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", local_root(obj.settings))
         for key, value in overrides.items():
             if value:
                 os.environ[key] = value
