@@ -219,6 +219,8 @@ class TaskRunner:
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
                      parameter_names=self.parameters,
                      is_running_flow=True, tags=list(spec.tags))
+        for flow_deco in self.flow_cls._flow_decorators:
+            current._set(**flow_deco.current_values(spec.flow_name, spec.user))
         env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name,
                                        spec.task_id, spec.user, start_metadata(env, spec.attempt))
         ctx = TaskContext(spec, env)
