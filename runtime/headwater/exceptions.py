@@ -125,6 +125,13 @@ class ObjectNotFound(MetadataError):
     headline = "Not found"
 
 
+class ObjectNotFoundByKey(ObjectNotFound, KeyError):
+    """A child looked up by key (``task['x']``, ``run['train']``, ``flow['12']``) does not
+    exist; also a ``KeyError``, which Metaflow code catches around such lookups."""
+
+    __str__ = Exception.__str__  # KeyError's would print the message's repr
+
+
 class NamespaceMismatch(ObjectNotFound):
     headline = "Not in the current namespace"
 
