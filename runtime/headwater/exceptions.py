@@ -59,6 +59,13 @@ class MergeArtifactsError(HeadwaterException):
                                   "before calling merge_artifacts")
 
 
+class FlowAttributeNotModifiable(HeadwaterException, AttributeError):
+    """A step assigned a Parameter, a Config or a class-level attribute of the flow: every
+    task reads those from the class, so the change would be lost in the next step."""
+
+    headline = "Flow attribute is read-only"
+
+
 class ForeachError(HeadwaterException):
     headline = "Bad foreach"
 

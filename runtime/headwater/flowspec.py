@@ -20,11 +20,13 @@ object: parameters read as their defaults and may be assigned, steps are ordinar
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .exceptions import InvalidNextError, MergeArtifactsError
+from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
@@ -172,9 +174,8 @@ class FlowSpec:
         if state.running:
             if state.read_only:
                 raise AttributeError(f"inputs of a join are read-only (setting {name!r})")
-            if name in state.parameter_names:
-                raise AttributeError(f"{name!r} is a parameter of the flow and cannot be "
-                                     f"changed during a run")
+            if name in state.parameter_names or name in flow_constants(type(self)):
+                raise _not_modifiable(type(self), name, state.step_name)
             state.assigned.add(name)
         object.__setattr__(self, name, value)
 
@@ -340,6 +341,33 @@ def class_members(flow_cls: type, kind: type) -> dict[str, Any]:
             if isinstance(value, kind):
                 found[attr] = value
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def flow_constants(flow_cls: type) -> frozenset[str]:
+    """Class-level values of a flow (``THRESHOLD = 0.5``) that a step may read but not
+    assign, as in Metaflow: methods, properties, classes and ``_names`` are not among them."""
+    names = set()
+    for klass in flow_cls.__mro__:
+        if klass is FlowSpec or klass is object:
+            continue
+        for attr, value in vars(klass).items():
+            if not attr.startswith("_") and not isinstance(
+                    value, (types.FunctionType, staticmethod, classmethod, property, type)):
+                names.add(attr)
+    return frozenset(names)
+
+
+def _not_modifiable(flow_cls: type, name: str, step_name: str | None
+                    ) -> FlowAttributeNotModifiable:
+    value = inspect.getattr_static(flow_cls, name, None)
+    kind = type(value).__name__
+    what = f"a {kind}" if kind in ("Parameter", "Config") else \
+        f"a class attribute of {flow_cls.__name__}"
+    return FlowAttributeNotModifiable(
+        f"Flow level attributes and Parameters are not modifiable: step {step_name!r} "
+        f"assigns self.{name}, {what}",
+        f"store the new value under another name (e.g. self.{name}_value = ...)")
 
 
 def _same(a: Any, b: Any) -> bool:
