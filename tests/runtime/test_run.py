@@ -328,3 +328,110 @@ def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):
         assert "helper" not in names, (step_name, names)
     assert run["start"].task["counter"].data == 5
     assert run["end"].task.data.counter == 5
+
+
+NESTED_SWITCH_FLOW = """
+    from headwater import FlowSpec, Parameter, step
+
+    class NestedSwitchFlow(FlowSpec):
+        first = Parameter("first", default="a")
+        second = Parameter("second", default="c")
+
+        @step
+        def start(self):
+            self.route = self.first
+            self.next({"a": self.a, "b": self.b}, condition="route")
+
+        @step
+        def a(self):
+            self.route2 = self.second
+            self.next({"c": self.c, "d": self.d}, condition="route2")
+
+        @step
+        def b(self):
+            self.took = "b"
+            self.next(self.end)
+
+        @step
+        def c(self):
+            self.took = "c"
+            self.next(self.end)
+
+        @step
+        def d(self):
+            self.took = "d"
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("took", self.took)
+
+    if __name__ == "__main__":
+        NestedSwitchFlow()
+"""
+
+
+@pytest.mark.parametrize("first,second,steps", [
+    ("a", "d", ["start", "a", "d", "end"]),
+    ("b", "c", ["start", "b", "end"]),
+])
+def test_a_switch_whose_branch_is_another_switch_runs(run_flow, write_flow, first, second,
+                                                       steps):
+    proc = run_flow(write_flow(NESTED_SWITCH_FLOW), "run", "--first", first, "--second", second)
+    assert f"took {steps[-2]}" in proc.stdout
+    run = Flow("NestedSwitchFlow").latest_run
+    assert run.successful
+    assert sorted(s.id for s in run) == sorted(steps)
+
+
+SWITCH_IN_BRANCH_FLOW = """
+    from headwater import FlowSpec, Parameter, step
+
+    class SwitchInBranchFlow(FlowSpec):
+        pick = Parameter("pick", default="x")
+
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.choice = self.pick
+            self.next({"x": self.x, "y": self.y}, condition="choice")
+
+        @step
+        def x(self):
+            self.value = "x"
+            self.next(self.join)
+
+        @step
+        def y(self):
+            self.value = "y"
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.value = "b"
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.values = sorted(i.value for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("values", self.values)
+
+    if __name__ == "__main__":
+        SwitchInBranchFlow()
+"""
+
+
+@pytest.mark.parametrize("pick", ["x", "y"])
+def test_a_switch_inside_a_static_branch_runs(run_flow, write_flow, pick):
+    proc = run_flow(write_flow(SWITCH_IN_BRANCH_FLOW), "run", "--pick", pick)
+    assert f"values {sorted(['b', pick])}" in proc.stdout
+    run = Flow("SwitchInBranchFlow").latest_run
+    assert run.successful and run.data.values == sorted(["b", pick])
+    assert pick in {s.id for s in run} and ({"x", "y"} - {pick}).isdisjoint(s.id for s in run)
