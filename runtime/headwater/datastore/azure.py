@@ -120,7 +120,9 @@ class AzureBlobBackend(RemoteBackend):
         connection_string = settings.get(CONNECTION_STRING_KEY)  # environment only
         endpoint = settings.get(ENDPOINT_KEY)
         if endpoint and not connection_string:
-            _check_endpoint(endpoint)
+            # bearer tokens (the default credential) go only over HTTPS; a key credential
+            # passed in may use plain HTTP
+            _check_endpoint(endpoint, sends_token=kwargs.get("credential") is None)
         return cls(container, prefix, endpoint=endpoint, connection_string=connection_string,
                    **kwargs)
 
@@ -386,12 +388,19 @@ def _retry_policy(options: dict[str, Any]) -> Any:
                                          if k in options})
 
 
-def _check_endpoint(endpoint: str) -> None:
+def _check_endpoint(endpoint: str, sends_token: bool = True) -> None:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConfigurationError(
             f"{ENDPOINT_KEY}={endpoint!r} is not a URL",
             f"export {ENDPOINT_KEY}=https://<account>.blob.core.windows.net")
+    if parts.scheme == "http" and sends_token:
+        raise ConfigurationError(
+            f"{ENDPOINT_KEY}={endpoint!r} uses http://, but the Azure identity "
+            f"(DefaultAzureCredential) sends its tokens only over HTTPS",
+            f"for Azurite, export {CONNECTION_STRING_KEY}='DefaultEndpointsProtocol=http;"
+            f"AccountName=<account>;AccountKey=<key>;BlobEndpoint={endpoint};' (it is used "
+            f"instead of the endpoint); for a storage account, use its https:// endpoint")
     if parts.query:
         raise ConfigurationError(
             f"{ENDPOINT_KEY} must not carry a query string (a SAS token is a secret)",
