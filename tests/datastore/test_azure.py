@@ -85,6 +85,26 @@ def test_from_settings_rejects_a_bad_sysroot_before_any_request():
                               METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x"))
 
 
+def test_the_cards_root_is_checked_with_the_sysroot_before_the_run():
+    with pytest.raises(ConfigurationError, match="METAFLOW_CARD_AZUREROOT='/cards' starts with"):
+        get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",
+                              METAFLOW_DATASTORE_SYSROOT_AZURE="metaflow-prod/artifacts",
+                              METAFLOW_CARD_AZUREROOT="/cards",
+                              METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x"))
+
+
+def test_an_empty_sysroot_says_the_rule():
+    # as the Azure guide words it: the container name must not be empty
+    for env in ({"METAFLOW_DATASTORE_SYSROOT_AZURE": ""},
+                {"METAFLOW_DATASTORE_SYSROOT_AZURE": "metaflow-prod",
+                 "METAFLOW_CARD_AZUREROOT": "  "}):
+        with pytest.raises(ConfigurationError, match="is empty: the container name must not "
+                                                     "be empty"):
+            get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",
+                                  METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x",
+                                  **env))
+
+
 def test_from_settings_needs_an_endpoint_or_connection_string():
     with pytest.raises(ConfigurationError) as info:
         get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",

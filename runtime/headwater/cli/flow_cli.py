@@ -327,6 +327,9 @@ def launch(obj: FlowContext, graph, params: dict | None, max_workers: int, max_n
     what = f"resuming run {origin.run_id}" if origin else "starting"
     console.status(f"Workflow {obj.flow_name} {what} (run-id {run_id}, user {user}, "
                    f"{env.backend.TYPE} datastore, {md.describe()})")
+    note = obj.settings.local_datastore_note()
+    if note:
+        console.status(note)
     started = time.monotonic()
     scheduler = LocalScheduler(obj.flow_cls, graph, env, info, max_workers, max_num_splits,
                                origin, console)

@@ -111,9 +111,13 @@ class AzureBlobBackend(RemoteBackend):
                       **kwargs: Any) -> "AzureBlobBackend":
         """Build from settings; ``root`` (``<container>/<prefix>``) overrides the sysroot."""
         if root is None:
-            root = settings.require(SYSROOT_KEY, "to keep artifacts in Azure Blob Storage "
-                                                 "(METAFLOW_DEFAULT_DATASTORE=azure)")
+            root = "" if settings.is_empty(SYSROOT_KEY) else settings.require(
+                SYSROOT_KEY, "to keep artifacts in Azure Blob Storage "
+                             "(METAFLOW_DEFAULT_DATASTORE=azure)")
             setting = SYSROOT_KEY
+            card_root = settings.get(CARD_ROOT_KEY)
+            if card_root is not None or settings.is_empty(CARD_ROOT_KEY):
+                parse_azure_sysroot(card_root or "", CARD_ROOT_KEY)  # checked before the run
         else:
             setting = "the Azure datastore root"
         container, prefix = parse_azure_sysroot(root, setting)
