@@ -272,7 +272,8 @@ def build_cli(flow_cls: type) -> click.Group:
     @cli.command(help="Resume a failed run: successful tasks of the origin run are reused "
                       "(by reference) and the rest runs again. STEP reruns from that step.")
     @click.argument("step", required=False)
-    @click.option("--step", "step_option", help="Same as the STEP argument.")
+    @click.option("--step", "step_option", multiple=True,
+                  help="Same as the STEP argument (given more than once, the last is used).")
     @click.option("--origin-run-id", help="Run to resume (default: your latest run).")
     @_run_options
     @click.pass_obj
@@ -280,7 +281,7 @@ def build_cli(flow_cls: type) -> click.Group:
                max_num_splits, tags, run_id_file):
         graph = obj.prepare()
         launch(obj, graph, None, max_workers, max_num_splits, list(tags), run_id_file,
-               resume_step=step or step_option, origin_run_id=origin_run_id)
+               resume_step=_one_resume_step(step, step_option), origin_run_id=origin_run_id)
 
     @cli.command(hidden=True, help="Run one task (used by remote compute).")
     @click.option("--spec", "spec_json", required=True, help="The task's TaskSpec as JSON.")
@@ -301,6 +302,16 @@ def build_cli(flow_cls: type) -> click.Group:
     else:
         add_inspect_commands(cli)
     return cli
+
+
+def _one_resume_step(step: str | None, step_options: tuple[str, ...]) -> str | None:
+    """The step to resume from: the last one given, saying so when several differ."""
+    given = ([step] if step else []) + list(step_options)
+    if len(set(given)) > 1:
+        what = (f"--step was given {len(given)} times" if not step else
+                "STEP and --step were both given")
+        click.echo(f"{what} ({', '.join(given)}): resuming from {given[-1]!r}", err=True)
+    return given[-1] if given else None
 
 
 def launch(obj: FlowContext, graph, params: dict | None, max_workers: int, max_num_splits: int,

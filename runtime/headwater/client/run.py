@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..exceptions import ObjectNotFound, ParameterError
-from ._object import MetaflowObject, listing
+from ._object import MetaflowObject, listing, to_datetime
 
 if TYPE_CHECKING:
     from .step import Step
@@ -114,6 +114,12 @@ class Run(MetaflowObject):
         """When the end step finished (``None`` while the run has not finished)."""
         end = self.end_task
         return end.finished_at if end is not None else None
+
+    @property
+    def last_heartbeat_at(self) -> datetime | None:
+        """When the run's scheduler last said it was alive (every few seconds while it runs)."""
+        seconds = self._object.get("last_heartbeat_ts")
+        return to_datetime(seconds * 1000) if seconds else None
 
     @property
     def data(self) -> "MetaflowData | None":
