@@ -31,6 +31,12 @@ class ParameterError(HeadwaterException):
     headline = "Bad parameter"
 
 
+class TaggingError(ParameterError):
+    """A tag that cannot be added or removed (empty, too long, a system tag)."""
+
+    headline = "Bad tag"
+
+
 class GraphError(HeadwaterException):
     """The flow's structure is invalid; points at the file and line of the offending step."""
 
@@ -156,8 +162,14 @@ class SecretsError(HeadwaterException):
     headline = "Secrets error"
 
 
-# Names Metaflow users already catch.
+# Names Metaflow users already catch (``metaflow.exception``'s, where Headwater has the error;
+# ``headwater.exception`` re-exports them under Metaflow's module name).
 MetaflowException = HeadwaterException
 MetaflowNotFound = ObjectNotFound
 MetaflowNamespaceMismatch = NamespaceMismatch
 MetaflowInvalidPathspec = InvalidPathspec
+MetaflowDataMissing = DataNotFound
+UnhandledInMergeArtifactsException = MergeArtifactsError
+MissingInMergeArtifactsException = MergeArtifactsError
+TaggingException = TaggingError
+ParameterFieldTypeMismatch = ParameterError

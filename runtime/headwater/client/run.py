@@ -13,7 +13,7 @@ import warnings
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..exceptions import ObjectNotFound, ParameterError
+from ..exceptions import ObjectNotFound, TaggingError
 from ._object import MetaflowObject, listing, to_datetime
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class Run(MetaflowObject):
     def _removable(self, tags: list[str]) -> list[str]:
         system = [t for t in tags if self._is_system_tag(t)]
         if system:
-            raise ParameterError(
+            raise TaggingError(
                 f"{', '.join(map(repr, system))} of run {self.pathspec} "
                 f"{'is a system tag' if len(system) == 1 else 'are system tags'}; "
                 f"system tags cannot be removed",
@@ -191,10 +191,10 @@ def _check_tags(tags: Any) -> list[str]:
     out = []
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
-            raise ParameterError(f"tag {tag!r} is not a non-empty string",
+            raise TaggingError(f"tag {tag!r} is not a non-empty string",
                                  "tags are short strings such as 'baseline' or 'exp:42'")
         if len(tag) > MAX_TAG_LENGTH:
-            raise ParameterError(f"tag {tag[:40]!r}... is {len(tag)} characters long",
+            raise TaggingError(f"tag {tag[:40]!r}... is {len(tag)} characters long",
                                  f"use at most {MAX_TAG_LENGTH} characters")
         out.append(tag)
     return out
