@@ -31,6 +31,12 @@ class ParameterError(HeadwaterException):
     headline = "Bad parameter"
 
 
+class TaggingError(ParameterError):
+    """A tag that cannot be added or removed (empty, too long, a system tag)."""
+
+    headline = "Bad tag"
+
+
 class GraphError(HeadwaterException):
     """The flow's structure is invalid; points at the file and line of the offending step."""
 
@@ -57,6 +63,13 @@ class MergeArtifactsError(HeadwaterException):
         self.artifact_names = names
         super().__init__(message, "pass exclude=[...] for these names or set them on self "
                                   "before calling merge_artifacts")
+
+
+class FlowAttributeNotModifiable(HeadwaterException, AttributeError):
+    """A step assigned a Parameter, a Config or a class-level attribute of the flow: every
+    task reads those from the class, so the change would be lost in the next step."""
+
+    headline = "Flow attribute is read-only"
 
 
 class ForeachError(HeadwaterException):
@@ -125,6 +138,13 @@ class ObjectNotFound(MetadataError):
     headline = "Not found"
 
 
+class ObjectNotFoundByKey(ObjectNotFound, KeyError):
+    """A child looked up by key (``task['x']``, ``run['train']``, ``flow['12']``) does not
+    exist; also a ``KeyError``, which Metaflow code catches around such lookups."""
+
+    __str__ = Exception.__str__  # KeyError's would print the message's repr
+
+
 class NamespaceMismatch(ObjectNotFound):
     headline = "Not in the current namespace"
 
@@ -142,8 +162,14 @@ class SecretsError(HeadwaterException):
     headline = "Secrets error"
 
 
-# Names Metaflow users already catch.
+# Names Metaflow users already catch (``metaflow.exception``'s, where Headwater has the error;
+# ``headwater.exception`` re-exports them under Metaflow's module name).
 MetaflowException = HeadwaterException
 MetaflowNotFound = ObjectNotFound
 MetaflowNamespaceMismatch = NamespaceMismatch
 MetaflowInvalidPathspec = InvalidPathspec
+MetaflowDataMissing = DataNotFound
+UnhandledInMergeArtifactsException = MergeArtifactsError
+MissingInMergeArtifactsException = MergeArtifactsError
+TaggingException = TaggingError
+ParameterFieldTypeMismatch = ParameterError

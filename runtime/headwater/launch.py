@@ -89,6 +89,9 @@ def _run(request: RunRequest, values: dict[str, Any] | None, origin: OriginRun |
     what = f"resuming run {origin.run_id}" if origin else "starting"
     console.status(f"Workflow {flow} {what} (run-id {run_id}, user {user}, "
                    f"{env.backend.TYPE} datastore, {md.describe()})")
+    note = env.settings.local_datastore_note()
+    if note:
+        console.status(note)
     started = time.monotonic()
     scheduler = Scheduler(ctx, info, request.max_workers, request.max_num_splits, origin,
                           console)

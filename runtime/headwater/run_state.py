@@ -193,8 +193,8 @@ class RunState:
                 self._arrive(out, target,
                              stack + [SplitFrame(node.name, "static", i, len(node.out))], ref)
         elif node.type == "switch":
-            self._arrive(out, result.targets[0],
-                         stack + [SplitFrame(node.name, "switch", 0, 1)], ref)
+            # no frame: the one branch taken needs no join to wait for it (graph.py)
+            self._arrive(out, result.targets[0], stack, ref)
         else:
             self._arrive(out, node.out[0], stack, ref)
         return Outcome(Verdict.SUCCEEDED, out)

@@ -3,7 +3,10 @@ flow CLI attaches them (its ``ctx.obj`` carries ``flow_name`` and ``settings``).
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
+import time
 from types import SimpleNamespace
 
 import click
@@ -52,14 +55,15 @@ def test_logs_of_a_task_and_of_every_task_of_a_step(cli, recorded):
     out = cli("logs", f"{b.run_id}/start/{ids['start']}")
     assert out.stdout == "[attempt 0] starting\n" and out.stderr == "[attempt 0] warn\n"
     assert cli("logs", f"{b.run_id}/start", "--stdout").stderr == ""
-    only_err = cli("logs", f"{b.run_id}/start", "--stderr")
-    assert only_err.stdout == "" and only_err.stderr == "[attempt 0] warn\n"
+    only_err = cli("logs", f"{b.run_id}/start", "--stderr")  # to stdout, as in Metaflow
+    assert only_err.stdout == "[attempt 0] warn\n" and only_err.stderr == ""
     fan = cli("logs", f"{b.run_id}/fan").stdout.splitlines()
     assert fan == [f"==> {b.run_id}/fan/{ids['fan'][0]} (attempt 0) <==", "[attempt 0] item 0",
                    f"==> {b.run_id}/fan/{ids['fan'][1]} (attempt 0) <==", "[attempt 0] item 1"]
     # a full pathspec works too; attempts default to the latest
     assert cli("logs", f"CliFlow/{b.run_id}/end/{ids['end']}").stdout == "[attempt 1] done\n"
     assert cli("logs", f"{b.run_id}/end", "--attempt", "0").stdout == "[attempt 0] done\n"
+    assert cli("logs", f"{b.run_id}/start", "--stdout").stdout == "[attempt 0] starting\n"
     empty = cli("logs", f"{b.run_id}/end", "--stderr")
     assert empty.stdout == "" and "No stderr output" in empty.stderr
 
@@ -119,6 +123,10 @@ def test_tag_commands(cli, make_run):
     assert "user tags:   exp:1, good, t1" in added
     assert Run(mine.pathspec).user_tags == {"t1", "good", "exp:1"}
     cli("tag", "remove", "exp:1")
+    warned = cli("tag", "add", "user:mallory")
+    assert warned.stderr == ("Warning: 'user:mallory' is a system tag, which cannot be added "
+                             "as a user tag: ignored\n")
+    assert "user:mallory" not in Run(mine.pathspec).tags
     cli("tag", "replace", "good", "best")
     assert Run(mine.pathspec).user_tags == {"t1", "best"}
     # another user's run, by id, in any namespace
@@ -157,3 +165,71 @@ def test_tag_commands_reject_bad_input(cli, make_run):
     with namespace(None):
         assert Run("CliFlow/1").user_tags == set()
     assert cli("tag", "add", ok=False).exit_code == 2  # click: missing TAGS
+
+
+def test_dump_file_writes_the_artifacts_pickled(cli, recorded, tmp_path):
+    b, ids = recorded
+    target = tmp_path / "out.pkl"
+    out = cli("dump", f"{b.run_id}/fan", "--file", str(target))
+    assert out.stdout == f"Artifacts of 2 tasks written to {target}\n"
+    with open(target, "rb") as f:
+        dumped = pickle.load(f)
+    assert dumped == {f"{b.run_id}/fan/{ids['fan'][0]}": {"item": 0},
+                      f"{b.run_id}/fan/{ids['fan'][1]}": {"item": 1}}
+    # whole values, whatever --max-value-size (it only cuts what is shown)
+    cli("dump", f"{b.run_id}/end/{ids['end']}", "--private", "--include", "text,arr",
+        "--max-value-size", "10", "--file", str(target))
+    with open(target, "rb") as f:
+        (values,) = pickle.load(f).values()
+    assert values["text"] == "x" * 50 and values["arr"].shape == (3, 4)
+
+
+def test_tag_list_flat_prints_one_tag_a_line(cli, make_run):
+    mine = make_run("CliFlow", tags=("t1", "b2"))
+    mine.linear({"start": {}, "end": {}})
+    flat = cli("tag", "list", "--flat", "--hide-system-tags", "--run-id", mine.run_id).stdout
+    assert flat.splitlines() == ["b2", "t1"]
+    every = cli("tag", "list", "--flat", "--run-id", mine.run_id).stdout.splitlines()
+    assert "user:tester" in every and "t1" in every and every == sorted(every)
+
+
+def test_list_runs_shows_status_duration_and_tags(cli, make_run, hw_env):
+    ok = make_run("CliFlow", tags=("baseline",))
+    ok.linear({"start": {}, "end": {}})
+    failed = make_run("CliFlow")
+    failed.linear({"start": {}, "end": {}}, ok=False)
+    stopped = make_run("CliFlow")
+    stopped.task("start", ok=False)
+    beat = hw_env / "CliFlow" / stopped.run_id / "_meta" / "heartbeat"
+    beat.parent.mkdir(parents=True, exist_ok=True)
+    beat.touch()
+    os.utime(beat, (time.time() - 3600, time.time() - 3600))  # its scheduler is gone
+    running = make_run("CliFlow", tags=("live",))
+    running.task("start", finished=False)
+    make_run("CliFlow", user="alice").linear({"start": {}, "end": {}})
+
+    lines = cli("list-runs").stdout.splitlines()
+    assert lines[0].split() == ["RUN", "STATUS", "STARTED", "DURATION", "TAGS"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {ok.run_id, failed.run_id, stopped.run_id, running.run_id}
+    assert rows[ok.run_id].split()[1] == "successful" and rows[ok.run_id].endswith("baseline")
+    assert rows[failed.run_id].split()[1] == "failed"
+    assert rows[stopped.run_id].split()[1] == "failed"
+    assert rows[running.run_id].split()[1] == "running" and rows[running.run_id].endswith("live")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+(\.\d)? s", rows[ok.run_id])
+    every = cli("list-runs", "--all").stdout
+    assert len(every.splitlines()) == 6
+    assert cli("list-runs", "--limit", "1").stdout.splitlines()[1].split()[0] == running.run_id
+
+
+def test_headwater_runs_lists_a_flows_runs_without_the_flow_file(make_run):
+    from headwater.cli.main import cli as headwater_cli
+
+    b = make_run("CliFlow", tags=("baseline",))
+    b.linear({"start": {}, "end": {}})
+    result = CliRunner().invoke(headwater_cli, ["runs", "CliFlow"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split()[:2] == [b.run_id, "successful"]
+    missing = CliRunner().invoke(headwater_cli, ["runs", "NoSuchFlow"])
+    assert isinstance(missing.exception, ObjectNotFound)
+    assert "flow 'NoSuchFlow' does not exist" in str(missing.exception)

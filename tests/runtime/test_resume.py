@@ -61,6 +61,19 @@ def test_resume_from_a_named_step_reruns_it_and_what_follows(run_flow):
     assert run.id != origin.id
 
 
+def test_resume_step_given_twice_says_which_one_is_used(run_flow):
+    run_flow(FLOWS / "faults_flow.py", "run")
+    proc = run_flow(FLOWS / "faults_flow.py", "resume", "--step", "start", "--step", "middle")
+    assert "--step was given 2 times (start, middle): resuming from 'middle'" in proc.stderr
+    run = Flow("FaultsFlow").latest_run
+    assert "origin-run-id" in run["start"].task.metadata_dict  # start was cloned
+    assert "origin-run-id" not in run["middle"].task.metadata_dict
+    both = run_flow(FLOWS / "faults_flow.py", "resume", "end", "--step", "middle")
+    assert "resuming from 'middle'" in both.stderr
+    same = run_flow(FLOWS / "faults_flow.py", "resume", "middle", "--step", "middle")
+    assert "given 2 times" not in same.stderr
+
+
 def test_resume_errors(run_flow, write_flow):
     proc = run_flow(FLOWS / "faults_flow.py", "resume", check=False)
     assert proc.returncode == 1

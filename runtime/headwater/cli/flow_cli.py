@@ -212,10 +212,12 @@ def build_cli(flow_cls: type) -> click.Group:
                      "METAFLOW_DEFAULT_METADATA": metadata}
         if datastore_root:
             overrides[f"METAFLOW_DATASTORE_SYSROOT_{(datastore or obj.settings.datastore_type).upper()}"] = datastore_root
-        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") and obj.flow_file:
-            # Local mode keeps its records beside the flow file.
-            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", os.path.join(
-                os.path.dirname(os.path.abspath(obj.flow_file)), ".headwater"))
+        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL"):
+            # Found once (nearest .headwater from the current directory up) so every task,
+            # whatever its working directory, writes where the Client will read.
+            from ..datastore.local import local_root
+
+            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", local_root(obj.settings))
         for key, value in overrides.items():
             if value:
                 os.environ[key] = value
@@ -272,7 +274,8 @@ def build_cli(flow_cls: type) -> click.Group:
     @cli.command(help="Resume a failed run: successful tasks of the origin run are reused "
                       "(by reference) and the rest runs again. STEP reruns from that step.")
     @click.argument("step", required=False)
-    @click.option("--step", "step_option", help="Same as the STEP argument.")
+    @click.option("--step", "step_option", multiple=True,
+                  help="Same as the STEP argument (given more than once, the last is used).")
     @click.option("--origin-run-id", help="Run to resume (default: your latest run).")
     @_run_options
     @click.pass_obj
@@ -282,7 +285,7 @@ def build_cli(flow_cls: type) -> click.Group:
 
         graph = obj.prepare()
         resume_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
-                   step or step_option, origin_run_id)
+                   _one_resume_step(step, step_option), origin_run_id)
 
     @cli.command(hidden=True, help="Run one task (used by remote compute).")
     @click.option("--spec", "spec_json", required=True, help="The task's TaskSpec as JSON.")
@@ -314,6 +317,16 @@ def run_request(obj: FlowContext, graph, max_workers: int, max_num_splits: int,
                       obj.run_namespace(), tags, obj.system_tags(), obj.flow_file,
                       quiet=obj.quiet, max_workers=max_workers,
                       max_num_splits=max_num_splits, run_id_file=run_id_file)
+
+
+def _one_resume_step(step: str | None, step_options: tuple[str, ...]) -> str | None:
+    """The step to resume from: the last one given, saying so when several differ."""
+    given = ([step] if step else []) + list(step_options)
+    if len(set(given)) > 1:
+        what = (f"--step was given {len(given)} times" if not step else
+                "STEP and --step were both given")
+        click.echo(f"{what} ({', '.join(given)}): resuming from {given[-1]!r}", err=True)
+    return given[-1] if given else None
 
 
 def main(flow_cls: type) -> None:

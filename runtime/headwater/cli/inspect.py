@@ -1,10 +1,11 @@
-"""The flow command line's inspection commands: ``logs``, ``dump`` and ``tag``.
+"""The inspection commands: ``logs``, ``dump``, ``tag`` and ``list-runs``.
 
     python flow.py logs 12/start [--stdout|--stderr] [--attempt N]
-    python flow.py dump 12/train/3 [--private] [--max-value-size N] [--include a,b]
+    python flow.py dump 12/train/3 [--private] [--max-value-size N] [--include a,b] [--file F]
     python flow.py tag add|remove [--run-id 12] TAG...
     python flow.py tag replace [--run-id 12] OLD NEW
-    python flow.py tag list [--run-id 12] [--all] [--hide-system-tags]
+    python flow.py tag list [--run-id 12] [--all] [--hide-system-tags] [--flat]
+    python flow.py list-runs [--all] [--limit N]      (also: headwater runs FLOW)
 
 They read through the Client API with the flow command's settings, in every namespace:
 naming a run id is explicit enough. The flow CLI attaches them with
@@ -14,6 +15,10 @@ naming a run id is explicit enough. The flow CLI attaches them with
 from __future__ import annotations
 
 import contextlib
+import pickle
+import warnings
+from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Iterator
 
 import click
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
 
 def add_inspect_commands(group: click.Group) -> None:
     """Add ``logs``, ``dump`` and ``tag`` to a flow's command group."""
-    for command in (logs, dump, tag):
+    for command in (logs, dump, tag, list_runs):
         group.add_command(command)
 
 
@@ -44,6 +49,16 @@ def _reading(ctx: click.Context) -> Iterator[str]:
     settings = getattr(obj, "settings", None) or Settings()
     with pinned(settings), namespace(None):
         yield obj.flow_name
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show the Client API's warnings as one ``Warning: ...`` line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
 
 
 def _script(ctx: click.Context) -> str:
@@ -112,7 +127,8 @@ _attempt_option = click.option("--attempt", type=click.IntRange(0),
                     "or RUN/STEP/TASK.")
 @click.argument("pathspec")
 @click.option("--stdout", "stream", flag_value="stdout", help="Only standard output.")
-@click.option("--stderr", "stream", flag_value="stderr", help="Only standard error.")
+@click.option("--stderr", "stream", flag_value="stderr",
+              help="Only standard error (printed to stdout, as --stdout is).")
 @_attempt_option
 @click.pass_context
 def logs(ctx: click.Context, pathspec: str, stream: str | None, attempt: int | None) -> None:
@@ -127,7 +143,9 @@ def logs(ctx: click.Context, pathspec: str, stream: str | None, attempt: int | N
                 text = getattr(task, name)
                 if text:
                     shown = True
-                    click.echo(text, nl=not text.endswith("\n"), err=name == "stderr")
+                    # one chosen stream goes to stdout, for pipes; both keep their own
+                    click.echo(text, nl=not text.endswith("\n"),
+                               err=stream is None and name == "stderr")
         if not shown:
             what = " or ".join(streams)
             click.echo(f"No {what} output in {pathspec} "
@@ -146,10 +164,13 @@ def logs(ctx: click.Context, pathspec: str, stream: str | None, attempt: int | N
 @click.option("--max-value-size", type=click.IntRange(10), default=1000, show_default=True,
               help="Cut each value's text after this many characters.")
 @click.option("--include", help="Only these artifacts (comma-separated names).")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write the artifacts' values, pickled, to this file instead of showing "
+                   "them: {'RUN/STEP/TASK': {name: value}}, whole values.")
 @_attempt_option
 @click.pass_context
 def dump(ctx: click.Context, pathspec: str, private: bool, max_value_size: int,
-         include: str | None, attempt: int | None) -> None:
+         include: str | None, file_path: str | None, attempt: int | None) -> None:
     wanted = None
     if include is not None:
         wanted = [name.strip() for name in include.split(",") if name.strip()]
@@ -166,10 +187,21 @@ def dump(ctx: click.Context, pathspec: str, private: bool, max_value_size: int,
                 raise ObjectNotFound(
                     f"{pathspec} has no artifact {', '.join(map(repr, missing))}",
                     f"its artifacts are: {', '.join(known) or 'none'}")
-        for task in tasks:
-            click.echo(f"{task.pathspec} (attempt {task.current_attempt}, {_status(task)})")
-            artifacts = [a for a in task if (a.id in wanted if wanted else
+        chosen = {task: [a for a in task if (a.id in wanted if wanted else
                                              private or not a.id.startswith("_"))]
+                  for task in tasks}
+        if file_path is not None:
+            values = {_short(task): {a.id: a.data for a in artifacts}
+                      for task, artifacts in chosen.items()}
+            import cloudpickle  # lambdas and local classes, as stored; read with pickle.load
+
+            with open(file_path, "wb") as f:
+                cloudpickle.dump(values, f, protocol=pickle.HIGHEST_PROTOCOL)
+            click.echo(f"Artifacts of {len(values)} task{'s' if len(values) != 1 else ''} "
+                       f"written to {file_path}")
+            return
+        for task, artifacts in chosen.items():
+            click.echo(f"{task.pathspec} (attempt {task.current_attempt}, {_status(task)})")
             if not artifacts:
                 click.echo("  (no artifacts)")
             for artifact in artifacts:
@@ -212,7 +244,7 @@ def _tag_run(ctx: click.Context, flow_name: str, run_id: str | None) -> "Run":
     return run
 
 
-def _user(ctx: click.Context) -> str:
+def _user(ctx: click.Context | None) -> str:
     from ..client._services import services
 
     return services().settings.user
@@ -232,7 +264,8 @@ def _echo_tags(run: "Run", system: bool = True) -> None:
 def tag_add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     with _reading(ctx) as flow_name:
         run = _tag_run(ctx, flow_name, run_id)
-        run.add_tags(tags)
+        with _warnings_as_lines():
+            run.add_tags(tags)
         _echo_tags(run, system=False)
 
 
@@ -263,7 +296,8 @@ def tag_replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> N
         if old not in run.user_tags and old not in run.system_tags:
             raise ParameterError(f"run {run.pathspec} has no tag {old!r}",
                                  f"its user tags are: {', '.join(sorted(run.user_tags)) or 'none'}")
-        run.replace_tag(old, new)
+        with _warnings_as_lines():
+            run.replace_tag(old, new)
         _echo_tags(run, system=False)
 
 
@@ -271,9 +305,10 @@ def tag_replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> N
 @_run_id_option
 @click.option("--all", "all_users", is_flag=True, help="Runs of every user, not just yours.")
 @click.option("--hide-system-tags", is_flag=True, help="Only show user tags.")
+@click.option("--flat", is_flag=True, help="Only the tags, one a line, sorted (for scripts).")
 @click.pass_context
 def tag_list(ctx: click.Context, run_id: str | None, all_users: bool,
-             hide_system_tags: bool) -> None:
+             hide_system_tags: bool, flat: bool) -> None:
     from ..client import Flow
 
     with _reading(ctx) as flow_name:
@@ -289,5 +324,89 @@ def tag_list(ctx: click.Context, run_id: str | None, all_users: bool,
                 click.echo(f"No runs of {flow_name}" + ("" if all_users else f" by {user}")
                            + ".")
                 return
+        if flat:
+            tags = set().union(*(run.user_tags if hide_system_tags else run.tags
+                                 for run in runs))
+            for name in sorted(tags):
+                click.echo(name)
+            return
         for run in runs:
             _echo_tags(run, system=not hide_system_tags)
+
+
+# --- list-runs ----------------------------------------------------------------------------
+
+# A run that has not finished counts as running while its scheduler's heartbeat (every 10 s)
+# is fresher than this; after that it stopped without reaching its end step.
+RUNNING_HEARTBEAT_SECONDS = 60
+
+
+def _list_runs_options(command: Any) -> Any:
+    command = click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
+                           help="Show at most this many runs, newest first (0: all).")(command)
+    return click.option("--all", "all_users", is_flag=True,
+                        help="Runs of every user, not just yours.")(command)
+
+
+@click.command("list-runs", help="List the runs of this flow, newest first, with status, "
+                                 "start, duration and tags.")
+@_list_runs_options
+@click.pass_context
+def list_runs(ctx: click.Context, all_users: bool, limit: int) -> None:
+    with _reading(ctx) as flow_name:
+        _echo_runs(flow_name, all_users, limit)
+
+
+@click.command("runs", help="List the runs of FLOW, newest first, with status, start, "
+                            "duration and tags (what `python flow.py list-runs` shows).")
+@click.argument("flow_name", metavar="FLOW")
+@_list_runs_options
+@click.pass_context
+def runs(ctx: click.Context, flow_name: str, all_users: bool, limit: int) -> None:
+    from ..settings import Settings
+
+    ctx.obj = SimpleNamespace(flow_name=flow_name, settings=Settings())
+    with _reading(ctx):
+        _echo_runs(flow_name, all_users, limit)
+
+
+def _echo_runs(flow_name: str, all_users: bool, limit: int) -> None:
+    from ..client import Flow
+
+    user = f"user:{_user(None)}"
+    found = [r for r in Flow(flow_name).runs() if all_users or user in r.system_tags]
+    if not found:
+        click.echo(f"No runs of {flow_name}" + ("" if all_users else f" by {user}") + ".")
+        return
+    rows = [(run.id, *_run_status(run), ", ".join(sorted(run.user_tags)))
+            for run in (found[:limit] if limit else found)]
+    headers = ("RUN", "STATUS", "STARTED", "DURATION", "TAGS")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers[:-1])]
+    for row in [headers, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+
+
+def _run_status(run: "Run") -> tuple[str, str, str]:
+    """``(status, started, duration)`` of a run, as shown by ``list-runs``."""
+    started = run.created_at
+    end = run.end_task
+    if end is not None and end.finished:
+        status, until = ("successful" if end.successful else "failed"), end.finished_at
+    else:
+        beat = run.last_heartbeat_at
+        alive = beat is not None and (datetime.now() - beat).total_seconds() < \
+            RUNNING_HEARTBEAT_SECONDS
+        status, until = ("running", datetime.now()) if alive else ("failed", beat)
+    duration = "-"
+    if started is not None and until is not None:
+        duration = _duration(max(0.0, (until - started).total_seconds()))
+    return status, f"{started:%Y-%m-%d %H:%M:%S}" if started else "-", duration
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"
