@@ -232,7 +232,7 @@ class FlakyFlow(FlowSpec):
     @retry(times=1, minutes_between_retries=0)
     @step
     def flaky(self):
-        from headwater import current
+        from headwater.current import current
         if current.retry_count == 0:
             raise RuntimeError("first attempt fails")
         self.attempt_seen = current.retry_count

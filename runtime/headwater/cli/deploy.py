@@ -26,6 +26,10 @@ TASK_ENVIRONMENT_KEYS = (
 )
 
 
+# Flow parameters after the command's own options are passed through as `--name value`.
+PASS_PARAMETERS = {"ignore_unknown_options": True}
+
+
 def require_shared_mode(obj: "FlowContext", target: str) -> None:
     """Production runs need the shared datastore and metadata service."""
     settings = obj.settings
@@ -84,7 +88,7 @@ def add_deploy_commands(cli: click.Group) -> None:
     """Register the deployer commands on a flow's CLI."""
     from ..parameters import flow_parameters
 
-    @cli.command("deployed-step", hidden=True,
+    @cli.command("deployed-step", hidden=True, context_settings=PASS_PARAMETERS,
                  help="Run one task of a deployed flow (used by Argo Workflows pods).")
     @click.option("--run-id", required=True)
     @click.option("--step", "step_name", required=True)
@@ -143,7 +147,9 @@ def add_deploy_commands(cli: click.Group) -> None:
                        f"{item['metadata']['name']}.")
         click.echo(f"Start a run with: python {_script(obj)} argo-workflows trigger")
 
-    @argo_workflows.command(help="Start a run of the deployed flow; prints its run id.")
+    @argo_workflows.command(help="Start a run of the deployed flow; prints its run id. "
+                                 "Parameters as for run: --name VALUE.",
+                            context_settings=PASS_PARAMETERS)
     @click.option("--namespace", "k8s_namespace", help="Kubernetes namespace.")
     @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
     @click.pass_obj
