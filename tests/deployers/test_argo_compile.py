@@ -161,12 +161,13 @@ def test_wide_foreach_does_not_grow_the_template(flow_file, compile_argo):
     assert sizes[10_000] - sizes[10] == len("10000") - len("10")  # only the default differs
     assert sizes[10] < 20_000
     # the only per-run growth is the split pod's output: its item indices
-    from headwater.deployers.deployed_step import write_outputs
-    from headwater.task import TaskResult
+    import os
+    import tempfile
 
-    import tempfile, os
+    from headwater.deployers.deployed_step import FileOutputs
+
     out = tempfile.mkdtemp()
-    write_outputs(out, TaskResult(ok=True, targets=["work"], foreach_count=10_000))
+    FileOutputs(out).write("WideFlow/argo-x/start", list(range(10_000)), "work")
     assert len(open(os.path.join(out, "foreach-items")).read()) < 60_000
 
 

@@ -93,15 +93,16 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.option("--run-id", required=True)
     @click.option("--step", "step_name", required=True)
     @click.option("--path", "path_text", default="")
-    @click.option("--attempt", type=int, default=0)
-    @click.option("--outputs-dir")
+    @click.option("--attempt", default="0", help="Attempt number, or 'auto' (count them).")
+    @click.option("--outputs-dir", help="Write outputs as files here (Argo Workflows).")
+    @click.option("--outputs-table", help="Write outputs to this DynamoDB table (Step Functions).")
     @click.option("--tag", "tags", multiple=True)
     @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
     @click.pass_obj
     def deployed_step(obj: "FlowContext", run_id, step_name, path_text, attempt, outputs_dir,
-                      tags, parameter_args):
+                      outputs_table, tags, parameter_args):
         from ..deployers.coordinates import parse_path
-        from ..deployers.deployed_step import run_deployed_step
+        from ..deployers.deployed_step import DynamoDBOutputs, FileOutputs, run_deployed_step
         from ..parameters import resolve_parameters
 
         graph = obj.prepare()
@@ -110,12 +111,16 @@ def add_deploy_commands(cli: click.Group) -> None:
             given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
             values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user),
                       **obj.configs}
+        outputs = (FileOutputs(outputs_dir) if outputs_dir else
+                   DynamoDBOutputs(outputs_table) if outputs_table else None)
+        runtime = "step-functions" if outputs_table else "argo-workflows"
         result = run_deployed_step(
             obj.flow_cls, graph, obj.environment(), run_id=run_id, step=step_name,
-            path=parse_path(path_text), attempt=attempt, user=obj.settings.user,
-            namespace=obj.run_namespace(), tags=list(tags),
-            system_tags=obj.system_tags() + ["runtime:argo-workflows"], parameters=values,
-            outputs_dir=outputs_dir)
+            path=parse_path(path_text), attempt=-1 if attempt == "auto" else int(attempt),
+            user=obj.settings.user, namespace=obj.run_namespace(), tags=list(tags),
+            system_tags=[t for t in obj.system_tags() if not t.startswith("runtime:")]
+            + [f"runtime:{runtime}"], parameters=values,
+            outputs=outputs)
         sys.exit(0 if result.ok else 1)
 
     @cli.group("argo-workflows", help="Deploy the flow to Argo Workflows (AKS/EKS).")
@@ -192,6 +197,143 @@ def add_deploy_commands(cli: click.Group) -> None:
                        f"started {status.get('startedAt') or '-'}")
 
 
+    @cli.group("step-functions", help="Deploy the flow to AWS Step Functions (tasks on AWS "
+                                      "Batch).")
+    def step_functions() -> None:
+        pass
+
+    @step_functions.command("create", help="Compile the flow into a state machine and deploy "
+                                           "it (created, or updated in place).")
+    @click.option("--schedule", help="EventBridge schedule, e.g. 'cron(0 2 * * ? *)' "
+                                     "(default: the flow's @schedule).")
+    @click.option("--role", help="IAM role the state machine runs as (default: "
+                                 "METAFLOW_SFN_IAM_ROLE).")
+    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                  help="Tag the state machine and every run (repeatable).")
+    @click.option("--max-workers", type=click.IntRange(1), help="Items of a foreach at once.")
+    @click.option("--only-json", is_flag=True, help="Print the state machine; deploy nothing.")
+    @click.pass_obj
+    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, only_json):
+        from ..deployers.schedules import eventbridge_schedule
+
+        settings = obj.settings
+        obj.prepare()  # resolves config placeholders in @schedule
+        flow_cron, _ = flow_schedule(obj)
+        cron = schedule or flow_cron
+        expression = eventbridge_schedule(cron) if cron else None
+        definition, bodies = _compile_step_functions(obj, list(tags), max_workers)
+        if only_json:
+            click.echo(json.dumps(definition, indent=2))
+            return
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        role = role or settings.get("METAFLOW_SFN_IAM_ROLE")
+        if not role:
+            raise ConfigurationError("no IAM role for the state machine",
+                                     "pass --role ARN or set METAFLOW_SFN_IAM_ROLE")
+        batch = boto3.client("batch")
+        for body in bodies.values():
+            api.register_job_definition(batch, body)
+        name = _state_machine_name(obj)
+        resource_tags = dict(t.split("=", 1) for t in tags if "=" in t)
+        arn = api.deploy_state_machine(boto3.client("stepfunctions"), name, definition, role,
+                                       resource_tags,
+                                       settings.get("METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"))
+        click.echo(f"Deployed state machine {arn}.")
+        if expression:
+            events_role = settings.require("METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE",
+                                           "to let EventBridge start scheduled runs")
+            api.put_schedule(boto3.client("events"), name, expression, arn, events_role)
+            click.echo(f"Scheduled: {expression}.")
+        click.echo(f"Start a run with: python {_script(obj)} step-functions trigger")
+
+    @step_functions.command("trigger", context_settings=PASS_PARAMETERS,
+                            help="Start a run of the deployed flow; prints its run id. "
+                                 "Parameters as for run: --name VALUE.")
+    @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_obj
+    def sfn_trigger(obj: "FlowContext", parameter_args):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
+        params = {k: str(v) for k, v in given.items()}  # the definition's keys: attributes
+        execution = api.start(boto3.client("stepfunctions"), _state_machine_name(obj), params)
+        click.echo(f"Execution {execution} started: run {obj.flow_name}/sfn-{execution}")
+
+    @step_functions.command("delete", help="Remove the state machine and its schedule.")
+    @click.pass_obj
+    def sfn_delete(obj: "FlowContext"):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        name = _state_machine_name(obj)
+        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"), name)
+        click.echo(f"Deleted the {' and the '.join(gone)} of {name}." if gone
+                   else f"Nothing named {name} is deployed.")
+
+    @step_functions.command("list-runs", help="List runs of the deployed flow.")
+    @click.pass_obj
+    def sfn_list_runs(obj: "FlowContext"):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        for ex in api.list_executions(boto3.client("stepfunctions"), _state_machine_name(obj)):
+            click.echo(f"sfn-{ex['name']}  {ex['status']:<10} started {ex['startDate']}")
+
+
+def _state_machine_name(obj: "FlowContext") -> str:
+    import re
+
+    prefix = obj.settings.get("METAFLOW_SFN_STATE_MACHINE_PREFIX") or ""
+    return (prefix + re.sub(r"[^A-Za-z0-9_-]", "_", deployment_name(obj)))[:80]
+
+
+def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None
+                            ) -> tuple[dict, dict[str, dict]]:
+    """The state machine definition, and the job definitions it names (by step)."""
+    from ..deployers.step_functions import StepFunctionsCompiler, StepFunctionsOptions
+    from ..deployers.step_functions_client import job_definition_body
+    from ..decorators.resources import ResourcesDecorator
+
+    graph = obj.prepare()
+    require_shared_mode(obj, "Step Functions")
+    settings = obj.settings
+    queue = settings.require("METAFLOW_BATCH_JOB_QUEUE", "to run the flow's tasks on AWS Batch")
+    table = settings.require("METAFLOW_SFN_DYNAMO_DB_TABLE",
+                             "for the state foreach and conditional steps hand on")
+    image = settings.get("METAFLOW_BATCH_CONTAINER_IMAGE") or settings.get(
+        "METAFLOW_DEFAULT_CONTAINER_IMAGE")
+    if not image:
+        raise ConfigurationError("no container image for the flow's tasks",
+                                 "set METAFLOW_BATCH_CONTAINER_IMAGE (the image built from "
+                                 "infra/images/task.Dockerfile)")
+    bodies: dict[str, dict] = {}
+    for node in graph:
+        req = {"cpu": 1, "memory": 4096, "gpu": 0}
+        for deco in node.decorators:
+            if isinstance(deco, ResourcesDecorator):
+                req.update(deco.requests())
+        bodies[node.name] = job_definition_body(
+            f"{_state_machine_name(obj)}-{node.name}", image, float(req["cpu"]),
+            int(float(req["memory"])), int(float(req.get("gpu") or 0)),
+            settings.get("METAFLOW_ECS_S3_ACCESS_IAM_ROLE"),
+            settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE"),
+            fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")))
+    options = StepFunctionsOptions(name=_state_machine_name(obj), job_queue=queue,
+                                   state_table=table, environment=task_environment(obj),
+                                   tags=[t for t in tags], max_workers=max_workers)
+    compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
+                                     command=lambda args: container_command(obj, args),
+                                     job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
+    return compiler.definition(), bodies
+
+
 def _script(obj: "FlowContext") -> str:
     import os
 
@@ -241,6 +383,10 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
                                  "set METAFLOW_KUBERNETES_CONTAINER_IMAGE (the image built "
                                  "from infra/images/task.Dockerfile)")
     schedule, timezone = flow_schedule(obj)
+    if schedule:
+        from ..deployers.schedules import argo_schedule
+
+        schedule = argo_schedule(schedule)
     options = ArgoOptions(
         namespace=_namespace(obj, k8s_namespace), name=k8s_name(deployment_name(obj)),
         image=image, environment=task_environment(obj), tags=tags,

@@ -4,7 +4,8 @@
 Argo Workflows pod and Step Functions job runs (inside the container entry point that
 unpacks the code package). The start task also registers the run and stores its
 parameters; every task writes what the scheduler needs to go on (the foreach items, the
-branch a conditional took) as small files in ``--outputs-dir``.
+branch a conditional took): files for Argo's output parameters (``--outputs-dir``), an item
+in the stacks' DynamoDB table for Step Functions (``--outputs-table``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,56 @@ if TYPE_CHECKING:
 
 FOREACH_ITEMS_FILE = "foreach-items"
 NEXT_STEP_FILE = "next-step"
+# Records in the Step Functions state table expire after this long (its TTL attribute).
+STATE_TTL_SECONDS = 30 * 24 * 3600
+
+
+class Outputs:
+    """Where a deployed task leaves what the scheduler needs next."""
+
+    def write(self, pathspec: str, items: list[int], next_step: str) -> None:
+        raise NotImplementedError
+
+
+class FileOutputs(Outputs):
+    """Argo Workflows: files the pod's output parameters read."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def write(self, pathspec: str, items: list[int], next_step: str) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        with open(os.path.join(self.folder, FOREACH_ITEMS_FILE), "w") as f:
+            json.dump(items, f)
+        with open(os.path.join(self.folder, NEXT_STEP_FILE), "w") as f:
+            f.write(next_step)
+
+
+class DynamoDBOutputs(Outputs):
+    """Step Functions: an item in the stacks' state table, read by a ``getItem`` state
+    (keyed by ``Flow/run/step/path``; the payload of an execution stays small)."""
+
+    def __init__(self, table: str):
+        self.table = table
+
+    def write(self, pathspec: str, items: list[int], next_step: str) -> None:
+        import time
+
+        import boto3
+
+        client = boto3.client("dynamodb")
+        client.put_item(TableName=self.table, Item={
+            "pathspec": {"S": pathspec},
+            "foreach_items": {"L": [{"N": str(i)} for i in items]},
+            "next_step": {"S": next_step},
+            "ttl": {"N": str(int(time.time()) + STATE_TTL_SECONDS)}})
 
 
 def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment", *,
                       run_id: str, step: str, path: tuple[int, ...], attempt: int,
                       user: str, namespace: str | None, tags: list[str],
                       system_tags: list[str], parameters: dict[str, Any] | None,
-                      outputs_dir: str | None) -> "TaskResult":
+                      outputs: Outputs | None) -> "TaskResult":
     """Run one deployed task and write its outputs for the scheduler."""
     from ..task import TaskRunner
 
@@ -41,21 +85,24 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
             record_parameters(env, flow, run_id, user, dict(parameters or {}),
                               task_id=task_id_for(()))
     md.register_step(flow, run_id, step, user)
-    md.new_task(flow, run_id, step, user, task_id=task_id_for(path))
+    task_id = task_id_for(path)
+    md.new_task(flow, run_id, step, user, task_id=task_id)
+    if attempt < 0:  # the scheduler does not count attempts (Step Functions' Retry)
+        attempt = next_attempt(env, flow, run_id, step, task_id)
     spec = TaskLocator(graph, env, flow, run_id).spec(step, path, attempt, user, namespace,
                                                       tags)
     result = TaskRunner(flow_cls, graph, spec, env).run()
-    if outputs_dir:
-        write_outputs(outputs_dir, result)
+    if outputs is not None and result.ok:
+        # The foreach's item indices (Argo fans out over them, as does a Map state) and
+        # the branch a conditional took.
+        pathspec = f"{flow}/{run_id}/{step}" + "".join(f"/{i}" for i in path)
+        outputs.write(pathspec, list(range(result.foreach_count or 0)),
+                      result.targets[0] if len(result.targets) == 1 else "")
     return result
 
 
-def write_outputs(outputs_dir: str, result: "TaskResult") -> None:
-    """The scheduler's inputs for what comes next: the foreach's item indices (Argo fans
-    out over this list; a Step Functions Map over the same) and the branch taken."""
-    os.makedirs(outputs_dir, exist_ok=True)
-    items = list(range(result.foreach_count or 0))
-    with open(os.path.join(outputs_dir, FOREACH_ITEMS_FILE), "w") as f:
-        json.dump(items, f)
-    with open(os.path.join(outputs_dir, NEXT_STEP_FILE), "w") as f:
-        f.write(result.targets[0] if len(result.targets) == 1 else "")
+def next_attempt(env: "RunEnvironment", flow: str, run_id: str, step: str, task_id: str) -> int:
+    """The attempt number a new attempt of this task gets: one past the latest started."""
+    rows = env.metadata.get_metadata(flow, run_id, step, task_id)
+    started = [int(r["value"]) for r in rows if r.get("field_name") == "attempt"]
+    return max(started) + 1 if started else 0
