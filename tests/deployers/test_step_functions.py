@@ -264,3 +264,51 @@ def test_real_tasks_conditionals_and_retry(shared, flow_file):
     assert [code for cmd, code in runner.jobs if "flaky" in cmd] == [1, 0]
     task = Flow("FlakyFlow")["sfn-flaky1"]["flaky"].task
     assert task.data.attempt_seen == 1  # the retried job found its attempt number itself
+
+
+def test_create_trigger_list_delete_against_moto(shared, flow_file):
+    """``create`` registers the job definitions (once per content) and the state machine
+    (created, then updated in place), schedules it on EventBridge; ``trigger`` starts an
+    execution with the parameters; ``delete`` removes both. Against moto server's Batch,
+    Step Functions and EventBridge (which accept the calls; nothing runs)."""
+    path = flow_file("linear")
+    env = dict(os.environ, METAFLOW_SFN_IAM_ROLE="arn:aws:iam::123456789012:role/sfn",
+               METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE="arn:aws:iam::123456789012:role/events",
+               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev-")
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, str(path), "step-functions", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    urllib.request.urlopen(urllib.request.Request(
+        f"{shared.endpoint_url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": False}}).encode(),
+        method="POST"))
+    out = cli("create", "--schedule", "cron(0 2 * * ? *)", "--tag", "team=ml")
+    assert "Deployed state machine" in out and "cron(0 2 * * ? *)" in out
+    sfn, batch, events = (shared.client(n) for n in ("stepfunctions", "batch", "events"))
+    machines = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    assert "hw-dev-LinearFlow" in machines
+    definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+    registered = {d["jobDefinitionName"] for d in definitions}
+    cli("create")  # again: updated in place, nothing registered twice
+    assert len(batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]) == len(definitions)
+    assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]].count(
+        "hw-dev-LinearFlow") == 1
+    assert all(n.startswith("hw-dev-LinearFlow-") for n in registered)
+    assert events.describe_rule(Name="hw-dev-LinearFlow")["ScheduleExpression"] == \
+        "cron(0 2 * * ? *)"
+    started = cli("trigger", "--alpha", "5")
+    execution = started.split()[1]
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "hw-dev-LinearFlow")
+    found = sfn.list_executions(stateMachineArn=arn)["executions"]
+    described = sfn.describe_execution(executionArn=found[0]["executionArn"])
+    assert json.loads(described["input"]) == {"Parameters": {"alpha": "5"}}
+    assert f"sfn-{execution}" in cli("list-runs")
+    assert "Deleted" in cli("delete")
+    assert "hw-dev-LinearFlow" not in [m["name"] for m in
+                                       sfn.list_state_machines()["stateMachines"]]
+    assert not events.list_rules(NamePrefix="hw-dev-LinearFlow")["Rules"]
