@@ -9,6 +9,8 @@ Everything a user writes comes from here. Names are loaded on first use (PEP 562
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -30,9 +32,6 @@ _EXPORTS: dict[str, str] = {
     "resources": "headwater.decorators.api",
     "environment": "headwater.decorators.api",
     "secrets": "headwater.decorators.api",
-    "card": "headwater.decorators.api",
-    "kubernetes": "headwater.decorators.api",
-    "batch": "headwater.decorators.api",
     # flow decorators
     "project": "headwater.decorators.api",
     "schedule": "headwater.decorators.api",
@@ -69,3 +68,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """Keeps ``headwater.current`` the ``current`` object: importing the submodule
+    ``headwater.current`` would otherwise rebind the package attribute to the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "current" and isinstance(value, types.ModuleType):
+            value = value.current
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

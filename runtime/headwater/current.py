@@ -31,8 +31,12 @@ class Current:
         self.parameter_names: list[str] = []
         self.is_running_flow: bool = False
         self.tags: list[str] = []
+        # set by @project, as in Metaflow
         self.project_name: str | None = None
         self.branch_name: str | None = None
+        self.project_flow_name: str | None = None
+        self.is_production: bool = False
+        self.is_user_branch: bool = False
         self._extras: dict[str, Any] = {}
 
     def _set(self, **values: Any) -> None:

@@ -59,6 +59,13 @@ class MergeArtifactsError(HeadwaterException):
                                   "before calling merge_artifacts")
 
 
+class FlowAttributeNotModifiable(HeadwaterException, AttributeError):
+    """A step assigned a Parameter, a Config or a class-level attribute of the flow: every
+    task reads those from the class, so the change would be lost in the next step."""
+
+    headline = "Flow attribute is read-only"
+
+
 class ForeachError(HeadwaterException):
     headline = "Bad foreach"
 
@@ -123,6 +130,13 @@ class ObjectNotFound(MetadataError):
     """A flow, run, step, task or artifact the Client API was asked for does not exist."""
 
     headline = "Not found"
+
+
+class ObjectNotFoundByKey(ObjectNotFound, KeyError):
+    """A child looked up by key (``task['x']``, ``run['train']``, ``flow['12']``) does not
+    exist; also a ``KeyError``, which Metaflow code catches around such lookups."""
+
+    __str__ = Exception.__str__  # KeyError's would print the message's repr
 
 
 class NamespaceMismatch(ObjectNotFound):

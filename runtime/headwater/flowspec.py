@@ -20,11 +20,13 @@ object: parameters read as their defaults and may be assigned, steps are ordinar
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .exceptions import InvalidNextError, MergeArtifactsError
+from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
@@ -85,6 +87,7 @@ class TaskState:
     parameter_names: frozenset[str] = frozenset()
     read_only: bool = False  # inputs of a join
     is_join: bool = False
+    helper_names: frozenset[str] = frozenset()  # set by a user __init__: not artifacts
 
 
 class FlowSpec:
@@ -94,11 +97,31 @@ class FlowSpec:
     _flow_namespace: str | None = None
 
     def __init__(self, use_cli: bool = True):
+        if "_hw" in self.__dict__:  # built by the task executor (_for_task): no CLI here
+            return
         object.__setattr__(self, "_hw", TaskState())
         if use_cli and type(self).__module__ == "__main__":
             from .cli.flow_cli import main
 
             main(type(self))  # exits the process
+
+    @classmethod
+    def _for_task(cls, state: TaskState) -> "FlowSpec":
+        """The flow object a task runs on. A subclass's own ``__init__`` runs, as in
+        Metaflow, so the helpers it sets exist in every step; they are not artifacts unless
+        a step assigns them, and an artifact inherited under the same name wins."""
+        flow = object.__new__(cls)
+        running = state.running
+        state.running = False  # assignments in __init__ are not recorded as artifacts
+        object.__setattr__(flow, "_hw", state)
+        if cls.__init__ is not FlowSpec.__init__:
+            flow.__init__()
+            helpers = {n for n in flow.__dict__ if n != "_hw"}
+            for name in helpers & set(state.artifacts):
+                object.__delattr__(flow, name)
+            state.helper_names = frozenset(helpers - set(state.artifacts))
+        state.running = running
+        return flow
 
     # --- identity ------------------------------------------------------------------------
 
@@ -151,9 +174,8 @@ class FlowSpec:
         if state.running:
             if state.read_only:
                 raise AttributeError(f"inputs of a join are read-only (setting {name!r})")
-            if name in state.parameter_names:
-                raise AttributeError(f"{name!r} is a parameter of the flow and cannot be "
-                                     f"changed during a run")
+            if name in state.parameter_names or name in flow_constants(type(self)):
+                raise _not_modifiable(type(self), name, state.step_name)
             state.assigned.add(name)
         object.__setattr__(self, name, value)
 
@@ -167,6 +189,7 @@ class FlowSpec:
     def _artifact_names(self) -> set[str]:
         state = self._state()
         names = set(state.artifacts) | {n for n in self.__dict__ if n != "_hw"}
+        names -= state.helper_names - state.assigned
         return {n for n in names if not n.startswith("_")}
 
     def _artifact_sha(self, name: str) -> str | None:
@@ -284,7 +307,8 @@ class FlowSpec:
         for name, holders in sorted(candidates.items()):
             if name in exclude or (include and name not in include):
                 continue
-            if name in state.assigned or name in self.__dict__:
+            if name in state.assigned or (name in self.__dict__
+                                          and name not in state.helper_names):
                 continue  # set explicitly in this join: the user decided
             shas = {sha for _, sha in holders}
             if None in shas:  # values computed in this process (unit tests): compare them
@@ -299,6 +323,7 @@ class FlowSpec:
             if sha is not None and state.cas is not None:
                 state.artifacts[name] = source._state().artifacts[name]
                 state.assigned.discard(name)
+                self.__dict__.pop(name, None)  # a helper of __init__ under the same name
             else:
                 setattr(self, name, getattr(source, name))
         if conflicts:
@@ -316,6 +341,33 @@ def class_members(flow_cls: type, kind: type) -> dict[str, Any]:
             if isinstance(value, kind):
                 found[attr] = value
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def flow_constants(flow_cls: type) -> frozenset[str]:
+    """Class-level values of a flow (``THRESHOLD = 0.5``) that a step may read but not
+    assign, as in Metaflow: methods, properties, classes and ``_names`` are not among them."""
+    names = set()
+    for klass in flow_cls.__mro__:
+        if klass is FlowSpec or klass is object:
+            continue
+        for attr, value in vars(klass).items():
+            if not attr.startswith("_") and not isinstance(
+                    value, (types.FunctionType, staticmethod, classmethod, property, type)):
+                names.add(attr)
+    return frozenset(names)
+
+
+def _not_modifiable(flow_cls: type, name: str, step_name: str | None
+                    ) -> FlowAttributeNotModifiable:
+    value = inspect.getattr_static(flow_cls, name, None)
+    kind = type(value).__name__
+    what = f"a {kind}" if kind in ("Parameter", "Config") else \
+        f"a class attribute of {flow_cls.__name__}"
+    return FlowAttributeNotModifiable(
+        f"Flow level attributes and Parameters are not modifiable: step {step_name!r} "
+        f"assigns self.{name}, {what}",
+        f"store the new value under another name (e.g. self.{name}_value = ...)")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -9,8 +9,9 @@ Each step's ``self.next(...)`` calls are read with ``ast`` (never by running the
 
 Every split is closed by a *join*: a step that takes ``inputs`` or that several steps lead
 to. Analysis tracks the stack of open splits along each path so the scheduler knows what
-each join waits for (every branch of a static split, every task of a foreach, or the one
-branch a switch took). Every structural mistake is a ``GraphError`` naming file and line.
+each join waits for (every branch of a static split, every task of a foreach); where the
+branches of a switch meet again nothing waits, since only the branch taken runs, so switches
+may nest, end in ``end`` together, or sit inside a static branch. Every structural mistake is a ``GraphError`` naming file and line.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ class StepNode:
     foreach_var: str | None = None
     condition: str | None = None
     in_funcs: list[str] = field(default_factory=list)
-    is_join: bool = False
-    join_kind: str | None = None  # static | foreach | switch: the split this join closes
-    split_stack: list[tuple[str, str]] = field(default_factory=list)  # (split step, kind)
+    is_join: bool = False  # waits for several inputs: closes a static split or a foreach
+    join_kind: str | None = None  # static | foreach | switch: the split this step closes
+    # (split step, kind) open above this step; at run time a task's stack holds only the
+    # static and foreach frames, since a switch's branch needs no join to wait for it
+    split_stack: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def decorators(self) -> list:
@@ -261,8 +264,9 @@ class FlowGraph:
                 else:
                     edge_stack[(name, target)] = stack
         end = self.nodes["end"]
-        if end.split_stack:
-            split = end.split_stack[-1][0]
+        unjoined = [s for s, kind in end.split_stack if kind != "switch"]
+        if unjoined:
+            split = unjoined[-1]
             raise GraphError(f"the branches opened in step {split!r} are never joined "
                              f"before 'end'",
                              "add a join step 'def join(self, inputs)' that the branches "
@@ -270,39 +274,66 @@ class FlowGraph:
 
     def _close(self, node: StepNode, incoming: list[list[tuple[str, str, str]]]
                ) -> list[tuple[str, str, str]]:
-        is_join = node.takes_inputs or len(incoming) > 1
-        if not is_join:
+        """The open splits after ``node``, given those on each edge into it.
+
+        A switch runs exactly one branch, so where its branches meet nothing waits: those
+        frames only close. A step that takes ``inputs`` closes the innermost static split or
+        foreach around it, whatever switches its inputs went through on the way.
+        """
+        if not node.takes_inputs and len(incoming) == 1:
             return incoming[0]
-        tops = [stack[-1] if stack else None for stack in incoming]
-        if any(t is None for t in tops):
+        first = incoming[0]
+        if all(stack == first for stack in incoming) and first and first[-1][1] == "switch":
+            return self._switch_merge(node, first[:-1])
+        skeletons = [[f for f in stack if f[1] != "switch"] for stack in incoming]
+        if not node.takes_inputs:
+            if all(sk == skeletons[0] for sk in skeletons):  # they differ in switches only
+                common = _common_prefix(incoming)
+                if common and common[-1][1] == "switch":
+                    common = common[:-1]  # several branches of that switch arrive here too
+                return self._switch_merge(node, common)
+            self._check_one_split(node, skeletons)
+            split, kind = skeletons[0][-1][:2]
+            raise GraphError(f"step {node.name!r} joins the branches of step {split!r} and "
+                             f"must take them as inputs",
+                             f"write 'def {node.name}(self, inputs)'",
+                             file=node.file, line=node.line)
+        if any(not sk for sk in skeletons):
             raise GraphError(f"step {node.name!r} takes inputs but there is no branch to "
                              f"join before it", f"write 'def {node.name}(self)'",
                              file=node.file, line=node.line)
-        rests = {tuple(stack[:-1]) for stack in incoming}
-        splits = {(t[0], t[1]) for t in tops}
-        if len(rests) > 1 or len(splits) > 1:
-            names = ", ".join(sorted({t[0] for t in tops}))
-            raise GraphError(f"step {node.name!r} joins branches of different splits "
-                             f"({names})", "join the inner branches first, then the outer ones",
-                             file=node.file, line=node.line)
-        split, kind = splits.pop()
+        self._check_one_split(node, skeletons)
+        split, kind = skeletons[0][-1][:2]
         if kind == "split":
             expected = set(self.nodes[split].out)
-            arrived = {t[2] for t in tops}
+            arrived = {sk[-1][2] for sk in skeletons}
             if arrived != expected:
                 missing = ", ".join(sorted(expected - arrived))
                 raise GraphError(f"join {node.name!r} does not receive the branch(es) "
                                  f"{missing} of step {split!r}",
                                  "every branch of a static split must reach the same join",
                                  file=node.file, line=node.line)
-        if kind in ("split", "foreach") and not node.takes_inputs:
-            raise GraphError(f"step {node.name!r} joins the branches of step {split!r} and "
-                             f"must take them as inputs",
-                             f"write 'def {node.name}(self, inputs)'",
-                             file=node.file, line=node.line)
         node.is_join = True
         node.join_kind = {"split": "static"}.get(kind, kind)
-        return list(incoming[0][:-1])
+        closed = max(i for i, f in enumerate(first) if f[1] != "switch")
+        return list(first[:closed])
+
+    def _switch_merge(self, node: StepNode, stack: list[tuple[str, str, str]]
+                      ) -> list[tuple[str, str, str]]:
+        node.join_kind = "switch"  # not is_join: the one branch taken arrives, none waits
+        return list(stack)
+
+    @staticmethod
+    def _check_one_split(node: StepNode, skeletons: list[list[tuple[str, str, str]]]) -> None:
+        """The static splits and foreaches on the edges into ``node`` differ only in the
+        branch of the innermost one, which is what a join closes."""
+        rests = {tuple(sk[:-1]) for sk in skeletons}
+        splits = {tuple(sk[-1][:2]) if sk else None for sk in skeletons}
+        if len(rests) > 1 or len(splits) > 1 or None in splits:
+            names = ", ".join(sorted({sk[-1][0] for sk in skeletons if sk} or {"start"}))
+            raise GraphError(f"step {node.name!r} joins branches of different splits "
+                             f"({names})", "join the inner branches first, then the outer ones",
+                             file=node.file, line=node.line)
 
     # --- presentation --------------------------------------------------------------------
 
@@ -312,6 +343,15 @@ class FlowGraph:
                  "condition": n.condition, "join": n.join_kind, "doc": n.doc,
                  "decorators": [repr(d) for d in n.decorators], "line": n.line}
                 for n in self]
+
+
+def _common_prefix(stacks: list[list[tuple[str, str, str]]]) -> list[tuple[str, str, str]]:
+    prefix = []
+    for frames in zip(*stacks):
+        if any(f != frames[0] for f in frames):
+            break
+        prefix.append(frames[0])
+    return prefix
 
 
 def _source_file(obj: Any) -> str | None:

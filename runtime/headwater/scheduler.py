@@ -475,7 +475,8 @@ class LocalScheduler:
                 self._arrive(target, stack + [SplitFrame(node.name, "static", i,
                                                          len(node.out))], ref)
         elif node.type == "switch":
-            self._arrive(result.targets[0], stack + [SplitFrame(node.name, "switch", 0, 1)], ref)
+            # no frame: the one branch taken needs no join to wait for it (graph.py)
+            self._arrive(result.targets[0], stack, ref)
         else:
             self._arrive(node.out[0], stack, ref)
 

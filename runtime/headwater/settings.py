@@ -65,6 +65,14 @@ KNOWN_KEYS: tuple[str, ...] = (
 )
 
 
+# The settings that point a cloud datastore somewhere, by datastore type.
+CLOUD_ROOT_KEYS: dict[str, tuple[str, ...]] = {
+    "azure": ("METAFLOW_DATASTORE_SYSROOT_AZURE", "METAFLOW_CARD_AZUREROOT"),
+    "s3": ("METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_CARD_S3ROOT"),
+}
+CLOUD_NAMES = {"azure": "Azure Blob Storage", "s3": "S3"}
+
+
 def metaflow_home(env: Mapping[str, str] | None = None) -> Path:
     """The folder that holds profiles: ``$METAFLOW_HOME`` or ``~/.metaflowconfig``."""
     env = os.environ if env is None else env
@@ -151,6 +159,12 @@ class Settings:
             return "profile"
         return "default" if key in DEFAULTS else "unset"
 
+    def is_empty(self, key: str) -> bool:
+        """Whether ``key`` is set, but to an empty string (``get`` treats that as unset; a
+        setting that must not be empty says what its rule is instead)."""
+        return self.env.get(key) == "" or (key not in SECRET_KEYS
+                                           and self.profile.get(key) == "")
+
     def require(self, key: str, why: str) -> str:
         """Like ``get`` but a missing value is a ``ConfigurationError`` explaining ``why``."""
         value = self.get(key)
@@ -174,6 +188,20 @@ class Settings:
     @property
     def metadata_type(self) -> str:
         return self.get("METAFLOW_DEFAULT_METADATA") or "local"
+
+    def local_datastore_note(self) -> str | None:
+        """For the run header: a cloud sysroot is configured, but the datastore is local (the
+        Azure guide's three variables without ``METAFLOW_DEFAULT_DATASTORE=azure``)."""
+        if self.datastore_type != "local":
+            return None
+        for ds_type, keys in CLOUD_ROOT_KEYS.items():
+            configured = [k for k in keys if self.get(k)]
+            if configured:
+                return (f"Note: {configured[0]} is set, but METAFLOW_DEFAULT_DATASTORE is local "
+                        f"({self.source('METAFLOW_DEFAULT_DATASTORE')}): artifacts stay on this "
+                        f"machine. To use {CLOUD_NAMES[ds_type]}, set "
+                        f"METAFLOW_DEFAULT_DATASTORE={ds_type} (or run --datastore {ds_type}).")
+        return None
 
     @property
     def user(self) -> str:

@@ -185,13 +185,11 @@ class TaskRunner:
 
     def _new_flow(self, artifacts: dict[str, ArtifactInfo], step_name: str | None,
                   stack: list[SplitFrame], read_only: bool = False) -> FlowSpec:
-        flow = object.__new__(self.flow_cls)
         state = TaskState(artifacts={k: v for k, v in artifacts.items() if k not in HIDDEN},
                           cas=self.cas, step_name=step_name, stack=list(stack),
                           running=True, read_only=read_only,
                           parameter_names=self.read_only_names)
-        object.__setattr__(flow, "_hw", state)
-        return flow
+        return self.flow_cls._for_task(state)
 
     def build_flow(self) -> tuple[FlowSpec, Inputs | None]:
         parents = [(ref, self._parent_index(ref)) for ref in self.spec.inputs]
@@ -221,6 +219,8 @@ class TaskRunner:
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
                      parameter_names=self.parameters,
                      is_running_flow=True, tags=list(spec.tags))
+        for flow_deco in self.flow_cls._flow_decorators:
+            current._set(**flow_deco.current_values(spec.flow_name, spec.user))
         env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name,
                                        spec.task_id, spec.user, start_metadata(env, spec.attempt))
         ctx = TaskContext(spec, env)
@@ -261,10 +261,15 @@ class TaskRunner:
                 self._resolve_transition(flow, result, caught)
             except HeadwaterException as exc:
                 error, result.ok = exc, False
+        unstored: SerializationError | None = None  # reported after the step's own error
         try:
             self._persist(flow, result, error)
         except SerializationError as exc:
-            error, result.ok = exc, False
+            if error is None:
+                error = exc
+            else:
+                unstored = exc
+            result.ok = False
             self._persist(flow, result, error, user_artifacts=False)
         if error is not None:
             result.error = _describe(error)
@@ -275,6 +280,9 @@ class TaskRunner:
                 print(f"{error.headline}: {error}", file=sys.stderr)
             else:
                 traceback.print_exception(type(error), error, tb, file=sys.stderr)
+        if unstored is not None:
+            result.error += f" (and {unstored.message}, so no artifact of this task was stored)"
+            print(f"{unstored.headline}: {unstored}", file=sys.stderr)
         return result
 
     def _resolve_transition(self, flow: FlowSpec, result: TaskResult, caught: bool) -> None:

@@ -119,6 +119,10 @@ def test_tag_commands(cli, make_run):
     assert "user tags:   exp:1, good, t1" in added
     assert Run(mine.pathspec).user_tags == {"t1", "good", "exp:1"}
     cli("tag", "remove", "exp:1")
+    warned = cli("tag", "add", "user:mallory")
+    assert warned.stderr == ("Warning: 'user:mallory' is a system tag, which cannot be added "
+                             "as a user tag: ignored\n")
+    assert "user:mallory" not in Run(mine.pathspec).tags
     cli("tag", "replace", "good", "best")
     assert Run(mine.pathspec).user_tags == {"t1", "best"}
     # another user's run, by id, in any namespace

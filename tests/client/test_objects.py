@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -197,3 +198,20 @@ def test_not_found_names_the_object_and_what_exists(make_run):
     with pytest.raises(AttributeError, match="has no artifact 'y'"):
         task.data.y
     assert not hasattr(task.data, "y") and getattr(task.data, "y", 5) == 5
+
+
+def test_a_missing_child_by_key_is_also_a_key_error(make_run):
+    # Metaflow code catches KeyError around task['name'], run['step'], flow['run']
+    b, ids = hello_run(make_run)
+    run = Run(b.pathspec)
+    task = run["start"].task
+    lookups = [(lambda: task["nope"], "has no artifact 'nope'"),
+               (lambda: run["nope"], "step .*/nope does not exist"),
+               (lambda: run["start"]["77"], "task .*/start/77 does not exist"),
+               (lambda: Flow("HelloFlow")["99"], "run HelloFlow/99 does not exist")]
+    for lookup, message in lookups:
+        with pytest.raises(KeyError) as info:
+            lookup()
+        assert isinstance(info.value, ObjectNotFound)
+        assert re.search(message, str(info.value))
+        assert not str(info.value).startswith(('"', "'"))  # not KeyError's repr of it

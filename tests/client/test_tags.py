@@ -42,6 +42,27 @@ def test_system_tags_cannot_be_removed(run):
     assert "user:tester" in Run(run.pathspec).system_tags
 
 
+def test_system_tags_are_not_added_as_user_tags(run):
+    with pytest.warns(UserWarning, match=r"'user:mallory', 'runtime:dev' .*system tags.*ignored"):
+        run.add_tags(["ok", "user:mallory", "runtime:dev"])
+    stored = Run(run.pathspec)
+    assert stored.user_tags == {"first", "ok"}
+    assert "user:mallory" not in stored.tags
+    with pytest.warns(UserWarning, match="'user:tester' .*system tag"):
+        run.replace_tags(["ok"], ["user:tester"])
+    assert Run(run.pathspec).user_tags == {"first"}
+
+
+def test_a_remove_that_names_a_system_tag_removes_nothing(run):
+    run.add_tag("second")
+    # a system tag by its prefix, even one this run does not carry
+    with pytest.raises(ParameterError, match="'user:someone' .* is a system tag"):
+        run.remove_tags(["first", "user:someone"])
+    with pytest.raises(ParameterError, match="system tag"):
+        run.remove_tags(["second", "user:tester"])
+    assert Run(run.pathspec).user_tags == {"first", "second"}
+
+
 @pytest.mark.parametrize("bad", ["", "   ", 5, None, "x" * 501])
 def test_bad_tags_are_refused_before_anything_is_written(run, bad):
     with pytest.raises(ParameterError, match="tag"):

@@ -85,6 +85,26 @@ def test_from_settings_rejects_a_bad_sysroot_before_any_request():
                               METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x"))
 
 
+def test_the_cards_root_is_checked_with_the_sysroot_before_the_run():
+    with pytest.raises(ConfigurationError, match="METAFLOW_CARD_AZUREROOT='/cards' starts with"):
+        get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",
+                              METAFLOW_DATASTORE_SYSROOT_AZURE="metaflow-prod/artifacts",
+                              METAFLOW_CARD_AZUREROOT="/cards",
+                              METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x"))
+
+
+def test_an_empty_sysroot_says_the_rule():
+    # as the Azure guide words it: the container name must not be empty
+    for env in ({"METAFLOW_DATASTORE_SYSROOT_AZURE": ""},
+                {"METAFLOW_DATASTORE_SYSROOT_AZURE": "metaflow-prod",
+                 "METAFLOW_CARD_AZUREROOT": "  "}):
+        with pytest.raises(ConfigurationError, match="is empty: the container name must not "
+                                                     "be empty"):
+            get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",
+                                  METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://a.blob.x",
+                                  **env))
+
+
 def test_from_settings_needs_an_endpoint_or_connection_string():
     with pytest.raises(ConfigurationError) as info:
         get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",
@@ -102,6 +122,52 @@ def test_bad_endpoints(endpoint, problem):
                               METAFLOW_DATASTORE_SYSROOT_AZURE="metaflow-prod",
                               METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT=endpoint))
     assert "SECRETSIG" not in str(info.value)
+
+
+def test_an_http_endpoint_without_a_connection_string_is_refused_before_the_run(
+        azurite, azure_container, run_flow, write_flow, hw_env):
+    # The default credential sends bearer tokens, which the SDK refuses over plain HTTP
+    # (Azurite, a proxy); that must be one clear line before any run is recorded.
+    flow = write_flow("""
+        from headwater import FlowSpec, step
+
+        class HttpFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            HttpFlow()
+    """)
+    proc = run_flow(flow, "run", check=False, env={
+        "METAFLOW_DEFAULT_DATASTORE": "azure",
+        "METAFLOW_DATASTORE_SYSROOT_AZURE": f"{azure_container}/artifacts",
+        "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": azurite.endpoint})
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "Token credential" not in proc.stderr
+    assert f"METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT={azurite.endpoint!r} uses http://" \
+        in proc.stderr
+    assert "METAFLOW_AZURE_STORAGE_CONNECTION_STRING" in proc.stderr and "https://" in proc.stderr
+    assert not (hw_env / "HttpFlow").exists()  # no run record was created
+    container = azurite.service().get_container_client(azure_container)
+    assert list(container.list_blobs()) == []
+
+
+def test_an_http_endpoint_works_with_an_explicit_key_credential(azurite, azure_container):
+    from azure.core.credentials import AzureNamedKeyCredential
+
+    settings = _settings(METAFLOW_DEFAULT_DATASTORE="azure",
+                         METAFLOW_DATASTORE_SYSROOT_AZURE=azure_container,
+                         METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT=azurite.endpoint)
+    backend = AzureBlobBackend.from_settings(
+        settings, credential=AzureNamedKeyCredential("devstoreaccount1", ACCOUNT_KEY))
+    backend.put_bytes("k", b"v")
+    assert backend.get_bytes("k") == b"v"
 
 
 def test_a_connection_string_in_a_profile_is_ignored(tmp_path, azurite, capsys):

@@ -67,6 +67,21 @@ def test_from_settings_and_cards_root(aws_env, s3_bucket):
         S3Backend.for_cards(_settings(**env, METAFLOW_CARD_S3ROOT="cards"))
 
 
+def test_the_cards_root_is_checked_with_the_sysroot_before_the_run():
+    # the run's datastore is built before the run is recorded: a bad card root stops it there
+    with pytest.raises(ConfigurationError, match="METAFLOW_CARD_S3ROOT='cards' must start "
+                                                 "with s3://"):
+        get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="s3",
+                              METAFLOW_DATASTORE_SYSROOT_S3="s3://my-bucket/metaflow",
+                              METAFLOW_CARD_S3ROOT="cards"))
+
+
+def test_an_empty_sysroot_says_the_rule():
+    with pytest.raises(ConfigurationError, match="METAFLOW_DATASTORE_SYSROOT_S3='' is empty: "
+                                                 "the bucket name must not be empty"):
+        get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="s3", METAFLOW_DATASTORE_SYSROOT_S3=""))
+
+
 def test_from_settings_needs_a_sysroot():
     with pytest.raises(ConfigurationError, match="METAFLOW_DATASTORE_SYSROOT_S3 is not set"):
         get_backend(Settings(env={"METAFLOW_DEFAULT_DATASTORE": "s3",

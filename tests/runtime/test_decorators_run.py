@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from headwater import Flow
 
 DECORATED = """
@@ -125,3 +127,35 @@ def test_with_adds_a_decorator_to_every_step(run_flow, write_flow):
     assert proc.returncode == 1 and "unknown step decorator 'nosuch'" in proc.stderr
     proc = run_flow(flow, "run", "--with", "retry:tims=1", check=False)
     assert "unknown argument(s) tims" in proc.stderr
+
+
+@pytest.mark.parametrize("arguments,branch,production", [
+    ("name='fraud_model'", "user.tester", False),
+    ("name='fraud_model', production=True", "prod", True),
+])
+def test_project_is_visible_in_current(run_flow, write_flow, arguments, branch, production):
+    flow = write_flow(f"""
+        from headwater import FlowSpec, current, project, step
+
+        @project({arguments})
+        class ProjFlow(FlowSpec):
+            @step
+            def start(self):
+                print("project", current.project_name, current.branch_name,
+                      current.project_flow_name, current.is_production, current.is_user_branch)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            ProjFlow()
+    """)
+    proc = run_flow(flow, "run")
+    line = next(line for line in proc.stdout.splitlines() if "project " in line)
+    assert line.split("] ", 1)[1].split() == [
+        "project", "fraud_model", branch, f"fraud_model.{branch}.ProjFlow", str(production),
+        str(branch.startswith("user."))]
+    run = Flow("ProjFlow").latest_run
+    assert {"project:fraud_model", f"project_branch:{branch}"} <= run.system_tags

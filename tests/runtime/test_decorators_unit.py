@@ -105,8 +105,31 @@ def test_registered_decorator_whose_module_is_missing(monkeypatch):
     monkeypatch.setitem(STEP_DECORATORS, "gone", "headwater.decorators.not_written_yet:Gone")
     with pytest.raises(DecoratorError) as info:
         step_decorator_class("gone")
-    assert "step decorator 'gone' is not available" in info.value.message
-    assert "pip install" in info.value.fix
+    assert info.value.message == ("step decorator 'gone' is registered as "
+                                  "'headwater.decorators.not_written_yet:Gone', but module "
+                                  "'headwater.decorators.not_written_yet' does not exist")
+    assert "pip install" not in info.value.fix  # no install can add a Headwater module
+
+
+def test_registered_decorator_whose_third_party_package_is_missing(monkeypatch, tmp_path):
+    (tmp_path / "needs_sdk_deco.py").write_text("import not_an_installed_sdk_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(STEP_DECORATORS, "needs_sdk", "needs_sdk_deco:Deco")
+    with pytest.raises(DecoratorError) as info:
+        step_decorator_class("needs_sdk")
+    assert info.value.message == ("step decorator 'needs_sdk' needs the package "
+                                  "'not_an_installed_sdk_xyz', which is not installed")
+    assert "pip install not_an_installed_sdk_xyz" in info.value.fix
+
+
+def test_decorators_that_do_not_exist_yet_are_not_exported():
+    import headwater
+    import headwater.decorators.api as api
+
+    for name in ("card", "kubernetes", "batch"):
+        assert name not in STEP_DECORATORS and name not in headwater.__all__
+        with pytest.raises(AttributeError):
+            getattr(api, name)
 
 
 def test_a_new_decorator_is_one_class_and_one_registry_line(tagged):

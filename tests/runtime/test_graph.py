@@ -198,7 +198,7 @@ class TheFlow(FlowSpec):
     assert s["choose"] == ("switch", ["fast", "slow"], None, [])
     # a merge step that does not take inputs still closes the conditional
     assert s["merge"] == ("linear", ["end"], "switch", [])
-    assert graph["merge"].is_join and not graph["merge"].takes_inputs
+    assert not graph["merge"].is_join and not graph["merge"].takes_inputs  # nothing waits
     assert graph["start"].condition is None  # decided by Python code, not an attribute
 
 
@@ -295,6 +295,93 @@ class TheFlow(FlowSpec):
     assert graph["decided"].join_kind == "switch"
     assert graph["decided"].split_stack == [("start", "foreach")]
     assert graph["join"].join_kind == "foreach"
+
+
+NESTED_SWITCHES = '''
+class TheFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next({"a": self.a, "b": self.b}, condition="first")
+
+    @step
+    def a(self):
+        self.next({"c": self.c, "d": self.d}, condition="second")
+
+    @step
+    def b(self):
+        self.next(self.end)
+
+    @step
+    def c(self):
+        self.next(self.end)
+
+    @step
+    def d(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_switch_whose_branch_is_another_switch_all_ending_in_end(tmp_path):
+    # runs in Metaflow: exactly one of b, c, d runs, and end follows it
+    graph = graph_of(tmp_path, NESTED_SWITCHES)
+    s = shape(graph)
+    assert s["a"] == ("switch", ["c", "d"], None, [("start", "switch")])
+    assert s["c"] == ("linear", ["end"], None, [("start", "switch"), ("a", "switch")])
+    assert s["end"] == ("end", [], "switch", [])
+    assert not graph["end"].is_join  # nothing waits: the one branch taken arrives
+
+
+SWITCH_IN_A_STATIC_BRANCH = '''
+class TheFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next({"x": self.x, "y": self.y}, condition="pick")
+
+    @step
+    def x(self):
+        self.next(self.join)
+
+    @step
+    def y(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_switch_inside_a_static_branch(tmp_path):
+    # the join waits for branch a (through x or y, whichever ran) and branch b
+    graph = graph_of(tmp_path, SWITCH_IN_A_STATIC_BRANCH)
+    s = shape(graph)
+    assert s["x"] == ("linear", ["join"], None, [("start", "split"), ("a", "switch")])
+    assert s["join"] == ("linear", ["end"], "static", [])
+    assert graph["join"].is_join
+
+
+def test_a_switch_branch_that_escapes_its_static_branch_is_refused(tmp_path):
+    body = SWITCH_IN_A_STATIC_BRANCH.replace("""    def y(self):
+        self.next(self.join)""", """    def y(self):
+        self.next(self.end)""")
+    with pytest.raises(GraphError, match="different splits"):
+        graph_of(tmp_path, body)
 
 
 def test_steps_inherited_from_a_base_flow(tmp_path):

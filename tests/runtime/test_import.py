@@ -23,3 +23,27 @@ def test_writing_a_flow_loads_nothing_heavy():
     code = ("from headwater import FlowSpec, step, Parameter, Config, current, retry, catch, "
             "timeout, resources, project")
     assert not loaded_after(code) & set(HEAVY)
+
+
+def run_code(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_star_import_gives_every_name_in_all():
+    proc = run_code("from headwater import *\nimport headwater\n"
+                    "missing = [n for n in headwater.__all__ if n not in globals()]\n"
+                    "assert not missing, missing\nprint('ok')")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_from_headwater_import_current_is_the_object_after_the_module_was_imported():
+    # task.py and decorators import the module headwater.current first; the package
+    # attribute must still be the object, not the module
+    proc = run_code("import headwater.current, headwater.task\n"
+                    "from headwater import current\n"
+                    "import headwater\n"
+                    "print(type(current).__name__, type(headwater.current).__name__, "
+                    "current.flow_name, current.is_running_flow)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["Current", "Current", "None", "False"]

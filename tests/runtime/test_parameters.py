@@ -217,3 +217,44 @@ def test_bool_parameter_takes_a_value(run_flow, write_flow):
                            )["verbose"] is True
     assert _printed_params(run_flow(flow, "run", "--epochs", "1", "--verbose", "False").stdout
                            )["verbose"] is False
+
+
+@pytest.mark.parametrize("assignment,what", [
+    ("self.THRESHOLD = 0.9", "self.THRESHOLD, a class attribute"),
+    ("self.alpha = 2.0", "self.alpha, a Parameter"),
+])
+def test_a_step_cannot_modify_flow_level_attributes_or_parameters(run_flow, write_flow,
+                                                                 assignment, what):
+    flow = write_flow(f"""
+        from headwater import FlowSpec, Parameter, step
+
+        class ConstFlow(FlowSpec):
+            THRESHOLD = 0.5
+            alpha = Parameter("alpha", default=1.0)
+
+            @step
+            def start(self):
+                {assignment}
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("end", self.THRESHOLD, self.alpha)
+
+        if __name__ == "__main__":
+            ConstFlow()
+    """)
+    proc = run_flow(flow, "run", check=False)
+    assert proc.returncode == 1
+    assert "Flow level attributes and Parameters are not modifiable" in proc.stderr
+    assert what in proc.stderr
+    assert assignment in proc.stderr  # the traceback points at the line
+
+
+def test_a_plain_flow_object_may_set_class_attributes():
+    class ConstFlow(FlowSpec):
+        THRESHOLD = 0.5
+
+    flow = ConstFlow()
+    flow.THRESHOLD = 0.9  # outside a run: an ordinary object, as in a unit test
+    assert flow.THRESHOLD == 0.9

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,22 @@ def test_unpicklable_artifact_is_named(run_flow):
     assert "lock" in str(task.exception)
 
 
+def test_a_step_error_is_kept_when_an_artifact_also_cannot_be_stored(run_flow):
+    proc = run_flow(FLOWS / "faults_flow.py", "run", "--fail", "unpicklable_raise", check=False)
+    assert proc.returncode == 1
+    err = proc.stderr
+    # the real error first, with its traceback, then what could not be stored
+    assert "Traceback" in err and 'raise RuntimeError("boom after the lock")' in err
+    assert "RuntimeError: boom after the lock" in err
+    assert err.index("RuntimeError: boom after the lock") < err.index("artifact 'lock'")
+    failure_lines = [line for line in err.splitlines() if "middle" in line and "failed" in line]
+    assert any("boom after the lock" in line for line in failure_lines), err
+    task = Flow("FaultsFlow").latest_run["middle"].task
+    assert not task.successful
+    assert "boom after the lock" in str(task.exception)
+    assert "artifact 'lock'" in next(line for line in failure_lines if "boom" in line)
+
+
 def test_a_crashing_step_only_fails_its_task(run_flow):
     for mode, reason in (("exit", "exited with code 3"), ("kill", "killed by signal SIGKILL")):
         proc = run_flow(FLOWS / "faults_flow.py", "run", "--fail", mode, check=False)
@@ -212,28 +230,208 @@ def test_stdout_and_stderr_are_captured_per_task(run_flow, write_flow):
     assert "to stdout" not in quiet.stdout
 
 
-def test_local_datastore_defaults_beside_the_flow(run_flow, write_flow, monkeypatch, tmp_path):
+LOCATION_FLOW = """
+    from headwater import FlowSpec, step
+
+    class WhereFlow(FlowSpec):
+        @step
+        def start(self):
+            self.x = 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    if __name__ == "__main__":
+        WhereFlow()
+"""
+
+READ_LATEST = "from headwater import Flow; r = Flow('WhereFlow').latest_run; print(r.id, r.data.x)"
+
+
+def test_local_runs_are_stored_where_the_run_was_started(run_flow, write_flow, tmp_path,
+                                                          monkeypatch):
+    # As Metaflow does with .metaflow: the nearest existing store from the current directory
+    # upwards, else a new one in the current directory; the Client reads the same place.
+    (tmp_path / "flows").mkdir()
+    flow = write_flow(LOCATION_FLOW, name="flows/where_flow.py")
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
     monkeypatch.delenv("METAFLOW_DATASTORE_SYSROOT_LOCAL")
+    env = dict(os.environ)
+    run_flow(flow, "run", cwd=project)
+    assert (project / ".headwater" / "WhereFlow").is_dir()
+    assert not (flow.parent / ".headwater").exists()
+    read = subprocess.run([sys.executable, "-c", READ_LATEST], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert read.stdout.split() == ["1", "1"], read.stderr
+    # from a subdirectory: the existing store above it is found, for runs and for reads
+    run_flow(flow, "run", cwd=project / "sub")
+    assert not (project / "sub" / ".headwater").exists()
+    read = subprocess.run([sys.executable, "-c", READ_LATEST], cwd=project / "sub", env=env,
+                          capture_output=True, text=True)
+    assert read.stdout.split() == ["2", "1"], read.stderr
+
+
+def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):
     flow = write_flow("""
+        import threading
         from headwater import FlowSpec, step
 
-        class BesideFlow(FlowSpec):
+        class Helper:
+            def __init__(self, name):
+                self.name = name
+                self.lock = threading.Lock()  # cannot be pickled: it must never be stored
+
+        class InitFlow(FlowSpec):
+            def __init__(self):
+                super().__init__()
+                self.helper = Helper(type(self).__name__)
+                self.counter = 0
+
             @step
             def start(self):
-                self.x = 1
+                print("start", self.helper.name)
+                self.counter = 5  # assigned by a step: an artifact, not reset by __init__
+                self.next(self.a, self.b)
+
+            @step
+            def a(self):
+                self.x = self.helper.name + "-a"
+                self.next(self.join)
+
+            @step
+            def b(self):
+                self.x = self.helper.name + "-b"
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.xs = sorted(i.x for i in inputs)
+                self.merge_artifacts(inputs, exclude=["x"])
                 self.next(self.end)
 
             @step
             def end(self):
-                pass
+                print("end", self.helper.name, self.counter, self.xs)
 
         if __name__ == "__main__":
-            BesideFlow()
-    """)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = dict(os.environ)
-    env.pop("METAFLOW_DATASTORE_SYSROOT_LOCAL", None)
-    run_flow(flow, "run", cwd=elsewhere)
-    assert (flow.parent / ".headwater" / "BesideFlow").is_dir()
-    assert not (elsewhere / ".headwater").exists()
+            InitFlow()
+    """, name="init_flow.py")
+    proc = run_flow(flow, "run")
+    assert "end InitFlow 5 ['InitFlow-a', 'InitFlow-b']" in proc.stdout
+    run = Flow("InitFlow").latest_run
+    assert run.successful
+    for step_name in ("start", "a", "join", "end"):
+        names = {a.id for a in run[step_name].task}
+        assert "helper" not in names, (step_name, names)
+    assert run["start"].task["counter"].data == 5
+    assert run["end"].task.data.counter == 5
+
+
+NESTED_SWITCH_FLOW = """
+    from headwater import FlowSpec, Parameter, step
+
+    class NestedSwitchFlow(FlowSpec):
+        first = Parameter("first", default="a")
+        second = Parameter("second", default="c")
+
+        @step
+        def start(self):
+            self.route = self.first
+            self.next({"a": self.a, "b": self.b}, condition="route")
+
+        @step
+        def a(self):
+            self.route2 = self.second
+            self.next({"c": self.c, "d": self.d}, condition="route2")
+
+        @step
+        def b(self):
+            self.took = "b"
+            self.next(self.end)
+
+        @step
+        def c(self):
+            self.took = "c"
+            self.next(self.end)
+
+        @step
+        def d(self):
+            self.took = "d"
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("took", self.took)
+
+    if __name__ == "__main__":
+        NestedSwitchFlow()
+"""
+
+
+@pytest.mark.parametrize("first,second,steps", [
+    ("a", "d", ["start", "a", "d", "end"]),
+    ("b", "c", ["start", "b", "end"]),
+])
+def test_a_switch_whose_branch_is_another_switch_runs(run_flow, write_flow, first, second,
+                                                       steps):
+    proc = run_flow(write_flow(NESTED_SWITCH_FLOW), "run", "--first", first, "--second", second)
+    assert f"took {steps[-2]}" in proc.stdout
+    run = Flow("NestedSwitchFlow").latest_run
+    assert run.successful
+    assert sorted(s.id for s in run) == sorted(steps)
+
+
+SWITCH_IN_BRANCH_FLOW = """
+    from headwater import FlowSpec, Parameter, step
+
+    class SwitchInBranchFlow(FlowSpec):
+        pick = Parameter("pick", default="x")
+
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.choice = self.pick
+            self.next({"x": self.x, "y": self.y}, condition="choice")
+
+        @step
+        def x(self):
+            self.value = "x"
+            self.next(self.join)
+
+        @step
+        def y(self):
+            self.value = "y"
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.value = "b"
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.values = sorted(i.value for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("values", self.values)
+
+    if __name__ == "__main__":
+        SwitchInBranchFlow()
+"""
+
+
+@pytest.mark.parametrize("pick", ["x", "y"])
+def test_a_switch_inside_a_static_branch_runs(run_flow, write_flow, pick):
+    proc = run_flow(write_flow(SWITCH_IN_BRANCH_FLOW), "run", "--pick", pick)
+    assert f"values {sorted(['b', pick])}" in proc.stdout
+    run = Flow("SwitchInBranchFlow").latest_run
+    assert run.successful and run.data.values == sorted(["b", pick])
+    assert pick in {s.id for s in run} and ({"x", "y"} - {pick}).isdisjoint(s.id for s in run)

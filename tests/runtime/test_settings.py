@@ -153,3 +153,36 @@ def test_user_and_namespace(tmp_path):
         == "os-user"
     assert Settings(env=env).namespace == "team"
     assert Settings(env={"METAFLOW_HOME": str(tmp_path / "none")}).namespace is None
+
+
+@pytest.mark.parametrize("env,note", [
+    ({"METAFLOW_DATASTORE_SYSROOT_AZURE": "metaflow-prod/artifacts",
+      "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": "https://acct.blob.core.windows.net"},
+     "METAFLOW_DATASTORE_SYSROOT_AZURE is set, but METAFLOW_DEFAULT_DATASTORE is local"),
+    ({"METAFLOW_DATASTORE_SYSROOT_S3": "s3://bucket/metaflow"},
+     "METAFLOW_DATASTORE_SYSROOT_S3 is set, but METAFLOW_DEFAULT_DATASTORE is local"),
+])
+def test_a_cloud_sysroot_with_a_local_datastore_is_said_in_the_run_header(run_flow, write_flow,
+                                                                          env, note):
+    flow = write_flow("""
+        from headwater import FlowSpec, step
+
+        class NoteFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            NoteFlow()
+    """)
+    proc = run_flow(flow, "run", env=env)
+    header = proc.stderr.splitlines()[:2]
+    assert "local datastore" in header[0]
+    assert note in header[1] and "artifacts stay on this machine" in header[1], header
+    assert "METAFLOW_DEFAULT_DATASTORE=" in header[1]
+    quiet = run_flow(flow, "run")  # nothing configured: no note
+    assert "is set, but" not in quiet.stderr

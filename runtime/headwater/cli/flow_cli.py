@@ -213,10 +213,12 @@ def build_cli(flow_cls: type) -> click.Group:
                      "METAFLOW_DEFAULT_METADATA": metadata}
         if datastore_root:
             overrides[f"METAFLOW_DATASTORE_SYSROOT_{(datastore or obj.settings.datastore_type).upper()}"] = datastore_root
-        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") and obj.flow_file:
-            # Local mode keeps its records beside the flow file.
-            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", os.path.join(
-                os.path.dirname(os.path.abspath(obj.flow_file)), ".headwater"))
+        if not obj.settings.get("METAFLOW_DATASTORE_SYSROOT_LOCAL"):
+            # Found once (nearest .headwater from the current directory up) so every task,
+            # whatever its working directory, writes where the Client will read.
+            from ..datastore.local import local_root
+
+            overrides.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", local_root(obj.settings))
         for key, value in overrides.items():
             if value:
                 os.environ[key] = value
@@ -328,6 +330,9 @@ def launch(obj: FlowContext, graph, params: dict | None, max_workers: int, max_n
     what = f"resuming run {origin.run_id}" if origin else "starting"
     console.status(f"Workflow {obj.flow_name} {what} (run-id {run_id}, user {user}, "
                    f"{env.backend.TYPE} datastore, {md.describe()})")
+    note = obj.settings.local_datastore_note()
+    if note:
+        console.status(note)
     started = time.monotonic()
     scheduler = LocalScheduler(obj.flow_cls, graph, env, info, max_workers, max_num_splits,
                                origin, console)

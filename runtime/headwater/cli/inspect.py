@@ -14,6 +14,7 @@ naming a run id is explicit enough. The flow CLI attaches them with
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
 import click
@@ -44,6 +45,16 @@ def _reading(ctx: click.Context) -> Iterator[str]:
     settings = getattr(obj, "settings", None) or Settings()
     with pinned(settings), namespace(None):
         yield obj.flow_name
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show the Client API's warnings as one ``Warning: ...`` line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
 
 
 def _script(ctx: click.Context) -> str:
@@ -232,7 +243,8 @@ def _echo_tags(run: "Run", system: bool = True) -> None:
 def tag_add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     with _reading(ctx) as flow_name:
         run = _tag_run(ctx, flow_name, run_id)
-        run.add_tags(tags)
+        with _warnings_as_lines():
+            run.add_tags(tags)
         _echo_tags(run, system=False)
 
 
@@ -263,7 +275,8 @@ def tag_replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> N
         if old not in run.user_tags and old not in run.system_tags:
             raise ParameterError(f"run {run.pathspec} has no tag {old!r}",
                                  f"its user tags are: {', '.join(sorted(run.user_tags)) or 'none'}")
-        run.replace_tag(old, new)
+        with _warnings_as_lines():
+            run.replace_tag(old, new)
         _echo_tags(run, system=False)
 
 

@@ -20,7 +20,9 @@ def status() -> None:
                 "s3": "METAFLOW_DATASTORE_SYSROOT_S3"}.get(ds)
     root = settings.get(root_key) if root_key else None
     if ds == "local" and not root:
-        root = "./.headwater (beside the flow)"
+        from ..datastore.local import local_root
+
+        root = f"{local_root(settings)} (nearest .headwater from here upwards)"
     click.echo(f"datastore: {ds} ({settings.source('METAFLOW_DEFAULT_DATASTORE')})  root: {root or 'unset'}")
     md = settings.metadata_type
     where = settings.get("METAFLOW_SERVICE_URL") if md == "service" else "files beside the datastore"

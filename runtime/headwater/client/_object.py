@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..exceptions import InvalidPathspec, NamespaceMismatch, ObjectNotFound
+from ..exceptions import InvalidPathspec, NamespaceMismatch, ObjectNotFound, ObjectNotFoundByKey
 from ._services import Services, services
 from .namespaces import get_namespace
 
@@ -162,7 +162,12 @@ class MetaflowObject:
         return iter(self._children())
 
     def __getitem__(self, child_id: Any) -> "MetaflowObject":
-        return self._child(str(child_id))
+        try:
+            return self._child(str(child_id))
+        except NamespaceMismatch:
+            raise  # the child exists: not a missing key
+        except ObjectNotFound as exc:
+            raise ObjectNotFoundByKey(exc.message, exc.fix) from None
 
     def __contains__(self, child_id: Any) -> bool:
         try:

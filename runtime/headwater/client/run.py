@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
 # Longest user tag accepted (the metadata service's limit).
 MAX_TAG_LENGTH = 500
+
+# Tags with these prefixes are written by the runtime (Metaflow's and ours): never user tags.
+SYSTEM_TAG_PREFIXES = ("user:", "runtime:", "python_version:", "date:", "metaflow_version:",
+                       "headwater_version:", "project:", "project_branch:", "schedule:")
 
 
 class Run(MetaflowObject):
@@ -123,8 +128,8 @@ class Run(MetaflowObject):
         self.add_tags([tag])
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        """Add user tags."""
-        self._mutate(add=_check_tags(tags), remove=[])
+        """Add user tags (system tags among them are ignored, with a warning)."""
+        self._mutate(add=self._addable(_check_tags(tags)), remove=[])
 
     def remove_tag(self, tag: str) -> None:
         """Remove a user tag (system tags cannot be removed)."""
@@ -141,10 +146,25 @@ class Run(MetaflowObject):
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove some user tags and add others in one step."""
         remove = self._removable(_check_tags(tags_to_remove))
-        self._mutate(add=_check_tags(tags_to_add), remove=remove)
+        self._mutate(add=self._addable(_check_tags(tags_to_add)), remove=remove)
+
+    def _is_system_tag(self, tag: str) -> bool:
+        if tag in self.user_tags:
+            return False  # added as a user tag before this rule: the user may remove it
+        return tag in self.system_tags or tag.startswith(SYSTEM_TAG_PREFIXES)
+
+    def _addable(self, tags: list[str]) -> list[str]:
+        system = [t for t in tags if self._is_system_tag(t)]
+        if system:
+            warnings.warn(
+                f"{', '.join(map(repr, system))} "
+                f"{'is a system tag' if len(system) == 1 else 'are system tags'}, which "
+                f"cannot be added as {'a user tag' if len(system) == 1 else 'user tags'}: "
+                f"ignored", UserWarning, stacklevel=3)
+        return [t for t in tags if t not in system]
 
     def _removable(self, tags: list[str]) -> list[str]:
-        system = [t for t in tags if t in self.system_tags and t not in self.user_tags]
+        system = [t for t in tags if self._is_system_tag(t)]
         if system:
             raise ParameterError(
                 f"{', '.join(map(repr, system))} of run {self.pathspec} "

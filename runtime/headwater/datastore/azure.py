@@ -111,16 +111,22 @@ class AzureBlobBackend(RemoteBackend):
                       **kwargs: Any) -> "AzureBlobBackend":
         """Build from settings; ``root`` (``<container>/<prefix>``) overrides the sysroot."""
         if root is None:
-            root = settings.require(SYSROOT_KEY, "to keep artifacts in Azure Blob Storage "
-                                                 "(METAFLOW_DEFAULT_DATASTORE=azure)")
+            root = "" if settings.is_empty(SYSROOT_KEY) else settings.require(
+                SYSROOT_KEY, "to keep artifacts in Azure Blob Storage "
+                             "(METAFLOW_DEFAULT_DATASTORE=azure)")
             setting = SYSROOT_KEY
+            card_root = settings.get(CARD_ROOT_KEY)
+            if card_root is not None or settings.is_empty(CARD_ROOT_KEY):
+                parse_azure_sysroot(card_root or "", CARD_ROOT_KEY)  # checked before the run
         else:
             setting = "the Azure datastore root"
         container, prefix = parse_azure_sysroot(root, setting)
         connection_string = settings.get(CONNECTION_STRING_KEY)  # environment only
         endpoint = settings.get(ENDPOINT_KEY)
         if endpoint and not connection_string:
-            _check_endpoint(endpoint)
+            # bearer tokens (the default credential) go only over HTTPS; a key credential
+            # passed in may use plain HTTP
+            _check_endpoint(endpoint, sends_token=kwargs.get("credential") is None)
         return cls(container, prefix, endpoint=endpoint, connection_string=connection_string,
                    **kwargs)
 
@@ -386,12 +392,19 @@ def _retry_policy(options: dict[str, Any]) -> Any:
                                          if k in options})
 
 
-def _check_endpoint(endpoint: str) -> None:
+def _check_endpoint(endpoint: str, sends_token: bool = True) -> None:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ConfigurationError(
             f"{ENDPOINT_KEY}={endpoint!r} is not a URL",
             f"export {ENDPOINT_KEY}=https://<account>.blob.core.windows.net")
+    if parts.scheme == "http" and sends_token:
+        raise ConfigurationError(
+            f"{ENDPOINT_KEY}={endpoint!r} uses http://, but the Azure identity "
+            f"(DefaultAzureCredential) sends its tokens only over HTTPS",
+            f"for Azurite, export {CONNECTION_STRING_KEY}='DefaultEndpointsProtocol=http;"
+            f"AccountName=<account>;AccountKey=<key>;BlobEndpoint={endpoint};' (it is used "
+            f"instead of the endpoint); for a storage account, use its https:// endpoint")
     if parts.query:
         raise ConfigurationError(
             f"{ENDPOINT_KEY} must not carry a query string (a SAS token is a secret)",

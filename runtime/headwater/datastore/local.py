@@ -1,7 +1,9 @@
 """The local backend: plain files under a folder (``METAFLOW_DATASTORE_SYSROOT_LOCAL``).
 
-Default sysroot: ``.headwater/`` beside the flow file when a flow runs; readers (the Client
-API) look for a ``.headwater/`` folder in the current directory and its parents. Writes go
+Default sysroot (as Metaflow does with ``.metaflow``): the nearest ``.headwater/`` folder in the
+current directory or one of its parents, else a new ``.headwater/`` in the current directory;
+runs and the Client API resolve it the same way, so runs started in a project are read back
+from anywhere inside it. Writes go
 to a temporary file in the same folder and are renamed into place, so a crash never leaves
 a partial object.
 """

@@ -52,7 +52,7 @@ def parse_s3_sysroot(value: str, setting: str = SYSROOT_KEY) -> tuple[str, str]:
                                   f"use s3://<bucket>/<prefix>, e.g. {setting}={_EXAMPLE}")
 
     if not value or not value.strip():
-        raise bad("is empty")
+        raise bad("is empty: the bucket name must not be empty")
     if not value.startswith("s3://"):
         raise bad("must start with s3://")
     bucket, _, prefix = value[len("s3://"):].partition("/")
@@ -91,9 +91,12 @@ class S3Backend(RemoteBackend):
                       **kwargs: Any) -> "S3Backend":
         """Build from settings; ``root`` (``s3://bucket/prefix``) overrides the sysroot."""
         if root is None:
-            root = settings.require(SYSROOT_KEY, "to keep artifacts in S3 "
-                                                 "(METAFLOW_DEFAULT_DATASTORE=s3)")
+            root = "" if settings.is_empty(SYSROOT_KEY) else settings.require(
+                SYSROOT_KEY, "to keep artifacts in S3 (METAFLOW_DEFAULT_DATASTORE=s3)")
             setting = SYSROOT_KEY
+            card_root = settings.get(CARD_ROOT_KEY)
+            if card_root is not None or settings.is_empty(CARD_ROOT_KEY):
+                parse_s3_sysroot(card_root or "", CARD_ROOT_KEY)  # checked before the run
         else:
             setting = "the S3 datastore root"
         bucket, prefix = parse_s3_sysroot(root, setting)

@@ -23,9 +23,6 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "secrets": "headwater.decorators.secrets:SecretsDecorator",
-    "card": "headwater.decorators.card:CardDecorator",
-    "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
-    "batch": "headwater.decorators.batch:BatchDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {
@@ -42,9 +39,23 @@ def step_decorator_class(name: str) -> type[StepDecorator]:
         raise DecoratorError(f"unknown step decorator {name!r}",
                              f"known: {', '.join(sorted(STEP_DECORATORS))}") from None
     except ModuleNotFoundError as exc:
-        raise DecoratorError(f"step decorator {name!r} is not available: {exc}",
-                             "install the extra it needs, e.g. pip install 'headwater[k8s]'"
-                             ) from None
+        raise _unavailable(name, exc) from None
+
+
+def _unavailable(name: str, exc: ModuleNotFoundError) -> Exception:
+    """Why a registered decorator cannot load; an install hint only for a third-party
+    package, since nothing a user installs can add a missing Headwater module."""
+    module = STEP_DECORATORS[name].partition(":")[0]
+    missing = exc.name or ""
+    if module == missing or module.startswith(missing + "."):
+        return DecoratorError(f"step decorator {name!r} is registered as "
+                              f"{STEP_DECORATORS[name]!r}, but module {missing!r} does not "
+                              f"exist", "correct its line in STEP_DECORATORS")
+    if missing == "headwater" or missing.startswith("headwater."):
+        return exc  # a Headwater module importing one that is gone: a bug, keep the traceback
+    return DecoratorError(f"step decorator {name!r} needs the package {missing!r}, which is "
+                          f"not installed",
+                          f"pip install {missing}, or the headwater extra that includes it")
 
 
 def parse_with(spec: str) -> StepDecorator:

@@ -129,6 +129,11 @@ class FlowDecorator:
         """Tags every run of the flow gets."""
         return []
 
+    def current_values(self, flow_name: str, user: str) -> dict[str, Any]:
+        """Attributes of ``current`` this decorator sets in every task (names ``current``
+        already has)."""
+        return {}
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
         return f"@{self.name}({args})"

@@ -31,6 +31,13 @@ class ProjectDecorator(FlowDecorator):
     def system_tags(self, user: str) -> list[str]:
         return [f"project:{self.attributes['name']}", f"project_branch:{self.branch(user)}"]
 
+    def current_values(self, flow_name: str, user: str) -> dict:
+        branch = self.branch(user)
+        return {"project_name": self.attributes["name"], "branch_name": branch,
+                "project_flow_name": f"{self.attributes['name']}.{branch}.{flow_name}",
+                "is_production": bool(self.attributes["production"]),
+                "is_user_branch": branch.startswith("user.")}
+
 
 class ScheduleDecorator(FlowDecorator):
     """When a deployed flow runs: ``hourly``, ``daily``, ``weekly`` or a ``cron`` string."""

@@ -8,7 +8,7 @@ from headwater import FlowSpec, Parameter, current, step
 
 
 class FaultsFlow(FlowSpec):
-    fail = Parameter("fail", default="", help="raise | exit | kill | unpicklable | sleep")
+    fail = Parameter("fail", default="", help="raise | exit | kill | unpicklable | unpicklable_raise | sleep")
     marker = Parameter("marker", default="", help="fail only while this file is absent")
 
     @step
@@ -30,6 +30,10 @@ class FaultsFlow(FlowSpec):
         if armed and self.fail == "unpicklable":
             import threading
             self.lock = threading.Lock()
+        if armed and self.fail == "unpicklable_raise":
+            import threading
+            self.lock = threading.Lock()
+            raise RuntimeError("boom after the lock")
         if armed and self.fail == "sleep":
             time.sleep(60)
         self.after = "done"
