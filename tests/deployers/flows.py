@@ -249,3 +249,62 @@ if __name__ == "__main__":
 SHAPES = {"linear": LINEAR, "branch": BRANCH, "nested_foreach": NESTED_FOREACH,
           "switches": SWITCHES, "conditional_in_foreach": CONDITIONAL_IN_FOREACH,
           "wide_foreach": WIDE_FOREACH, "flaky": FLAKY}
+
+SWITCH_IN_BRANCH = '''
+from headwater import FlowSpec, Parameter, step
+
+class SwitchInBranchFlow(FlowSpec):
+    pick = Parameter("pick", default="c")
+
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.choice = self.pick
+        self.next({"c": self.c, "d": self.d}, condition="choice")
+
+    @step
+    def c(self):
+        self.got = "c"
+        self.next(self.join)
+
+    @step
+    def d(self):
+        self.got = "d"
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.got = "b"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.gots = sorted(i.got for i in inputs)
+        self.next(self.nested)
+
+    @step
+    def nested(self):
+        self.route = "deep" if self.pick == "d" else "shallow"
+        self.next({"deep": self.deep, "shallow": self.end}, condition="route")
+
+    @step
+    def deep(self):
+        self.inner = "x"
+        self.next({"x": self.deeper, "y": self.end}, condition="inner")
+
+    @step
+    def deeper(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    SwitchInBranchFlow()
+'''
+
+SHAPES["switch_in_branch"] = SWITCH_IN_BRANCH

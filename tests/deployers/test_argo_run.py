@@ -124,3 +124,16 @@ def test_a_failed_production_run_resumes_locally(shared, flow_file, compile_argo
     resumed = Flow("BranchFlow").latest_run
     assert resumed.id != "argo-branch-1" and resumed.successful
     assert sorted(resumed.data.ys) == ["a", "b"]
+
+
+@pytest.mark.parametrize("pick,gots,ran", [("c", ["b", "c"], {"c"}),
+                                           ("d", ["b", "d"], {"d", "deep", "deeper"})])
+def test_switch_inside_a_branch_and_switches_ending_together(pick, gots, ran, shared, flow_file,
+                                                             compile_argo):
+    runner, phase = deploy_and_run(flow_file("switch_in_branch"), compile_argo, f"sib-{pick}",
+                                   {"pick": pick})
+    assert phase == "Succeeded", failures(runner)
+    run = Flow("SwitchInBranchFlow")[f"argo-sib-{pick}"]
+    assert run.data.gots == gots
+    steps = {s.id for s in run}
+    assert ran <= steps and not ({"c", "d", "deep", "deeper"} - ran) & steps

@@ -194,6 +194,9 @@ def run_in_moto(moto, definition: dict, parameters: dict) -> set[str]:
      {"mode": "small"}, {"start", "small", "merge", "tiny", "end"}),
     ("switches", "SwitchFlow", {"start": {"next": "big"}, "merge": {"next": "large"}}, {},
      {"start", "big", "big_more", "merge", "large", "end"}),
+    ("switch_in_branch", "SwitchInBranchFlow",
+     {"a": {"next": "d"}, "nested": {"next": "deep"}, "deep": {"next": "deeper"}}, {},
+     {"start", "a", "d", "b", "join", "nested", "deep", "deeper", "end"}),
     ("conditional_in_foreach", "ForeachConditionalFlow",
      {"start": {"items": 2}, "check": {"next": "odd"}}, {},
      {"start", "join", "end"} | {f"{s}/{i}" for s in ("check", "odd", "converge")
@@ -312,3 +315,11 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     assert "hw-dev-LinearFlow" not in [m["name"] for m in
                                        sfn.list_state_machines()["stateMachines"]]
     assert not events.list_rules(NamePrefix="hw-dev-LinearFlow")["Rules"]
+
+
+@pytest.mark.slow
+def test_real_tasks_switch_inside_a_branch(shared, flow_file):
+    run_locally(flow_file("switch_in_branch"), shared, "sib1", {"pick": "d"})
+    run = Flow("SwitchInBranchFlow")["sfn-sib1"]
+    assert run.data.gots == ["b", "d"]
+    assert {"deep", "deeper"} <= {s.id for s in run}

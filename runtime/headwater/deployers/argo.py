@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
 from .deployed_step import FOREACH_ITEMS_FILE, NEXT_STEP_FILE
+from .structure import branch_groups, is_switch_merge
 
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
@@ -232,24 +233,30 @@ class ArgoCompiler:
         parents = list(dict.fromkeys(node.in_funcs))
         if not parents:
             return ""
-        if node.is_join and node.join_kind == "switch":
+        if is_switch_merge(node):  # whichever branch ran
+            return " || ".join(self._taken_term(p, node, scope) for p in parents)
+        if node.is_join and node.join_kind == "static":
             terms = []
-            for parent in parents:
-                ref = self._ref(parent, scope)
-                pnode = self.graph[parent]
-                if pnode.type == "switch" and node.name in pnode.out:
-                    # Taken directly: every other branch of the switch was skipped.
-                    others = [f"{self.task_names[o]}.Skipped" for o in pnode.out
-                              if o != node.name]
-                    terms.append("(" + " && ".join([f"{ref}.Succeeded"] + others) + ")")
-                else:
-                    terms.append(f"{ref}.Succeeded")
-            return " || ".join(terms)
+            for group in branch_groups(self.graph, node):
+                alternatives = [self._taken_term(p, node, scope) for p in group]
+                terms.append(alternatives[0] if len(alternatives) == 1
+                             else "(" + " || ".join(alternatives) + ")")
+            return " && ".join(terms)
         refs = [r for r in (self._ref(p, scope) for p in parents) if r]
         return " && ".join(f"{r}.Succeeded" for r in dict.fromkeys(refs))
 
+    def _taken_term(self, parent: str, node: "StepNode", scope: str | None) -> str:
+        """``parent`` finished *and* led to ``node``: a switch leading straight here did so
+        when every other branch of it was skipped."""
+        ref = self._ref(parent, scope)
+        pnode = self.graph[parent]
+        if pnode.type == "switch" and node.name in pnode.out:
+            others = [f"{self.task_names[o]}.Skipped" for o in pnode.out if o != node.name]
+            return "(" + " && ".join([f"{ref}.Succeeded"] + others) + ")"
+        return f"{ref}.Succeeded"
+
     def _when(self, node: "StepNode") -> str | None:
-        if node.is_join or not node.in_funcs:
+        if node.is_join or is_switch_merge(node) or not node.in_funcs:
             return None
         parent = node.in_funcs[0]
         if self.graph[parent].type != "switch":

@@ -23,6 +23,7 @@ from ..datastore.task_store import TaskDataStore
 from ..exceptions import HeadwaterException
 from ..flowspec import SplitFrame
 from ..task import InputRef, TaskSpec
+from .structure import branch_groups, closed_split
 
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
@@ -113,35 +114,42 @@ class TaskLocator:
         if node.name == "start":
             params = self._require(PARAMETERS_STEP, (), "the run's parameters")
             return [params.ref], []
+        parents = list(dict.fromkeys(node.in_funcs))
         if not node.is_join:
-            parent_name = node.in_funcs[0]
-            if self.graph[parent_name].type == "foreach":
+            if self.graph[parents[0]].type == "foreach":
                 if not path:
                     raise DeployedTaskError(f"step {node.name!r} runs inside a foreach but "
                                             f"got no foreach index", "redeploy the flow")
-                parent = self._require(parent_name, path[:-1], "the foreach it belongs to")
-            else:
-                parent = self._require(parent_name, path, "its parent")
+                parent = self._require(parents[0], path[:-1], "the foreach it belongs to")
+            else:  # one parent, or the branches of a conditional meeting: one of them ran
+                parent = self._taken(parents, path, node.name, "its parent")
             return [parent.ref], self._arriving_stack(parent, node.name, path)
         if node.join_kind == "foreach":
-            body_end = node.in_funcs[0]
-            split = self.graph[body_end].split_stack[-1][0]
+            split = closed_split(self.graph, node)
             count = self._require(split, path, "the foreach this step joins").foreach_count or 0
-            found = [self._require(body_end, path + (i,), f"item {i} of the foreach")
+            found = [self._taken(parents, path + (i,), node.name, f"item {i} of the foreach")
                      for i in range(count)]
-        elif node.join_kind == "static":
-            found = [self._require(p, path, "a branch this step joins")
-                     for p in dict.fromkeys(node.in_funcs)]
-        else:  # a conditional closes here: exactly one of its branches ran
-            found = [f for f in (self._find(p, path) for p in dict.fromkeys(node.in_funcs))
-                     if f is not None and (not f.targets or node.name in f.targets)]
-            if len(found) != 1:
-                raise DeployedTaskError(
-                    f"step {node.name!r} expected exactly one finished branch, found "
-                    f"{len(found)}", "the scheduler started this task out of order")
+        else:
+            found = [self._taken(group, path, node.name, "a branch this step joins")
+                     for group in branch_groups(self.graph, node)]
         arriving = [self._arriving_stack(f, node.name, path) for f in found]
         order = sorted(range(len(found)), key=lambda i: arriving[i][-1].index)
         return [found[i].ref for i in order], arriving[order[0]][:-1]
+
+    def _taken(self, candidates: list[str], path: tuple[int, ...], step: str,
+               why: str) -> Recorded:
+        """The one of ``candidates`` that finished and led to ``step`` (a conditional
+        records the branch it took; the others never ran)."""
+        found = [f for f in (self._find(c, path) for c in candidates)
+                 if f is not None and (not f.targets or step in f.targets)]
+        if len(found) != 1:
+            names = ", ".join(candidates)
+            raise DeployedTaskError(
+                f"step {step!r} at {task_id_for(path)} expected one finished task among "
+                f"{names} ({why}), found {len(found)}",
+                "the scheduler started this task out of order; check the workflow's earlier "
+                "steps")
+        return found[0]
 
     def _arriving_stack(self, parent: Recorded, step: str, path: tuple[int, ...]
                         ) -> list[SplitFrame]:
@@ -158,6 +166,4 @@ class TaskLocator:
         if node.type == "split":
             return parent.stack + [SplitFrame(node.name, "static", node.out.index(step),
                                               len(node.out))]
-        if node.type == "switch":
-            return parent.stack + [SplitFrame(node.name, "switch", 0, 1)]
-        return parent.stack
+        return parent.stack  # a conditional pushes no frame: nothing waits for its branches

@@ -13,13 +13,17 @@ _EVENTBRIDGE = re.compile(rf"^cron\(({_FIELD}(?: {_FIELD}){{5}})\)$|^rate\(\d+ (
 
 
 def argo_schedule(cron: str) -> str:
-    """A five-field cron for Argo; an EventBridge form is refused with the translation."""
-    fields = cron.split()
-    if cron.startswith(("cron(", "rate(")) or len(fields) != 5 or "?" in cron:
+    """A five-field cron for Argo. The EventBridge fields ``@schedule`` also takes
+    (``0 2 * * ? *`` or ``cron(0 2 * * ? *)``) translate when the year is ``*``."""
+    text = cron[5:-1] if cron.startswith("cron(") and cron.endswith(")") else cron
+    fields = text.split()
+    if len(fields) == 6 and fields[5] == "*":
+        fields = [("*" if f == "?" else f) for f in fields[:5]]
+    if cron.startswith("rate(") or len(fields) != 5 or "?" in fields:
         raise ConfigurationError(
-            f"schedule {cron!r} is not a five-field cron expression, which Argo Workflows "
-            f"needs", "write it as 'minute hour day month weekday', e.g. '0 2 * * *'")
-    return cron
+            f"schedule {cron!r} is not a cron expression Argo Workflows can run",
+            "write it as 'minute hour day month weekday', e.g. '0 2 * * *'")
+    return " ".join(fields)
 
 
 def eventbridge_schedule(cron: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
+from .structure import join_of
 
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
@@ -159,15 +160,11 @@ class StepFunctionsCompiler:
             self._emit(target, states, stop)
 
     def _join_of(self, split: "StepNode") -> str:
-        for node in self.graph:
-            if not node.is_join or node.join_kind not in ("static", "foreach"):
-                continue
-            for parent in node.in_funcs:
-                stack = self.graph[parent].split_stack
-                if parent == split.name or (stack and stack[-1][0] == split.name):
-                    return node.name
-        raise StepFunctionsCompileError(f"step {split.name!r} opens branches that no step "
-                                        f"joins", "add a join step")
+        try:
+            return join_of(self.graph, split)
+        except ValueError:
+            raise StepFunctionsCompileError(f"step {split.name!r} opens branches that no step "
+                                            f"joins", "add a join step") from None
 
     # --- states --------------------------------------------------------------------------
 
