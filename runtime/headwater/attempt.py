@@ -166,23 +166,26 @@ def record_clone(env: "RunEnvironment", spec: "TaskSpec", origin_run_id: str,
     return _result(index.state)
 
 
-def _parameters_spec(env: "RunEnvironment", run: "RunInfo") -> "TaskSpec":
+def _parameters_spec(env: "RunEnvironment", run: "RunInfo", task_id: str | None = None
+                     ) -> "TaskSpec":
     from .task import TaskSpec
 
     md = env.metadata
     md.register_step(run.flow_name, run.run_id, PARAMETERS_STEP, run.user)
-    task_id = str(md.new_task(run.flow_name, run.run_id, PARAMETERS_STEP, run.user)["task_id"])
+    task_id = str(md.new_task(run.flow_name, run.run_id, PARAMETERS_STEP, run.user,
+                              task_id=task_id)["task_id"])
     return TaskSpec(run.flow_name, run.run_id, PARAMETERS_STEP, task_id, 0, [], [], 0,
                     run.user)
 
 
-def record_parameters(env: "RunEnvironment", run: "RunInfo", values: dict[str, Any]
-                      ) -> "InputRef":
-    """Create the run's ``_parameters`` task holding parameter and config values."""
+def record_parameters(env: "RunEnvironment", run: "RunInfo", values: dict[str, Any],
+                      task_id: str | None = None) -> "InputRef":
+    """Create the run's ``_parameters`` task holding parameter and config values (its id
+    allocated by the metadata provider unless ``task_id`` is given)."""
     from .datastore.task_store import TaskIndex
     from .task import InputRef
 
-    spec = _parameters_spec(env, run)
+    spec = _parameters_spec(env, run, task_id)
     store = task_store(env, spec)
     index = TaskIndex(store.cas.save(values), index_state(spec, True, ["start"]))
     record_start(env, spec)
@@ -259,3 +262,23 @@ def finished_attempt(env: "RunEnvironment", flow_name: str, run_id: str, step: s
         return None
     state = store.load_index(attempt).state
     return attempt, [SplitFrame.from_json(f) for f in state.get("stack", [])]
+
+
+def latest_success(env: "RunEnvironment", flow_name: str, run_id: str, step: str,
+                   task_id: str, attempts: int
+                   ) -> "tuple[int, list[SplitFrame], TaskResult] | None":
+    """The newest of a task's first ``attempts`` attempts that succeeded, with its split
+    stack and result, read from the indexes alone (deployed tasks find their parents this
+    way, without a metadata round trip per parent)."""
+    from .datastore.task_store import TaskDataStore
+    from .flowspec import SplitFrame
+
+    store = TaskDataStore(env.backend, flow_name, run_id, step, task_id)
+    for attempt in reversed(range(attempts)):
+        if not store.has_index(attempt):
+            continue
+        state = store.load_index(attempt).state
+        if state.get("ok"):
+            return attempt, [SplitFrame.from_json(f) for f in state.get("stack", [])], \
+                _result(state)
+    return None

@@ -305,6 +305,9 @@ def build_cli(flow_cls: type) -> click.Group:
         pass
     else:
         add_inspect_commands(cli)
+    from .deploy import add_deploy_commands
+
+    add_deploy_commands(cli)
     return cli
 
 

@@ -1,0 +1,402 @@
+"""``python flow.py argo-workflows ...``: deploy a flow to a production scheduler, plus the
+hidden ``deployed-step`` command its tasks run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .flow_cli import FlowContext
+
+# Profile keys a deployed task needs; never a secret (settings.SECRET_KEYS are refused).
+TASK_ENVIRONMENT_KEYS = (
+    "METAFLOW_DEFAULT_DATASTORE", "METAFLOW_DEFAULT_METADATA",
+    "METAFLOW_DATASTORE_SYSROOT_AZURE", "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT",
+    "METAFLOW_CARD_AZUREROOT", "METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_CARD_S3ROOT",
+    "METAFLOW_S3_ENDPOINT_URL", "METAFLOW_SERVICE_HEADERS", "METAFLOW_SERVICE_RETRY_COUNT",
+    "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE", "METAFLOW_AZURE_KEY_VAULT_PREFIX",
+    "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION", "METAFLOW_DEFAULT_SECRETS_ROLE",
+    "METAFLOW_USER_NAMESPACE",
+)
+
+
+# Flow parameters after the command's own options are passed through as `--name value`.
+PASS_PARAMETERS = {"ignore_unknown_options": True}
+
+
+def require_shared_mode(obj: "FlowContext", target: str) -> None:
+    """Production runs need the shared datastore and metadata service."""
+    settings = obj.settings
+    if settings.datastore_type == "local":
+        raise ConfigurationError(
+            f"{target} runs need a shared datastore, but METAFLOW_DEFAULT_DATASTORE is local",
+            "use a shared-mode profile (METAFLOW_PROFILE=..., `headwater configure import`) "
+            "with METAFLOW_DEFAULT_DATASTORE=azure or s3")
+    if settings.metadata_type != "service":
+        raise ConfigurationError(
+            f"{target} runs need the metadata service, but METAFLOW_DEFAULT_METADATA is "
+            f"{settings.metadata_type}", "set METAFLOW_DEFAULT_METADATA=service and "
+            "METAFLOW_SERVICE_URL (a shared-mode profile has both)")
+
+
+def task_environment(obj: "FlowContext") -> dict[str, str]:
+    """The profile as environment for a deployed task: what the deployer's profile says,
+    with the in-cluster service URL when there is one, and the deploying user."""
+    settings = obj.settings
+    env = {k: v for k in TASK_ENVIRONMENT_KEYS if (v := settings.get(k))}
+    url = settings.get("METAFLOW_SERVICE_INTERNAL_URL") or settings.get("METAFLOW_SERVICE_URL")
+    if url:
+        env["METAFLOW_SERVICE_URL"] = url
+    env["METAFLOW_USER"] = settings.user
+    return env
+
+
+def deployment_name(obj: "FlowContext") -> str:
+    """The scheduler-side name: the flow, qualified by its @project and branch."""
+    from ..decorators.project import ProjectDecorator
+
+    for deco in getattr(obj.flow_cls, "_flow_decorators", []):
+        if isinstance(deco, ProjectDecorator):
+            return f"{deco.attributes['name']}.{deco.branch(obj.settings.user)}.{obj.flow_name}"
+    return obj.flow_name
+
+
+def flow_schedule(obj: "FlowContext") -> tuple[str | None, str | None]:
+    from ..decorators.project import ScheduleDecorator
+
+    for deco in getattr(obj.flow_cls, "_flow_decorators", []):
+        if isinstance(deco, ScheduleDecorator):
+            return deco.schedule, deco.attributes.get("timezone")
+    return None, None
+
+
+def container_command(obj: "FlowContext", flow_args: list[str]) -> list[str]:
+    """The command a deployed task's container runs for ``flow_args``."""
+    import os
+
+    script = os.path.basename(obj.flow_file or "flow.py")
+    return ["python", script, *flow_args]
+
+
+def add_deploy_commands(cli: click.Group) -> None:
+    """Register the deployer commands on a flow's CLI."""
+    from ..parameters import flow_parameters
+
+    @cli.command("deployed-step", hidden=True, context_settings=PASS_PARAMETERS,
+                 help="Run one task of a deployed flow (used by Argo Workflows pods).")
+    @click.option("--run-id", required=True)
+    @click.option("--step", "step_name", required=True)
+    @click.option("--path", "path_text", default="")
+    @click.option("--attempt", default="0", help="Attempt number, or 'auto' (count them).")
+    @click.option("--outputs-dir", help="Write outputs as files here (Argo Workflows).")
+    @click.option("--outputs-table", help="Write outputs to this DynamoDB table (Step Functions).")
+    @click.option("--tag", "tags", multiple=True)
+    @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_obj
+    def deployed_step(obj: "FlowContext", run_id, step_name, path_text, attempt, outputs_dir,
+                      outputs_table, tags, parameter_args):
+        from ..deployers.coordinates import parse_path
+        from ..deployers.deployed_step import DynamoDBOutputs, FileOutputs, run_deployed_step
+        from ..parameters import resolve_parameters
+
+        graph = obj.prepare()
+        values = None
+        if step_name == "start":
+            given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
+            values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user),
+                      **obj.configs}
+        outputs = (FileOutputs(outputs_dir) if outputs_dir else
+                   DynamoDBOutputs(outputs_table) if outputs_table else None)
+        runtime = "step-functions" if outputs_table else "argo-workflows"
+        result = run_deployed_step(
+            obj.flow_cls, graph, obj.environment(), run_id=run_id, step=step_name,
+            path=parse_path(path_text), attempt=-1 if attempt == "auto" else int(attempt),
+            user=obj.settings.user, namespace=obj.run_namespace(), tags=list(tags),
+            system_tags=[t for t in obj.system_tags() if not t.startswith("runtime:")]
+            + [f"runtime:{runtime}"], parameters=values,
+            outputs=outputs)
+        sys.exit(0 if result.ok else 1)
+
+    @cli.group("argo-workflows", help="Deploy the flow to Argo Workflows (AKS/EKS).")
+    def argo_workflows() -> None:
+        pass
+
+    @argo_workflows.command(help="Compile the flow into a WorkflowTemplate (and a CronWorkflow "
+                                 "for @schedule) and apply it.")
+    @click.option("--namespace", "k8s_namespace",
+                  help="Kubernetes namespace (default: METAFLOW_KUBERNETES_NAMESPACE).")
+    @click.option("--tag", "tags", multiple=True, help="Tag every run (repeatable).")
+    @click.option("--max-workers", type=click.IntRange(1), help="Pods running at once.")
+    @click.option("--workflow-timeout", type=click.IntRange(1),
+                  help="Fail a run that takes longer (seconds).")
+    @click.option("--only-json", is_flag=True, help="Print the objects; apply nothing.")
+    @click.pass_obj
+    def create(obj: "FlowContext", k8s_namespace, tags, max_workers, workflow_timeout,
+               only_json):
+        objects = _compile_argo(obj, k8s_namespace, list(tags), max_workers, workflow_timeout)
+        if only_json:
+            click.echo(json.dumps(objects if len(objects) > 1 else objects[0], indent=2))
+            return
+        from ..deployers.argo_client import apply, custom_objects_api
+
+        api = custom_objects_api(obj.settings.get("METAFLOW_KUBERNETES_CONTEXT"))
+        for item in objects:
+            apply(api, item)
+            click.echo(f"Applied {item['kind']} {item['metadata']['namespace']}/"
+                       f"{item['metadata']['name']}.")
+        click.echo(f"Start a run with: python {_script(obj)} argo-workflows trigger")
+
+    @argo_workflows.command(help="Start a run of the deployed flow; prints its run id. "
+                                 "Parameters as for run: --name VALUE.",
+                            context_settings=PASS_PARAMETERS)
+    @click.option("--namespace", "k8s_namespace", help="Kubernetes namespace.")
+    @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_obj
+    def trigger(obj: "FlowContext", k8s_namespace, parameter_args):
+        from ..deployers.argo_client import custom_objects_api, submit
+        from ..deployers.argo import k8s_name
+
+        given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
+        params = {flow_parameters(obj.flow_cls)[k].name: str(v) for k, v in given.items()}
+        api = custom_objects_api(obj.settings.get("METAFLOW_KUBERNETES_CONTEXT"))
+        name = submit(api, _namespace(obj, k8s_namespace), k8s_name(deployment_name(obj)),
+                      params)
+        click.echo(f"Workflow {name} started: run {obj.flow_name}/argo-{name}")
+
+    @argo_workflows.command(help="Remove the deployed WorkflowTemplate and its schedule.")
+    @click.option("--namespace", "k8s_namespace", help="Kubernetes namespace.")
+    @click.pass_obj
+    def delete(obj: "FlowContext", k8s_namespace):
+        from ..deployers.argo_client import custom_objects_api, delete as delete_objects
+        from ..deployers.argo import k8s_name
+
+        api = custom_objects_api(obj.settings.get("METAFLOW_KUBERNETES_CONTEXT"))
+        name = k8s_name(deployment_name(obj))
+        gone = delete_objects(api, _namespace(obj, k8s_namespace), name)
+        click.echo(f"Deleted {', '.join(gone)} {name}." if gone
+                   else f"Nothing named {name} is deployed.")
+
+    @argo_workflows.command("list-runs", help="List runs of the deployed flow.")
+    @click.option("--namespace", "k8s_namespace", help="Kubernetes namespace.")
+    @click.pass_obj
+    def list_runs(obj: "FlowContext", k8s_namespace):
+        from ..deployers.argo_client import custom_objects_api, list_runs as list_workflows
+        from ..deployers.argo import k8s_name
+
+        api = custom_objects_api(obj.settings.get("METAFLOW_KUBERNETES_CONTEXT"))
+        for wf in list_workflows(api, _namespace(obj, k8s_namespace),
+                                 k8s_name(deployment_name(obj))):
+            status = wf.get("status", {})
+            click.echo(f"argo-{wf['metadata']['name']}  {status.get('phase', 'Pending'):<10} "
+                       f"started {status.get('startedAt') or '-'}")
+
+
+    @cli.group("step-functions", help="Deploy the flow to AWS Step Functions (tasks on AWS "
+                                      "Batch).")
+    def step_functions() -> None:
+        pass
+
+    @step_functions.command("create", help="Compile the flow into a state machine and deploy "
+                                           "it (created, or updated in place).")
+    @click.option("--schedule", help="EventBridge schedule, e.g. 'cron(0 2 * * ? *)' "
+                                     "(default: the flow's @schedule).")
+    @click.option("--role", help="IAM role the state machine runs as (default: "
+                                 "METAFLOW_SFN_IAM_ROLE).")
+    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                  help="Tag the state machine and every run (repeatable).")
+    @click.option("--max-workers", type=click.IntRange(1), help="Items of a foreach at once.")
+    @click.option("--only-json", is_flag=True, help="Print the state machine; deploy nothing.")
+    @click.pass_obj
+    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, only_json):
+        from ..deployers.schedules import eventbridge_schedule
+
+        settings = obj.settings
+        obj.prepare()  # resolves config placeholders in @schedule
+        flow_cron, _ = flow_schedule(obj)
+        cron = schedule or flow_cron
+        expression = eventbridge_schedule(cron) if cron else None
+        definition, bodies = _compile_step_functions(obj, list(tags), max_workers)
+        if only_json:
+            click.echo(json.dumps(definition, indent=2))
+            return
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        role = role or settings.get("METAFLOW_SFN_IAM_ROLE")
+        if not role:
+            raise ConfigurationError("no IAM role for the state machine",
+                                     "pass --role ARN or set METAFLOW_SFN_IAM_ROLE")
+        batch = boto3.client("batch")
+        for body in bodies.values():
+            api.register_job_definition(batch, body)
+        name = _state_machine_name(obj)
+        resource_tags = dict(t.split("=", 1) for t in tags if "=" in t)
+        arn = api.deploy_state_machine(boto3.client("stepfunctions"), name, definition, role,
+                                       resource_tags,
+                                       settings.get("METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"))
+        click.echo(f"Deployed state machine {arn}.")
+        if expression:
+            events_role = settings.require("METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE",
+                                           "to let EventBridge start scheduled runs")
+            api.put_schedule(boto3.client("events"), name, expression, arn, events_role)
+            click.echo(f"Scheduled: {expression}.")
+        click.echo(f"Start a run with: python {_script(obj)} step-functions trigger")
+
+    @step_functions.command("trigger", context_settings=PASS_PARAMETERS,
+                            help="Start a run of the deployed flow; prints its run id. "
+                                 "Parameters as for run: --name VALUE.")
+    @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_obj
+    def sfn_trigger(obj: "FlowContext", parameter_args):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
+        params = {k: str(v) for k, v in given.items()}  # the definition's keys: attributes
+        execution = api.start(boto3.client("stepfunctions"), _state_machine_name(obj), params)
+        click.echo(f"Execution {execution} started: run {obj.flow_name}/sfn-{execution}")
+
+    @step_functions.command("delete", help="Remove the state machine and its schedule.")
+    @click.pass_obj
+    def sfn_delete(obj: "FlowContext"):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        name = _state_machine_name(obj)
+        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"), name)
+        click.echo(f"Deleted the {' and the '.join(gone)} of {name}." if gone
+                   else f"Nothing named {name} is deployed.")
+
+    @step_functions.command("list-runs", help="List runs of the deployed flow.")
+    @click.pass_obj
+    def sfn_list_runs(obj: "FlowContext"):
+        import boto3
+
+        from ..deployers import step_functions_client as api
+
+        for ex in api.list_executions(boto3.client("stepfunctions"), _state_machine_name(obj)):
+            click.echo(f"sfn-{ex['name']}  {ex['status']:<10} started {ex['startDate']}")
+
+
+def _state_machine_name(obj: "FlowContext") -> str:
+    import re
+
+    prefix = obj.settings.get("METAFLOW_SFN_STATE_MACHINE_PREFIX") or ""
+    return (prefix + re.sub(r"[^A-Za-z0-9_-]", "_", deployment_name(obj)))[:80]
+
+
+def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None
+                            ) -> tuple[dict, dict[str, dict]]:
+    """The state machine definition, and the job definitions it names (by step)."""
+    from ..deployers.step_functions import StepFunctionsCompiler, StepFunctionsOptions
+    from ..deployers.step_functions_client import job_definition_body
+    from ..decorators.resources import ResourcesDecorator
+
+    graph = obj.prepare()
+    require_shared_mode(obj, "Step Functions")
+    settings = obj.settings
+    queue = settings.require("METAFLOW_BATCH_JOB_QUEUE", "to run the flow's tasks on AWS Batch")
+    table = settings.require("METAFLOW_SFN_DYNAMO_DB_TABLE",
+                             "for the state foreach and conditional steps hand on")
+    image = settings.get("METAFLOW_BATCH_CONTAINER_IMAGE") or settings.get(
+        "METAFLOW_DEFAULT_CONTAINER_IMAGE")
+    if not image:
+        raise ConfigurationError("no container image for the flow's tasks",
+                                 "set METAFLOW_BATCH_CONTAINER_IMAGE (the image built from "
+                                 "infra/images/task.Dockerfile)")
+    bodies: dict[str, dict] = {}
+    for node in graph:
+        req = {"cpu": 1, "memory": 4096, "gpu": 0}
+        for deco in node.decorators:
+            if isinstance(deco, ResourcesDecorator):
+                req.update(deco.requests())
+        bodies[node.name] = job_definition_body(
+            f"{_state_machine_name(obj)}-{node.name}", image, float(req["cpu"]),
+            int(float(req["memory"])), int(float(req.get("gpu") or 0)),
+            settings.get("METAFLOW_ECS_S3_ACCESS_IAM_ROLE"),
+            settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE"),
+            fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")))
+    options = StepFunctionsOptions(name=_state_machine_name(obj), job_queue=queue,
+                                   state_table=table, environment=task_environment(obj),
+                                   tags=[t for t in tags], max_workers=max_workers)
+    compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
+                                     command=lambda args: container_command(obj, args),
+                                     job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
+    return compiler.definition(), bodies
+
+
+def _script(obj: "FlowContext") -> str:
+    import os
+
+    return os.path.relpath(obj.flow_file) if obj.flow_file else "flow.py"
+
+
+def _namespace(obj: "FlowContext", given: str | None) -> str:
+    return given or obj.settings.get("METAFLOW_KUBERNETES_NAMESPACE") or "default"
+
+
+def _parse_parameter_args(flow_cls: type, args: list[str]) -> dict[str, Any]:
+    """``--name value`` pairs (as ``run`` takes them) -> {attribute: raw value}."""
+    from ..exceptions import ParameterError
+    from ..parameters import flow_parameters
+
+    by_option = {p.option_name: attr for attr, p in flow_parameters(flow_cls).items()}
+    given: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if name not in by_option:
+            known = ", ".join(f"--{o}" for o in by_option) or "none"
+            raise ParameterError(f"{flow_cls.__name__} has no parameter {arg!r}",
+                                 f"known parameters: {known}")
+        if not eq:
+            if i + 1 >= len(args):
+                raise ParameterError(f"parameter {arg} needs a value", f"pass {arg} VALUE")
+            value = args[i + 1]
+            i += 1
+        given[by_option[name]] = value
+        i += 1
+    return given
+
+
+def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str],
+                  max_workers: int | None, workflow_timeout: int | None) -> list[dict]:
+    from ..deployers.argo import ArgoCompiler, ArgoOptions, k8s_name
+
+    graph = obj.prepare()
+    require_shared_mode(obj, "Argo Workflows")
+    settings = obj.settings
+    image = settings.get("METAFLOW_KUBERNETES_CONTAINER_IMAGE") or settings.get(
+        "METAFLOW_DEFAULT_CONTAINER_IMAGE")
+    if not image:
+        raise ConfigurationError("no container image for the flow's tasks",
+                                 "set METAFLOW_KUBERNETES_CONTAINER_IMAGE (the image built "
+                                 "from infra/images/task.Dockerfile)")
+    schedule, timezone = flow_schedule(obj)
+    if schedule:
+        from ..deployers.schedules import argo_schedule
+
+        schedule = argo_schedule(schedule)
+    options = ArgoOptions(
+        namespace=_namespace(obj, k8s_namespace), name=k8s_name(deployment_name(obj)),
+        image=image, environment=task_environment(obj), tags=tags,
+        service_account=settings.get("METAFLOW_KUBERNETES_SERVICE_ACCOUNT"),
+        max_workers=max_workers, workflow_timeout=workflow_timeout,
+        schedule=schedule, timezone=timezone)
+    compiler = ArgoCompiler(obj.flow_cls, graph, options,
+                            command=lambda args: container_command(obj, args))
+    objects = [compiler.workflow_template()]
+    cron = compiler.cron_workflow()
+    if cron:
+        objects.append(cron)
+    return objects
