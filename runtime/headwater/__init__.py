@@ -35,6 +35,9 @@ _EXPORTS: dict[str, str] = {
     # flow decorators
     "project": "headwater.decorators.api",
     "schedule": "headwater.decorators.api",
+    # running flows from Python
+    "Runner": "headwater.runner",
+    "NBRunner": "headwater.runner",
     # Client API
     "Metaflow": "headwater.client",
     "Flow": "headwater.client",

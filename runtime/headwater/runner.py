@@ -1,0 +1,335 @@
+"""Running flows from Python: ``Runner`` (a flow file) and ``NBRunner`` (a flow class defined
+in a notebook), with the Metaflow API users know.
+
+    with Runner("flow.py").run(alpha=0.5) as running:
+        print(running.status, running.run.data.total)
+
+Each run is ``python flow.py run`` in a child process (a crash or ``os._exit`` in a flow
+never takes the caller down), started directly, with no wrapper process and no polling:
+the child writes the run id to a file the moment the run exists, and its output goes to two
+files the caller reads (``.stdout``/``.stderr``) or streams (``stream_log``). What a run
+costs over the flow itself is one interpreter start (``bench/runner_bench.py`` measures it
+against Metaflow's Runner).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from .exceptions import HeadwaterException
+
+if TYPE_CHECKING:
+    from .client import Run
+
+
+class RunnerError(HeadwaterException):
+    headline = "Runner error"
+
+
+def _option(name: str, value: Any) -> list[str]:
+    """``alpha=0.5`` -> ``--alpha 0.5``; ``flag=True`` -> ``--flag``; lists repeat."""
+    flag = "--" + name.replace("_", "-")
+    if value is True:
+        return [flag]
+    if value is False or value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [part for item in value for part in (flag, str(item))]
+    return [flag, str(value)]
+
+
+def flow_name_of(path: str) -> str:
+    """The name of the flow class a flow file runs (the class its ``__main__`` block
+    instantiates, else the only class deriving from FlowSpec)."""
+    tree = ast.parse(Path(path).read_text(), filename=path)
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    for node in tree.body:
+        if isinstance(node, ast.If):
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
+                        and call.func.id in classes:
+                    return call.func.id
+    flows = [n.name for n in tree.body if isinstance(n, ast.ClassDef)
+             and any(getattr(b, "id", getattr(b, "attr", "")) == "FlowSpec" for b in n.bases)]
+    if len(flows) == 1:
+        return flows[0]
+    raise RunnerError(f"cannot tell which flow {path} runs",
+                      "end the file with: if __name__ == '__main__': MyFlow()")
+
+
+class ExecutingRun:
+    """A run started by a ``Runner``: its process, its output, and (once it exists) its
+    Client ``Run``."""
+
+    def __init__(self, runner: "Runner", process: subprocess.Popen, workdir: str):
+        self.runner = runner
+        self.process = process
+        self._workdir = workdir
+        self._run: "Run | None" = None
+
+    # --- context manager: the run is waited for on exit ----------------------------------
+
+    def __enter__(self) -> "ExecutingRun":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.kill()
+        self.wait()
+
+    async def __aenter__(self) -> "ExecutingRun":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.kill()
+        await self.async_wait()
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    @property
+    def status(self) -> str:
+        """``running``, ``successful`` or ``failed``."""
+        code = self.process.poll()
+        return "running" if code is None else "successful" if code == 0 else "failed"
+
+    @property
+    def run_id(self) -> str | None:
+        path = os.path.join(self._workdir, "run-id")
+        try:
+            with open(path) as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @property
+    def run(self) -> "Run":
+        """The Client ``Run`` (available as soon as the run has been created)."""
+        if self._run is None:
+            run_id = self.run_id
+            if run_id is None:
+                if self.process.poll() is not None:
+                    raise RunnerError(f"the flow exited ({self.process.returncode}) before "
+                                      f"it started a run: {self.stderr.strip()[-500:]}",
+                                      "see .stderr for the whole message")
+                raise RunnerError("the run has not been created yet",
+                                  "wait() for it, or read .run once .run_id is set")
+            from .client import Run
+
+            self._run = Run(f"{self.runner.flow_name}/{run_id}", _namespace_check=False)
+        return self._run
+
+    def _read(self, stream: str) -> str:
+        with open(os.path.join(self._workdir, stream), "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+
+    @property
+    def stdout(self) -> str:
+        return self._read("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._read("stderr")
+
+    # --- waiting -------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None, stream: str | None = None) -> "ExecutingRun":
+        """Block until the run ends (``stream="stdout"``/``"stderr"`` echoes it meanwhile)."""
+        if stream is None:
+            self.process.wait(timeout)
+            return self
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with open(os.path.join(self._workdir, stream), "rb") as f:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                    sys.stdout.flush()
+                elif self.process.poll() is not None:
+                    return self
+                elif deadline is not None and time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired(self.process.args, timeout or 0)
+                else:
+                    time.sleep(0.05)
+
+    async def async_wait(self, timeout: float | None = None) -> "ExecutingRun":
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.process.wait, timeout)
+        return self
+
+    async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
+        """The run's output line by line as it is written, until the run ends."""
+        with open(os.path.join(self._workdir, stream), "rb") as f:
+            pending = b""
+            while True:
+                chunk = f.read()
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        yield line.decode("utf-8", errors="replace")
+                elif self.process.poll() is not None:
+                    if pending:
+                        yield pending.decode("utf-8", errors="replace")
+                    return
+                else:
+                    await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        """Interrupt the run as Ctrl-C would (its tasks are stopped; it stays resumable)."""
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Runner:
+    """Runs a flow file's ``run`` and ``resume`` from Python.
+
+    ``Runner(flow_file, show_output=False, profile=None, env=None, cwd=None, **options)``:
+    ``options`` are the flow's top-level options (``with_=["retry"]`` for ``--with``,
+    ``datastore="s3"``, ``quiet=True``...); ``env`` adds environment variables for the run;
+    ``profile`` picks ``METAFLOW_PROFILE``.
+    """
+
+    def __init__(self, flow_file: str, show_output: bool = False, profile: str | None = None,
+                 env: dict[str, str] | None = None, cwd: str | None = None, **options: Any):
+        if not os.path.isfile(flow_file):
+            raise RunnerError(f"flow file {flow_file!r} does not exist",
+                              "pass the path of a file that defines the flow")
+        self.flow_file = os.path.abspath(flow_file)
+        self.flow_name = flow_name_of(self.flow_file)
+        self.show_output = show_output
+        self.cwd = cwd
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        if profile:
+            self.env["METAFLOW_PROFILE"] = profile
+        if "METAFLOW_DATASTORE_SYSROOT_LOCAL" not in self.env:
+            # the child writes where this process's Client will read
+            from .datastore.local import local_root
+            from .settings import Settings
+
+            self.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = local_root(Settings())
+        self.top_level: list[str] = []
+        for name, value in options.items():
+            self.top_level += _option(name.rstrip("_"), value)
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def _start(self, command: str, args: list[str]) -> ExecutingRun:
+        workdir = tempfile.mkdtemp(prefix="headwater-runner-")
+        argv = [sys.executable, self.flow_file, *self.top_level, command,
+                "--run-id-file", os.path.join(workdir, "run-id"), *args]
+        out = open(os.path.join(workdir, "stdout"), "wb")
+        err = open(os.path.join(workdir, "stderr"), "wb")
+        try:
+            process = subprocess.Popen(argv, env=self.env, cwd=self.cwd, stdout=out,
+                                       stderr=err, stdin=subprocess.DEVNULL)
+        finally:
+            out.close()
+            err.close()
+        return ExecutingRun(self, process, workdir)
+
+    def _parameters(self, params: dict[str, Any]) -> list[str]:
+        args: list[str] = []
+        for name, value in params.items():
+            if isinstance(value, bool):
+                args += ["--" + name.replace("_", "-"), "true" if value else "false"]
+            else:
+                args += _option(name, value)
+        return args
+
+    def run(self, **params: Any) -> ExecutingRun:
+        """Run the flow with ``params`` (parameters and run options such as ``tags=[...]``,
+        ``max_workers=4``); returns when the run has ended."""
+        return self._start_run(params).wait(stream="stdout" if self.show_output else None)
+
+    def resume(self, **options: Any) -> ExecutingRun:
+        """Resume the latest (or ``origin_run_id=``) run; returns when it has ended."""
+        running = self._start("resume", self._resume_args(options))
+        return running.wait(stream="stdout" if self.show_output else None)
+
+    def _start_run(self, params: dict[str, Any]) -> ExecutingRun:
+        args = []
+        for key in ("tags", "max_workers", "max_num_splits"):
+            if key in params:
+                value = params.pop(key)
+                args += _option("tag" if key == "tags" else key, value)
+        return self._start("run", args + self._parameters(params))
+
+    async def async_run(self, **params: Any) -> ExecutingRun:
+        """Start the run and return at once; ``await running.async_wait()`` for its end."""
+        return self._start_run(params)
+
+    async def async_resume(self, **options: Any) -> ExecutingRun:
+        return self._start("resume", self._resume_args(options))
+
+    @staticmethod
+    def _resume_args(options: dict[str, Any]) -> list[str]:
+        args: list[str] = []
+        step = options.pop("step", None)
+        for name, value in options.items():
+            args += _option("tag" if name == "tags" else name, value)
+        return args + ([step] if step else [])
+
+
+class NBRunner(Runner):
+    """A ``Runner`` for a flow class defined in a notebook (or any module): its source is
+    written to a file in ``base_dir`` (default: a temporary folder) and run from there."""
+
+    def __init__(self, flow: type, show_output: bool = True, profile: str | None = None,
+                 env: dict[str, str] | None = None, base_dir: str | None = None,
+                 **options: Any):
+        import inspect
+
+        source = _notebook_source(flow)
+        if source is None:
+            try:
+                source = inspect.getsource(inspect.getmodule(flow))  # type: ignore[arg-type]
+            except (OSError, TypeError):
+                raise RunnerError(f"cannot find the source of {flow.__name__}",
+                                  "define the flow in a notebook cell or a .py file") from None
+        folder = base_dir or tempfile.mkdtemp(prefix="headwater-nb-")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{flow.__name__.lower()}.py")
+        with open(path, "w") as f:
+            f.write(source.rstrip() + f"\n\n\nif __name__ == '__main__':\n    {flow.__name__}()\n")
+        super().__init__(path, show_output=show_output, profile=profile, env=env, **options)
+
+    def nbrun(self, **params: Any) -> "Run":
+        """Run and return the Client ``Run`` (what a notebook cell wants)."""
+        return self.run(**params).run
+
+
+def _notebook_source(flow: type) -> str | None:
+    """The cells of the running IPython session, when there is one."""
+    try:
+        from IPython import get_ipython  # type: ignore[import-not-found]
+    except ModuleNotFoundError:
+        return None
+    shell = get_ipython()
+    if shell is None or "__main__" != flow.__module__:
+        return None
+    cells = [c for c in shell.user_ns.get("In", []) if c and "get_ipython" not in c]
+    return "\n\n".join(c for c in cells if "NBRunner" not in c) or None
