@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from typing import Any
 
 from .exceptions import ParameterError
@@ -136,8 +137,15 @@ def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
     return class_members(flow_cls, Parameter)
 
 
+def environment_name(name: str) -> str:
+    """``METAFLOW_RUN_<NAME>``: the environment variable that sets a parameter when the
+    command line does not (Metaflow's convention; ``n-items`` -> ``METAFLOW_RUN_N_ITEMS``)."""
+    return "METAFLOW_RUN_" + name.upper().replace("-", "_")
+
+
 def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str) -> dict[str, Any]:
-    """The values of every parameter for a run: given ones converted, others defaulted.
+    """The values of every parameter for a run: given ones converted, then those set in the
+    environment (``METAFLOW_RUN_<NAME>``), others defaulted.
 
     ``given`` maps attribute names to raw values (strings from the command line). Raises
     ``ParameterError`` for an unknown name, a badly typed value or a missing required one.
@@ -150,8 +158,11 @@ def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str) -> dict
                              f"known parameters: {known}")
     values: dict[str, Any] = {}
     for attr, param in params.items():
+        from_env = os.environ.get(environment_name(param.name))
         if given.get(attr) is not None:
             values[attr] = param.convert(given[attr])
+        elif from_env not in (None, ""):
+            values[attr] = param.convert(from_env)
         else:
             values[attr] = param.resolve_default(flow_cls.__name__, user)
             if values[attr] is None and param.required:

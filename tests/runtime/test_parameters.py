@@ -258,3 +258,31 @@ def test_a_plain_flow_object_may_set_class_attributes():
     flow = ConstFlow()
     flow.THRESHOLD = 0.9  # outside a run: an ordinary object, as in a unit test
     assert flow.THRESHOLD == 0.9
+
+
+def test_a_parameter_can_come_from_the_environment(write_flow, run_flow):
+    """``METAFLOW_RUN_<NAME>`` sets a parameter the command line does not (Metaflow's
+    convention); the command line wins; a bad value is the parameter's own error."""
+    path = write_flow('''
+        from headwater import FlowSpec, Parameter, step
+
+        class EnvParamFlow(FlowSpec):
+            n_items = Parameter("n-items", default=1)
+
+            @step
+            def start(self):
+                print("n_items =", self.n_items)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            EnvParamFlow()
+    ''')
+    assert "n_items = 7" in run_flow(path, "run", env={"METAFLOW_RUN_N_ITEMS": "7"}).stdout
+    assert "n_items = 3" in run_flow(path, "run", "--n-items", "3",
+                                     env={"METAFLOW_RUN_N_ITEMS": "7"}).stdout
+    bad = run_flow(path, "run", env={"METAFLOW_RUN_N_ITEMS": "many"}, check=False)
+    assert bad.returncode == 1 and "n-items" in bad.stderr and "Traceback" not in bad.stderr
