@@ -57,7 +57,9 @@ def api_client(settings: "Settings"):
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return client.ApiClient(configuration)
-        return config.new_client_from_config(context=context)
+        # The client reads $KUBECONFIG once, at import; read it on every call.
+        return config.new_client_from_config(
+            config_file=os.environ.get("KUBECONFIG") or "~/.kube/config", context=context)
     except ConfigException as exc:
         raise ClusterUnreachable(
             f"no Kubernetes cluster configured: {exc}",
