@@ -110,7 +110,7 @@ def job_manifest(spec: "TaskSpec", package: "CodePackage", settings: "Settings",
     from .container import container_command, container_environment
 
     name = job_name(spec)
-    labels = {**{_label(k): _label(v) for k, v in resolved["labels"].items()},
+    labels = {**{str(k): _label(v) for k, v in resolved["labels"].items()},
               f"{LABEL_PREFIX}/flow": _label(spec.flow_name),
               f"{LABEL_PREFIX}/run-id": _label(spec.run_id),
               f"{LABEL_PREFIX}/step": _label(spec.step_name),
