@@ -199,7 +199,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def run(argv: list[str]) -> int:
     """Run the attempt; returns the exit code."""
     from .. import __version__
-    from ..cli.errors import format_error
     from ..datastore import get_backend
     from ..datastore.task_store import TaskDataStore
     from ..exceptions import HeadwaterException
@@ -242,7 +241,9 @@ def run(argv: list[str]) -> int:
         metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
                                    spec.user, entries)
     except HeadwaterException as exc:
-        tees["stderr"].write((format_error(exc) + "\n").encode())
+        # One line, so it is also the last line a backend shows as the failure's reason.
+        line = f"{exc.headline}: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else "")
+        tees["stderr"].write((line + "\n").encode())
         if logs is not None:
             logs.save()
         return SETUP_FAILED_EXIT
