@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterable
 from .exceptions import HeadwaterException
 
 if TYPE_CHECKING:
+    from .compute.base import ComputeContext
     from .datastore.base import StorageBackend
     from .metadata.base import MetadataEntry
     from .settings import Settings
@@ -268,6 +269,29 @@ def create_package(backend: "StorageBackend", flow_name: str, flow_file: str,
         backend.put_bytes(key, data, overwrite=False)
         uploaded = True
     return CodePackage(sha, key, len(data), __version__, rel_flow, uploaded)
+
+
+def package_for_run(ctx: "ComputeContext") -> CodePackage:
+    """The package a remote backend ships for the run ``ctx`` serves: the flow's folder
+    with ``--package-suffixes`` (``ctx.options["package_suffixes"]``), plus the config
+    files the run uses (``ctx.options["config_files"]``, name -> path) and the flow's
+    default config files."""
+    from .config import flow_configs
+
+    flow_dir = os.path.dirname(os.path.abspath(ctx.flow_file))
+    extra = list((ctx.options.get("config_files") or {}).values())
+    for config in flow_configs(ctx.flow_cls).values():
+        if config.default and not os.path.isabs(config.default):
+            extra.append(os.path.join(flow_dir, config.default))
+    return create_package(ctx.env.backend, ctx.flow_cls.__name__, ctx.flow_file,
+                          ctx.env.settings, ctx.options.get("package_suffixes", ()), extra)
+
+
+def package_paths(ctx: "ComputeContext") -> dict[str, str]:
+    """The run's config files (name -> path) as paths inside the package."""
+    root = os.path.dirname(os.path.abspath(ctx.flow_file))
+    return {name: os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+            for name, path in (ctx.options.get("config_files") or {}).items()}
 
 
 def download_package(backend: "StorageBackend", key: str, sha: str, dest: str) -> dict:

@@ -72,3 +72,27 @@ def test_failed_on_the_cluster_then_resumed_locally(shared, kube, tmp_path, run_
     assert resumed.id != run_id and resumed.successful
     assert resumed["end"].task.stdout.strip() == "end 42"
     assert resumed["start"].task.data.value == 42
+
+
+@pytest.mark.parametrize("shared", ["s3"], indirect=True)
+def test_retry_catch_and_config_examples_on_kubernetes(shared, kube):
+    """@retry holds on the cluster (a failed attempt's Job, then attempt 2's Job, each its
+    own Job; the task's log is attempt 2's), @catch lets the flow go on; the config
+    example's default config.toml travels in the code package."""
+    ok, run_id, _ = run_remote(EXAMPLES / "retry_catch_flow.py", KubernetesCompute,
+                               with_specs=("kubernetes",))
+    assert ok
+    run = Flow("RobustFlow")[run_id]
+    fetch = run["fetch_external_data"].task
+    assert fetch.data.fetch_attempts == 2 and fetch.stdout.strip() == "attempt 2"
+    assert run.data.summary["transform_failed"]
+    attempts = [j["metadata"]["labels"]["headwater.dev/attempt"] for j in kube.accepted
+                if j["metadata"]["labels"]["headwater.dev/step"] == "fetch_external_data"]
+    assert attempts == ["0", "1"]
+    assert kube.accepted[1]["spec"]["activeDeadlineSeconds"] == 65  # @timeout + grace
+
+    ok, run_id, _ = run_remote(EXAMPLES / "config_flow.py", KubernetesCompute,
+                               with_specs=("kubernetes",))
+    assert ok
+    model = Flow("ConfigurableMLFlow")[run_id]["train_model"].task.data.model
+    assert model.n_estimators == 20

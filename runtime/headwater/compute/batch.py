@@ -180,14 +180,11 @@ class BatchCompute(Compute):
         self._poller: threading.Thread | None = None
 
     def code_package(self) -> "CodePackage":
+        """The run's code package, made and uploaded on first use."""
         if self.package is None:
-            from ..package import create_package
+            from ..package import package_for_run
 
-            options = self.ctx.options
-            self.package = create_package(
-                self.ctx.env.backend, self.ctx.flow_cls.__name__, self.ctx.flow_file,
-                self.ctx.env.settings, options.get("package_suffixes", ()),
-                extra=list((options.get("config_files") or {}).values()))
+            self.package = package_for_run(self.ctx)
         return self.package
 
     def definition_arn(self, step: str) -> tuple[str, dict]:
@@ -212,13 +209,11 @@ class BatchCompute(Compute):
         return self.definitions[name], resolved
 
     def submit_parameters(self, spec: "TaskSpec", timeout: float | None) -> dict[str, Any]:
-        import os
+        from ..package import package_paths
 
         arn, resolved = self.definition_arn(spec.step_name)
         options = self.ctx.options
-        root = os.path.dirname(os.path.abspath(self.ctx.flow_file))
-        configs = {name: os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
-                   for name, path in (options.get("config_files") or {}).items()}
+        configs = package_paths(self.ctx)
         return submit_parameters(spec, arn, resolved["queue"], self.code_package(), timeout,
                                  tuple(options.get("with_specs", ())), configs)
 

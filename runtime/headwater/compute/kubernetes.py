@@ -268,23 +268,17 @@ class KubernetesCompute(Compute):
     def code_package(self) -> "CodePackage":
         """The run's code package, made and uploaded on first use."""
         if self.package is None:
-            from ..package import create_package
+            from ..package import package_for_run
 
-            options = self.ctx.options
-            self.package = create_package(
-                self.ctx.env.backend, self.ctx.flow_cls.__name__, self.ctx.flow_file,
-                self.ctx.env.settings, options.get("package_suffixes", ()),
-                extra=list((options.get("config_files") or {}).values()))
+            self.package = package_for_run(self.ctx)
         return self.package
 
     def manifest(self, spec: "TaskSpec", timeout: float | None) -> dict[str, Any]:
         """The Job for ``spec`` (also what tests validate against the Kubernetes schema)."""
-        import os
+        from ..package import package_paths
 
         options = self.ctx.options
-        root = os.path.dirname(os.path.abspath(self.ctx.flow_file))
-        configs = {name: os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
-                   for name, path in (options.get("config_files") or {}).items()}
+        configs = package_paths(self.ctx)
         return job_manifest(spec, self.code_package(), self.ctx.env.settings,
                             _resolved(self.ctx, spec.step_name), timeout,
                             tuple(options.get("with_specs", ())), configs, self.ttl_seconds)
