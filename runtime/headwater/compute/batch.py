@@ -410,8 +410,14 @@ def queue_platform(client, queue_name: str) -> str:
     arns = [c["computeEnvironment"] for c in found.get("computeEnvironmentOrder", [])]
     if not arns:
         return "EC2"
-    envs = client.describe_compute_environments(computeEnvironments=arns)[
-        "computeEnvironments"]
+    try:
+        envs = client.describe_compute_environments(computeEnvironments=arns)[
+            "computeEnvironments"]
+    except ClientError as exc:
+        raise RemoteComputeError(
+            f"cannot read the compute environments of queue {queue_name!r} (to choose "
+            f"Fargate or EC2 job definitions): {exc.response['Error'].get('Code')}",
+            "allow batch:DescribeComputeEnvironments to your identity") from None
     types = {(e.get("computeResources") or {}).get("type", "EC2") for e in envs}
     return "FARGATE" if types and types <= set(FARGATE_TYPES) else "EC2"
 
