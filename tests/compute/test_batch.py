@@ -165,6 +165,8 @@ def test_definitions_match_the_service_model():
 
 
 def test_failure_reasons():
+    """Batch's statusReason/container reason become one-line reasons (strings as Batch
+    documents them; not observed from a real job)."""
     assert failure_reason({"statusReason": "Essential container in task exited",
                            "container": {"reason": "OutOfMemoryError: Container killed due "
                                                    "to memory usage", "exitCode": 137}},
@@ -177,6 +179,9 @@ def test_failure_reasons():
 
 
 def test_unknown_queue_and_role_errors(batch, monkeypatch):
+    """Compute.check against moto: an unknown queue, a missing role and a role that does
+    not trust ECS tasks are one-line errors before anything is submitted (moto's IAM,
+    not AWS's policy evaluation)."""
     monkeypatch.setenv("METAFLOW_BATCH_JOB_QUEUE", "no-such-queue")
     with pytest.raises(BatchQueueUnknown, match="'no-such-queue' does not exist"):
         start_run(POD_FLOW, BatchCompute)

@@ -26,6 +26,8 @@ POD_FLOW = Path(__file__).parent / "flows" / "pod_flow.py"
 
 
 def test_environment_has_profile_keys_only():
+    """container_environment copies profile keys only: secret keys present in the
+    environment never reach a Job, and tasks get the in-cluster service URL."""
     env = {key: "x" for key in SECRET_KEYS}
     env.update({"METAFLOW_DEFAULT_DATASTORE": "s3", "METAFLOW_DATASTORE_SYSROOT_S3": "s3://b/p",
                 "METAFLOW_SERVICE_URL": "https://public", "HOME": "/root",
@@ -38,6 +40,8 @@ def test_environment_has_profile_keys_only():
 
 
 def test_command_is_what_the_entry_point_parses():
+    """container_command round-trips through the entry point's own argument parser (the
+    spec, --with options and config paths arrive intact)."""
     package = CodePackage("cd" * 32, "F/code/cd/x.tar.gz", 1, "0.1.0", "sub/flow.py")
     spec = TaskSpec("F", "3", "train", "7", 1, [InputRef("start", "6", 0)], user="u")
     command = container_command(package, spec, ["retry:times=2"], {"cfg": "config.toml"})

@@ -141,11 +141,14 @@ def test_job_names_are_valid_and_unique_per_attempt():
     ({"persistent_volume_claims": {"claim": "data"}}, "absolute paths"),
 ])
 def test_bad_attributes_are_one_line_errors(attrs, message):
+    """Wrong attribute values are DecoratorErrors at step_init (before a run exists)."""
     with pytest.raises(DecoratorError, match=message):
         KubernetesDecorator(attrs).step_init(None, None, "train")
 
 
 def test_no_image_anywhere_is_an_error():
+    """Without an image in the decorator or the profile, resolving says which key to
+    set."""
     with pytest.raises(DecoratorError, match="METAFLOW_KUBERNETES_CONTAINER_IMAGE is not set"):
         KubernetesDecorator().resolve(Settings(env={}), [])
 
@@ -157,6 +160,8 @@ def test_local_datastore_is_refused_before_anything_starts():
 
 
 def test_local_metadata_is_refused(monkeypatch, azurite):
+    """A shared datastore with local metadata is refused too (the task could not record
+    itself)."""
     monkeypatch.setenv("METAFLOW_DEFAULT_DATASTORE", "azure")
     monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_AZURE", f"{azurite.new_container()}/flows")
     monkeypatch.setenv("METAFLOW_AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
@@ -174,6 +179,7 @@ def remote_settings(monkeypatch, azurite, service_metadata_env):
 
 
 def test_no_kubeconfig(remote_settings, monkeypatch, tmp_path):
+    """No kubeconfig and not in a pod: one line saying how to get credentials."""
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ClusterUnreachable, match="no Kubernetes cluster configured") as info:
@@ -197,6 +203,8 @@ def test_cluster_unreachable(remote_settings, monkeypatch, tmp_path):
 
 
 def test_namespace_and_service_account_missing(remote_settings, kube, monkeypatch):
+    """Against the stand-in: a missing namespace or service account is named before any
+    Job is created; once they exist the check passes and submits nothing."""
     monkeypatch.setenv("METAFLOW_KUBERNETES_NAMESPACE", "nowhere")
     with pytest.raises(KubernetesObjectMissing, match="namespace 'nowhere' does not exist"):
         start_run(POD_FLOW, KubernetesCompute)

@@ -159,3 +159,24 @@ def test_kill_deletes_the_job_and_stops_the_pod(shared, kube):
     assert not kube.jobs and kube.deleted
     pod.proc.wait(10)  # the process really ended
     assert pod.proc.returncode is not None
+
+
+@pytest.mark.parametrize("shared", ["azure"], indirect=True)
+def test_a_job_the_api_rejects_is_one_line_with_its_reason(shared, kube):
+    """A toleration with a field Kubernetes does not know: the stand-in's schema validation
+    (as the real API server's) rejects the Job with 422, and start raises one line that
+    carries the API's message. Nothing runs."""
+    from headwater.compute.errors import RemoteComputeError
+
+    ctx, spec = start_run(POD_FLOW, KubernetesCompute)
+    for node in ctx.graph:
+        node.decorators.append(__import__("headwater.decorators.kubernetes", fromlist=["x"])
+                               .KubernetesDecorator({"tolerations": [{"key": "a",
+                                                                      "bogus": "1"}]}))
+    backend = KubernetesCompute(ctx)
+    try:
+        with pytest.raises(RemoteComputeError, match=r"refused to create Job .*HTTP 422.*bogus"):
+            backend.start(spec, None)
+    finally:
+        backend.close()
+    assert not kube.accepted and kube.rejected

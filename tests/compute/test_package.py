@@ -61,6 +61,8 @@ def test_files_chosen_by_git_check_ignore(tmp_path):
 
 
 def test_gitignore_parser_rules():
+    """The fallback .gitignore parser's rules (comments, globs, anchors, folders,
+    negation, **); git's own matcher is not compared here."""
     rules = GitIgnore(["# comment", "*.log", "/top.py", "out/", "!keep.log", "a/**/z.py"])
     assert rules.ignores("x.log") and rules.ignores("deep/x.log")
     assert not rules.ignores("keep.log")
@@ -93,6 +95,8 @@ def test_same_files_same_bytes(tmp_path):
 
 
 def test_suffixes_and_include_from_the_profile(tmp_path):
+    """METAFLOW_DEFAULT_PACKAGE_SUFFIXES and METAFLOW_CODE_PACKAGE_INCLUDE add files;
+    --package-suffixes changes the id."""
     flow = _tree(tmp_path)
     settings = Settings(env={"METAFLOW_DEFAULT_PACKAGE_SUFFIXES": ".toml,txt",
                              "METAFLOW_CODE_PACKAGE_INCLUDE": "data/*.csv"})
@@ -106,6 +110,8 @@ def test_suffixes_and_include_from_the_profile(tmp_path):
 
 
 def test_too_big_names_the_biggest_files(tmp_path):
+    """Over the limit: the error names the biggest files and the setting, and nothing is
+    stored."""
     flow = _tree(tmp_path)
     (tmp_path / "weights.py").write_bytes(b"#" * 3_000_000)
     store = LocalBackend(str(tmp_path / "store"))

@@ -19,6 +19,7 @@ datastore (``ComputeContext.read_result``); finished Jobs are deleted (propagati
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import queue
 import re
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from .base import Compute, ComputeContext, ComputeEvent, Stream, TaskExited, TaskKey, \
     TaskOutput, task_key
-from .errors import ClusterUnreachable, KubernetesObjectMissing, require_remote_storage
+from .errors import (ClusterUnreachable, KubernetesObjectMissing, RemoteComputeError,
+                     require_remote_storage)
 
 if TYPE_CHECKING:
     from ..package import CodePackage
@@ -80,8 +82,13 @@ def _api_error(exc: Exception, server: str, what: str) -> Exception:
                 f"the cluster at {server} refused to {what} (HTTP {exc.status} {exc.reason})",
                 "refresh your credentials (az aks get-credentials / aws eks "
                 "update-kubeconfig) and check your RBAC role in the namespace")
-        return ClusterUnreachable(f"the cluster at {server} failed to {what} "
-                                  f"(HTTP {exc.status} {exc.reason})")
+        detail = ""
+        try:  # the API's Status message says what was wrong (it holds no credentials)
+            detail = ": " + json.loads(exc.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            pass
+        return RemoteComputeError(f"the cluster at {server} refused to {what} "
+                                  f"(HTTP {exc.status} {exc.reason}){detail.rstrip(': ')}")
     return ClusterUnreachable(f"the cluster at {server} is unreachable ({type(exc).__name__}) "
                               f"while trying to {what}",
                               "check the network/VPN and `kubectl cluster-info`; the "
