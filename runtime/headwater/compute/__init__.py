@@ -9,4 +9,6 @@ from __future__ import annotations
 
 COMPUTE_BACKENDS: dict[str, str] = {
     "local": "headwater.compute.local:LocalCompute",
+    "kubernetes": "headwater.compute.kubernetes:KubernetesCompute",
+    "batch": "headwater.compute.batch:BatchCompute",
 }

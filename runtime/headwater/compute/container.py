@@ -1,0 +1,286 @@
+"""The container entry point: what a Kubernetes Job, an AWS Batch job or a deployed
+workflow's step runs inside the task image.
+
+    python -m headwater.compute.container --package-key KEY --package-sha SHA \\
+        --headwater-version 0.1.0 --flow-file flow.py --spec '{...TaskSpec...}'
+
+It reads the datastore and metadata settings from the environment (``container_environment``
+builds it from the profile: setting names and values, never a secret; credentials come from
+workload identity / IRSA / the job role or from the cluster secrets a Job mounts), checks
+that the image's headwater is the one that made the code package, downloads and unpacks
+the package, and runs the task with the same entry point the local scheduler forks into
+(the flow's hidden ``step`` command, i.e. ``TaskRunner``). The task's stdout and stderr are
+copied to this process's output (what ``kubectl logs`` and CloudWatch show) and stored as the
+attempt's log files in the datastore, every ``LOG_UPLOAD_SECONDS`` while it runs and at the
+end. The exit code is the task's (``128 + signal`` when it was killed).
+
+``container_command`` and ``container_environment`` are the two functions the compute
+backends and the deployers share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from ..package import CodePackage
+    from ..settings import Settings
+    from ..task import TaskSpec
+
+LOG_UPLOAD_SECONDS = 30.0
+# Exit code when the task never started (bad settings, version mismatch, no package).
+SETUP_FAILED_EXIT = 70
+
+# Profile keys a task needs to reach the datastore, the metadata service and the secrets
+# backend. No key in settings.SECRET_KEYS is ever among them.
+CONTAINER_KEYS: tuple[str, ...] = (
+    "METAFLOW_DEFAULT_DATASTORE", "METAFLOW_DEFAULT_METADATA",
+    "METAFLOW_DATASTORE_SYSROOT_AZURE", "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT",
+    "METAFLOW_CARD_AZUREROOT",
+    "METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_CARD_S3ROOT", "METAFLOW_S3_ENDPOINT_URL",
+    "METAFLOW_SERVICE_URL", "METAFLOW_SERVICE_RETRY_COUNT",
+    "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE", "METAFLOW_AZURE_KEY_VAULT_PREFIX",
+    "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION", "METAFLOW_DEFAULT_SECRETS_ROLE",
+    "METAFLOW_USER",
+)
+
+
+def container_environment(settings: "Settings") -> dict[str, str]:
+    """The environment a task container gets: the profile's datastore, metadata and secrets
+    settings. Inside the cluster the service is reached at ``METAFLOW_SERVICE_INTERNAL_URL``
+    when the profile has one."""
+    from ..settings import SECRET_KEYS
+
+    env: dict[str, str] = {}
+    for key in CONTAINER_KEYS:
+        value = settings.get(key)
+        if value and key not in SECRET_KEYS:
+            env[key] = value
+    internal = settings.get("METAFLOW_SERVICE_INTERNAL_URL")
+    if internal:
+        env["METAFLOW_SERVICE_URL"] = internal
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def container_command(package: "CodePackage", spec: "TaskSpec", with_specs: Iterable[str] = (),
+                      config_files: Mapping[str, str] | None = None,
+                      python: str = "python") -> list[str]:
+    """The command that runs attempt ``spec`` from ``package`` in a container.
+    ``with_specs`` are the run's ``--with`` options; ``config_files`` maps a Config's name to
+    its file's path inside the package."""
+    command = [python, "-m", "headwater.compute.container",
+               "--package-key", package.key, "--package-sha", package.sha,
+               "--headwater-version", package.headwater_version,
+               "--flow-file", package.flow_file]
+    for spec_text in with_specs:
+        command += ["--with", spec_text]
+    for name, path in sorted((config_files or {}).items()):
+        command += ["--config", name, path]
+    command += ["--spec", json.dumps(spec.to_json(), separators=(",", ":"), sort_keys=True)]
+    return command
+
+
+def shell_line(command: list[str]) -> str:
+    """The command as one shell line (for logs and error messages)."""
+    return " ".join(shlex.quote(c) for c in command)
+
+
+# --- inside the container ----------------------------------------------------------------
+
+
+class LogTee:
+    """Copies one stream of the task to this process's stream and keeps it for the
+    datastore's log file of the attempt."""
+
+    def __init__(self, source: BinaryIO | None, out: BinaryIO):
+        self.source, self.out = source, out
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def write(self, chunk: bytes) -> None:
+        with self.lock:
+            self.data += chunk
+        self.out.write(chunk)
+        self.out.flush()
+
+    def start(self, result_line: bool = False) -> None:
+        """Copy the source until it closes. With ``result_line`` the stream's last line, the
+        ``step`` command's result for its caller, is held back and dropped (a local run's
+        log does not have it either)."""
+
+        def pump() -> None:
+            held = b""
+            for chunk in iter(lambda: self.source.read1(65536), b""):
+                if not result_line:
+                    self.write(chunk)
+                    continue
+                data = held + chunk
+                cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+                if data.endswith(b"\n") or cut:
+                    ready, held = data[:cut], data[cut:]
+                    if ready:
+                        self.write(ready)
+                else:
+                    held = data
+            if held and not _is_result(held):
+                self.write(held)
+
+        self.thread = threading.Thread(target=pump, daemon=True)
+        self.thread.start()
+
+    def snapshot(self) -> bytes:
+        with self.lock:
+            return bytes(self.data)
+
+
+class AttemptLogs:
+    """The attempt's stdout and stderr, stored in the datastore now and then and at the end."""
+
+    def __init__(self, store, attempt: int, tees: dict[str, LogTee]):
+        self.store, self.attempt, self.tees = store, attempt, tees
+        self.saved: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def save(self) -> None:
+        with self.lock:
+            for stream, tee in self.tees.items():
+                data = tee.snapshot()
+                if self.saved.get(stream) != len(data):
+                    try:
+                        self.store.save_log(self.attempt, stream, data)
+                        self.saved[stream] = len(data)
+                    except Exception as exc:  # a failed log upload must not fail the task
+                        sys.stderr.write(f"headwater: could not store the {stream} log: "
+                                         f"{exc}\n")
+
+    def save_periodically(self, stop: threading.Event) -> None:
+        def loop() -> None:
+            while not stop.wait(LOG_UPLOAD_SECONDS):
+                self.save()
+
+        threading.Thread(target=loop, daemon=True).start()
+
+
+def _is_result(line: bytes) -> bool:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and {"ok", "targets", "error"} <= set(value)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m headwater.compute.container",
+                                     description="Run one task attempt from a code package.")
+    parser.add_argument("--package-key", required=True)
+    parser.add_argument("--package-sha", required=True)
+    parser.add_argument("--headwater-version", required=True)
+    parser.add_argument("--flow-file", required=True)
+    parser.add_argument("--with", dest="with_specs", action="append", default=[])
+    parser.add_argument("--config", dest="configs", nargs=2, action="append", default=[])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--workdir", default=None, help="Where to unpack (default: a new "
+                                                        "temporary folder).")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str]) -> int:
+    """Run the attempt; returns the exit code."""
+    from .. import __version__
+    from ..datastore import get_backend
+    from ..datastore.task_store import TaskDataStore
+    from ..exceptions import HeadwaterException
+    from ..metadata import get_provider
+    from ..package import CodePackage, download_package
+    from ..settings import Settings
+    from ..task import TaskSpec
+    from .errors import ImageVersionMismatch
+
+    args = _parse(argv)
+    spec = TaskSpec.from_json(json.loads(args.spec))
+    stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
+    tees = {"stdout": LogTee(None, stdout), "stderr": LogTee(None, stderr)}
+    logs = None
+    try:
+        settings = Settings()
+        backend = get_backend(settings)
+        store = TaskDataStore(backend, spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
+        logs = AttemptLogs(store, spec.attempt, tees)
+        if args.headwater_version != __version__:
+            raise ImageVersionMismatch(
+                f"the image has headwater {__version__}, but the code package was made by "
+                f"headwater {args.headwater_version}",
+                f"build the task image from the same headwater version "
+                f"(infra/images/task.Dockerfile) or install headwater=={__version__} locally")
+        workdir = args.workdir or tempfile.mkdtemp(prefix="headwater-task-")
+        manifest = download_package(backend, args.package_key, args.package_sha, workdir)
+        if manifest.get("headwater_version") != __version__:
+            raise ImageVersionMismatch(
+                f"the image has headwater {__version__}, but the code package was made by "
+                f"headwater {manifest.get('headwater_version')}",
+                "build the task image from the same headwater version")
+        package = CodePackage(args.package_sha, args.package_key, 0, __version__,
+                              args.flow_file)
+        metadata = get_provider(settings)
+        tags = [f"attempt_id:{spec.attempt}"]
+        entries = package.metadata(backend.TYPE, backend.root)
+        for entry in entries:
+            entry.tags = tags
+        metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
+                                   spec.user, entries)
+    except HeadwaterException as exc:
+        # One line, so it is also the last line a backend shows as the failure's reason.
+        line = f"{exc.headline}: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else "")
+        tees["stderr"].write((line + "\n").encode())
+        if logs is not None:
+            logs.save()
+        return SETUP_FAILED_EXIT
+
+    command = [sys.executable, os.path.join(workdir, args.flow_file)]
+    for spec_text in args.with_specs:
+        command += ["--with", spec_text]
+    for name, path in args.configs:
+        command += ["--config", name, path]
+    command += ["step", "--spec", args.spec]
+    child = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    for stream, tee in tees.items():
+        tee.source = getattr(child, stream)
+        tee.start(result_line=stream == "stdout")
+
+    def forward(signum, frame) -> None:  # the Job was deleted or the job terminated
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    stop = threading.Event()
+    logs.save_periodically(stop)
+    code = child.wait()
+    for tee in tees.values():
+        tee.thread.join(10)
+    stop.set()
+    logs.save()
+    return 128 - code if code < 0 else code
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
