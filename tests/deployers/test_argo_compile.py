@@ -208,3 +208,11 @@ def test_deploy_refuses_what_production_cannot_run(env, message, flow_file, comp
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_namespace_after_the_deploy_command_is_kubernetes(flow_file, compile_argo):
+    """``argo-workflows create --namespace NS`` (the documents' habit) is the Kubernetes
+    namespace, not the flow-wide run namespace that ``run --namespace`` sets."""
+    template = compile_argo(flow_file("linear"), "--namespace", "production-ml")[0]
+    assert template["metadata"]["namespace"] == "production-ml"
+    assert compile_argo(flow_file("linear"))[0]["metadata"]["namespace"] == "flows"

@@ -126,19 +126,21 @@ def _resolve_attributes(deco, configs: dict[str, Any]) -> None:
     deco.attributes = resolve_placeholders(raw, configs)
 
 
-def _lift_global_options(args: list[str], commands: set[str]) -> list[str]:
-    """Move flow-wide options written after the command to before it."""
+def _lift_global_options(args: list[str], commands: dict[str, click.Command]) -> list[str]:
+    """Move flow-wide options written after the command to before it, except those the
+    command itself declares (``argo-workflows create --namespace`` is Kubernetes')."""
     try:
         at = next(i for i, a in enumerate(args) if a in commands)
     except StopIteration:
         return args
+    own = _declared_options(commands[args[at]])
     head, tail, moved = args[:at], [], []
     rest = args[at:]
     i = 0
     while i < len(rest):
         arg = rest[i]
         name = arg.split("=", 1)[0]
-        if name in GLOBAL_OPTIONS and i > 0:
+        if name in GLOBAL_OPTIONS and name not in own and i > 0:
             count = 0 if "=" in arg else GLOBAL_OPTIONS[name]
             moved.extend(rest[i:i + 1 + count])
             i += 1 + count
@@ -146,6 +148,15 @@ def _lift_global_options(args: list[str], commands: set[str]) -> list[str]:
         tail.append(arg)
         i += 1
     return head + moved + tail
+
+
+def _declared_options(command: click.Command) -> set[str]:
+    """Option names a command (and, for a group, any of its subcommands) declares."""
+    names = {o for p in command.params for o in p.opts}
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            names |= _declared_options(sub)
+    return names
 
 
 def _parameter_options(flow_cls: type):
@@ -335,5 +346,5 @@ def _one_resume_step(step: str | None, step_options: tuple[str, ...]) -> str | N
 def main(flow_cls: type) -> None:
     """Entry point used by ``FlowSpec.__init__`` under ``__main__``."""
     cli = build_cli(flow_cls)
-    args = _lift_global_options(sys.argv[1:], set(cli.commands))
+    args = _lift_global_options(sys.argv[1:], dict(cli.commands))
     sys.exit(run_cli(cli, prog_name=os.path.basename(sys.argv[0]), args=args))
