@@ -111,16 +111,18 @@ class FlowSpec:
         Metaflow, so the helpers it sets exist in every step; they are not artifacts unless
         a step assigns them, and an artifact inherited under the same name wins."""
         flow = object.__new__(cls)
-        running = state.running
-        state.running = False  # assignments in __init__ are not recorded as artifacts
         object.__setattr__(flow, "_hw", state)
-        if cls.__init__ is not FlowSpec.__init__:
+        if cls.__init__ is FlowSpec.__init__:
+            return flow
+        running, state.running = state.running, False  # __init__ assigns no artifacts
+        try:
             flow.__init__()
-            helpers = {n for n in flow.__dict__ if n != "_hw"}
-            for name in helpers & set(state.artifacts):
-                object.__delattr__(flow, name)
-            state.helper_names = frozenset(helpers - set(state.artifacts))
-        state.running = running
+        finally:
+            state.running = running
+        helpers = {n for n in flow.__dict__ if n != "_hw"}
+        for name in helpers & set(state.artifacts):
+            object.__delattr__(flow, name)
+        state.helper_names = frozenset(helpers - set(state.artifacts))
         return flow
 
     # --- identity ------------------------------------------------------------------------
@@ -360,10 +362,12 @@ def flow_constants(flow_cls: type) -> frozenset[str]:
 
 def _not_modifiable(flow_cls: type, name: str, step_name: str | None
                     ) -> FlowAttributeNotModifiable:
+    from .config import Config
+    from .parameters import Parameter
+
     value = inspect.getattr_static(flow_cls, name, None)
-    kind = type(value).__name__
-    what = f"a {kind}" if kind in ("Parameter", "Config") else \
-        f"a class attribute of {flow_cls.__name__}"
+    what = ("a Parameter" if isinstance(value, Parameter) else "a Config"
+            if isinstance(value, Config) else f"a class attribute of {flow_cls.__name__}")
     return FlowAttributeNotModifiable(
         f"Flow level attributes and Parameters are not modifiable: step {step_name!r} "
         f"assigns self.{name}, {what}",

@@ -222,15 +222,17 @@ def test_bool_parameter_takes_a_value(run_flow, write_flow):
 @pytest.mark.parametrize("assignment,what", [
     ("self.THRESHOLD = 0.9", "self.THRESHOLD, a class attribute"),
     ("self.alpha = 2.0", "self.alpha, a Parameter"),
+    ("self.settings = {}", "self.settings, a Config"),
 ])
 def test_a_step_cannot_modify_flow_level_attributes_or_parameters(run_flow, write_flow,
                                                                  assignment, what):
     flow = write_flow(f"""
-        from headwater import FlowSpec, Parameter, step
+        from headwater import Config, FlowSpec, Parameter, step
 
         class ConstFlow(FlowSpec):
             THRESHOLD = 0.5
             alpha = Parameter("alpha", default=1.0)
+            settings = Config("settings", default_value={{"a": 1}})
 
             @step
             def start(self):

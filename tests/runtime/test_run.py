@@ -435,3 +435,28 @@ def test_a_switch_inside_a_static_branch_runs(run_flow, write_flow, pick):
     run = Flow("SwitchInBranchFlow").latest_run
     assert run.successful and run.data.values == sorted(["b", pick])
     assert pick in {s.id for s in run} and ({"x", "y"} - {pick}).isdisjoint(s.id for s in run)
+
+
+def test_from_headwater_import_current_inside_a_step(run_flow, write_flow):
+    # as the Azure guide writes it: the import inside the step, after the runtime imported
+    # the module headwater.current
+    flow = write_flow("""
+        from headwater import FlowSpec, step
+
+        class CurrentFlow(FlowSpec):
+            @step
+            def start(self):
+                from headwater import current
+                self.seen = (type(current).__name__, current.flow_name, current.step_name)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            CurrentFlow()
+    """)
+    run_flow(flow, "run")
+    assert Flow("CurrentFlow").latest_run["start"].task.data.seen == (
+        "Current", "CurrentFlow", "start")

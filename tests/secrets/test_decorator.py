@@ -66,6 +66,12 @@ def test_repr_shows_inline_names_not_values():
                           "'db'], role=None)")
 
 
+def test_repr_hides_inline_values_in_metaflows_shape_too():
+    deco = SecretsDecorator({"sources": [{"type": "inline",
+                                          "options": {"env_vars": {"TOKEN": VALUE}}}]})
+    assert VALUE not in repr(deco) and "TOKEN" in repr(deco)
+
+
 def test_unknown_arguments_are_rejected():
     with pytest.raises(DecoratorError, match="unknown argument"):
         SecretsDecorator({"source": ["x"]})
@@ -145,6 +151,28 @@ def test_secrets_manager_sources_and_role(aws_env, monkeypatch):
     finally:
         deco.task_finished(None, context, True)
         aws_env.reset()
+
+
+@pytest.mark.parametrize("sources, env", [
+    (["api-key"], {"METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "az-key-vault"}),
+    ([{"type": "az-key-vault", "id": "api-key"}], {}),
+    (["api-key"], {"METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "azure-key-vault"}),
+])
+def test_key_vault_by_either_name(key_vault, fake_az, monkeypatch, sources, env):
+    from headwater.secrets.azure_key_vault import AzureKeyVaultBackend
+
+    original = AzureKeyVaultBackend.from_settings.__func__
+    monkeypatch.setattr(AzureKeyVaultBackend, "from_settings", classmethod(
+        lambda cls, settings, role=None: original(cls, settings, role,
+                                                  client_options=key_vault.client_options())))
+    monkeypatch.delenv("API_KEY", raising=False)
+    key_vault.set("api-key", VALUE)
+    deco = SecretsDecorator({"sources": sources})
+    context = run_hooks(deco, ctx(METAFLOW_AZURE_KEY_VAULT_PREFIX=key_vault.url, **env))
+    try:
+        assert os.environ["API_KEY"] == VALUE
+    finally:
+        deco.task_finished(None, context, True)
 
 
 def test_on_demand_key_vault_as_in_the_document(key_vault, fake_az, monkeypatch):

@@ -125,6 +125,30 @@ def test_env_backend_on_demand_reads_the_environment():
     assert backend.get("absent") is None
 
 
+def test_metaflows_inline_shape():
+    # stock Metaflow writes inline values under options.env_vars (an id is allowed, unused)
+    for raw in ({"type": "inline", "options": {"env_vars": {"A": "1", "B": 2}}},
+                {"type": "inline", "id": "dev", "options": {"env_vars": {"A": "1", "B": 2}}}):
+        source = parse_source(raw, "env")
+        assert source.type == "inline" and InlineSecretsBackend().fetch(source) == {
+            "A": "1", "B": "2"}
+    for bad in ({"type": "inline", "options": {"vars": {}}},
+                {"type": "inline", "options": {"env_vars": ["A=1"]}},
+                {"type": "inline", "options": {"env_vars": {}}, "values": {"A": "1"}}):
+        with pytest.raises(SecretsError, match='"options": {"env_vars"'):
+            parse_source(bad, "env")
+    with pytest.raises(SecretsError, match='"options" belongs to inline sources'):
+        parse_source({"type": "env", "id": "x", "options": {}}, "env")
+
+
+def test_metaflows_name_for_the_key_vault_backend():
+    # stock Metaflow calls it az-key-vault; both names select the same backend
+    assert parse_source("az-key-vault", "env") == SecretSource("azure-key-vault")
+    assert parse_source("api-key", "az-key-vault") == SecretSource("azure-key-vault", "api-key")
+    assert parse_source({"type": "az-key-vault", "id": "api-key"}, "env") == \
+        SecretSource("azure-key-vault", "api-key")
+
+
 def test_inline_backend():
     src = parse_source({"type": "inline", "values": {"A": "1", "B": 2}}, "env")
     assert InlineSecretsBackend().fetch(src) == {"A": "1", "B": "2"}

@@ -133,9 +133,7 @@ class SecretsDecorator(StepDecorator):
         # `show`, logs and tracebacks print decorators: inline values appear as names only.
         sources = self.attributes["sources"]
         listed = sources if isinstance(sources, (list, tuple)) else [sources]
-        masked = [{**raw, "values": {k: "***" for k in raw["values"]}}
-                  if isinstance(raw, dict) and isinstance(raw.get("values"), dict) else raw
-                  for raw in listed]
+        masked = [_masked(raw) for raw in listed]
         return f"@secrets(sources={masked!r}, role={self.attributes['role']!r})"
 
     def task_finished(self, flow: "FlowSpec", ctx: "TaskContext", ok: bool) -> None:
@@ -149,3 +147,17 @@ class SecretsDecorator(StepDecorator):
         if self._accessor is not None:
             self._accessor._clear()
             self._accessor = None
+
+
+def _masked(raw: Any) -> Any:
+    """A source with inline values (ours or Metaflow's shape) shown as names only."""
+    if not isinstance(raw, dict):
+        return raw
+    masked = dict(raw)
+    if isinstance(raw.get("values"), dict):
+        masked["values"] = {k: "***" for k in raw["values"]}
+    options = raw.get("options")
+    if isinstance(options, dict):
+        masked["options"] = {k: ({n: "***" for n in v} if isinstance(v, dict) else "***")
+                             for k, v in options.items()}
+    return masked

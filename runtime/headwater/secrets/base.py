@@ -7,7 +7,8 @@ A *source* in ``@secrets(sources=[...])`` is one of:
 - ``{"type": "aws-secrets-manager", "id": "db-credentials"}``: a secret in a given backend,
   optionally with ``"env_var_name": "DB_PASSWORD"`` to name the variable of a plain string;
 - ``{"type": "inline", "values": {"API_KEY": "dev-key"}}``: values written in code, for
-  local development and tests only;
+  local development and tests only (Metaflow's form
+  ``{"type": "inline", "options": {"env_vars": {...}}}`` works too);
 - a backend's type on its own, e.g. ``"azure-key-vault"``: nothing is injected up front;
   ``current.secrets.get("api-key")`` fetches that secret by name when asked.
 
@@ -39,6 +40,9 @@ SECRETS_BACKENDS: dict[str, str] = {
     "aws-secrets-manager": "headwater.secrets.aws_secrets_manager:AwsSecretsManagerBackend",
 }
 
+#: Other names for a backend type: stock Metaflow's, so its flows and profiles work unchanged.
+SECRETS_BACKEND_ALIASES: dict[str, str] = {"az-key-vault": "azure-key-vault"}
+
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Variables that steer Headwater itself must not be replaced by a secret.
 _RESERVED_PREFIXES = ("METAFLOW_", "HEADWATER_")
@@ -67,13 +71,20 @@ class SecretSource:
         return f"{self.type} secret {self.id!r}"
 
 
+def canonical_type(kind: str) -> str:
+    """The registered name of a backend type given under any of its names."""
+    return SECRETS_BACKEND_ALIASES.get(kind, kind)
+
+
 def parse_source(raw: Any, default_type: str) -> SecretSource:
     """Parse and check one source; a bad one is a ``SecretsError`` saying how to write it."""
     example = ('e.g. sources=["db-credentials", {"type": "aws-secrets-manager", '
                '"id": "prod/db"}]')
+    default_type = canonical_type(default_type)
     if isinstance(raw, str):
         if not raw.strip():
             raise SecretsError("an empty string is not a secrets source", example)
+        raw = canonical_type(raw)
         if raw in SECRETS_BACKENDS:
             if raw == "inline":
                 raise SecretsError('"inline" on its own names no values',
@@ -81,7 +92,7 @@ def parse_source(raw: Any, default_type: str) -> SecretSource:
             return SecretSource(type=raw)
         source = SecretSource(type=default_type, id=raw)
     elif isinstance(raw, Mapping):
-        unknown = sorted(set(raw) - {"type", "id", "env_var_name", "values"})
+        unknown = sorted(set(raw) - {"type", "id", "env_var_name", "values", "options"})
         if unknown:
             raise SecretsError(f"secrets source has unknown key(s) {', '.join(unknown)}",
                                'a source takes "type", "id", optional "env_var_name", or '
@@ -89,14 +100,14 @@ def parse_source(raw: Any, default_type: str) -> SecretSource:
         kind = raw.get("type", default_type)
         if not isinstance(kind, str):
             raise SecretsError(f"secrets source type must be a string, not {type(kind).__name__}")
+        kind = canonical_type(kind)
         if kind == "inline":
-            values = raw.get("values")
-            if not isinstance(values, Mapping) or "id" in raw:
-                raise SecretsError('an inline source needs "values": a dict of names to values',
-                                   '{"type": "inline", "values": {"API_KEY": "dev-key"}}')
-            return SecretSource(type="inline", values=dict(values))
+            return SecretSource(type="inline", values=_inline_values(raw))
         if "values" in raw:
             raise SecretsError(f'"values" belongs to inline sources, not to type {kind!r}')
+        if "options" in raw:
+            raise SecretsError(f'"options" belongs to inline sources ({{"env_vars": {{...}}}}), '
+                               f'not to type {kind!r}')
         secret_id = raw.get("id")
         if not isinstance(secret_id, str) or not secret_id.strip():
             raise SecretsError(f"a {kind} source needs a non-empty string \"id\"",
@@ -110,6 +121,25 @@ def parse_source(raw: Any, default_type: str) -> SecretSource:
                            f"{type(raw).__name__}", example)
     backend_class(source.type).validate_id(source.id)
     return source
+
+
+def _inline_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of an inline source, in our form (``values``) or Metaflow's
+    (``options.env_vars``, where an ``id`` may be given and means nothing)."""
+    if "options" in raw:
+        options = raw["options"]
+        env_vars = options.get("env_vars") if isinstance(options, Mapping) else None
+        if "values" in raw or not isinstance(env_vars, Mapping) or set(options) != {"env_vars"}:
+            raise SecretsError('an inline source in Metaflow\'s form needs "options": '
+                               '{"env_vars": {...}}, a dict of names to values',
+                               '{"type": "inline", "options": {"env_vars": {"API_KEY": '
+                               '"dev-key"}}}')
+        return dict(env_vars)
+    values = raw.get("values")
+    if not isinstance(values, Mapping) or "id" in raw:
+        raise SecretsError('an inline source needs "values": a dict of names to values',
+                           '{"type": "inline", "values": {"API_KEY": "dev-key"}}')
+    return dict(values)
 
 
 def check_env_var_name(name: Any, origin: str) -> str:
@@ -206,7 +236,7 @@ class SecretsBackend(abc.ABC):
 def backend_class(kind: str) -> type[SecretsBackend]:
     """The backend class registered for ``kind``."""
     try:
-        target = SECRETS_BACKENDS[kind]
+        target = SECRETS_BACKENDS[canonical_type(kind)]
     except KeyError:
         raise SecretsError(f"unknown secrets backend type {kind!r}",
                            f"use one of: {', '.join(sorted(SECRETS_BACKENDS))} (source "
