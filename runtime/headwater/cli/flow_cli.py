@@ -298,6 +298,8 @@ def build_cli(flow_cls: type) -> click.Group:
         pass
     else:
         add_inspect_commands(cli)
+    from .card import flow_card_group
+    cli.add_command(flow_card_group())
     return cli
 
 
