@@ -16,7 +16,7 @@ from .components import Component, Markdown
 from .dag import FlowDag
 from .task_header import Footer, Heading, KeyValues, TaskHeader, format_time
 from .task_info import TaskInfo
-from .values import render_value
+from .values import render_value, short_text
 
 
 class ArtifactList(Component):
@@ -90,7 +90,7 @@ class DefaultCard(CardType):
                                 KeyValues(info)]
         out.append(Heading("Parameters", "parameters"))
         if task.parameters:
-            out.append(KeyValues([(name, render_value(value))
+            out.append(KeyValues([(name, f"<code>{short_text(value, 500)}</code>")
                                   for name, value in sorted(task.parameters.items())],
                                  escape_values=False))
         else:

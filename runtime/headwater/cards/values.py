@@ -125,9 +125,14 @@ def _format_container(value: Any, limits: Limits, depth: int, out: list[str],
     if not items:
         out.append(opener + closer)
         return
-    if len(value) <= 12 and all(_is_small_scalar(v) and (k is None or _is_small_scalar(k))
-                                for k, v in items):
-        out.append(repr(value))  # short and flat: one line reads better
+    shown = items[:limits.container_items]
+    if all(_is_small_scalar(v) and (k is None or _is_small_scalar(k)) for k, v in shown):
+        # flat: one line reads better than one item per line
+        parts = [(f"{k!r}: " if k is not None else "") + repr(v) for k, v in shown]
+        hidden = len(value) - len(shown)
+        if hidden > 0:
+            parts.append(f"… {hidden:,} more")
+        out.append(opener + ", ".join(parts) + closer)
         return
     if depth >= limits.depth:
         out.append(f"{opener}… {len(value)} items{closer}")

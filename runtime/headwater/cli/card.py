@@ -78,8 +78,8 @@ def _tasks(ctx: click.Context, spec: str | None) -> list["Task"]:
         if len(parts) == 4:
             tasks.append(step[parts[3]])
         else:
-            tasks.extend(sorted(step.tasks(), key=lambda t: task_order(t.id)))
-    return tasks
+            tasks.extend(step.tasks())
+    return sorted(tasks, key=lambda t: task_order(t.id))
 
 
 def _cards(ctx: click.Context, spec: str | None, card_id: str | None,
