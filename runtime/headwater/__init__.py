@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "environment": "headwater.decorators.api",
     "secrets": "headwater.decorators.api",
     "card": "headwater.decorators.api",
+    "track_resources": "headwater.decorators.api",
     "kubernetes": "headwater.decorators.api",
     "batch": "headwater.decorators.api",
     # flow decorators

@@ -24,6 +24,7 @@ STEP_DECORATORS: dict[str, str] = {
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "secrets": "headwater.decorators.secrets:SecretsDecorator",
     "card": "headwater.decorators.card:CardDecorator",
+    "track_resources": "headwater.decorators.track_resources:TrackResourcesDecorator",
     "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
     "batch": "headwater.decorators.batch:BatchDecorator",
 }
