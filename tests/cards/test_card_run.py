@@ -151,3 +151,44 @@ def test_failed_step_gets_a_failed_card(tmp_path):
     assert 'data-status="failed"' in page
     assert "RuntimeError: end failed on purpose" in page
     assert not (sysroot / "mf.cards").exists()
+
+
+def test_live_card_while_the_task_runs(tmp_path, monkeypatch):
+    """A live card is readable while its task runs, then replaced by the final one."""
+    import os
+    import time
+
+    sysroot = tmp_path / "sysroot"
+    go = tmp_path / "go"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "HEADWATER_"))}
+    env.update({"METAFLOW_HOME": str(tmp_path / "home"), "METAFLOW_USER": "tester",
+                "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(sysroot), "GO_FILE": str(go)})
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(sysroot))
+    proc = subprocess.Popen([sys.executable, str(FLOWS / "live_flow.py"), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        live = None
+        deadline = time.monotonic() + 60
+        while live is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                from headwater import Flow
+
+                task = Flow("LiveFlow").latest_run["start"].task
+                found = get_cards(task, id="progress")
+                live = found[0] if len(found) else None
+            except Exception:  # the run or the task is not registered yet
+                live = None
+            time.sleep(0.2)
+        assert live is not None, "no live card appeared while the task ran"
+        assert live.status == "running"
+        assert "phase one" in live.html and 'value="1"' in live.html
+        assert "phase two" not in live.html
+        go.write_text("go")
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    final = live.refresh()
+    assert final.status == "final"
+    assert "phase two" in final.html and 'value="2"' in final.html
