@@ -125,3 +125,28 @@ def test_usage_round_trips_and_bad_arguments():
     with pytest.raises(DecoratorError, match="between 0.05 and 3600"):
         TrackResourcesDecorator({"interval": 0}).step_init(resources_flow.ResourcesFlow,
                                                            graph, "start")
+
+
+def test_sampler_counts_child_processes():
+    """The process tree, not just the task's own process: a child holding ~200 MB counts."""
+    import subprocess
+    import sys
+
+    from headwater.cards.resource_sampler import ResourceSampler
+
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import sys, time; block = bytearray(200 * 2**20); "
+                              "print('ready', flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        sampler = ResourceSampler(1.0)
+        row = sampler.sample()
+        import psutil
+
+        own = psutil.Process().memory_info().rss
+        assert row[COLUMNS.index("processes")] >= 2
+        assert row[COLUMNS.index("rss_bytes")] >= own + 190 * MB
+    finally:
+        child.kill()
+        child.wait()

@@ -58,6 +58,8 @@ class ResourceSampler:
         self.interval = float(interval)
         self.root = psutil.Process(pid or os.getpid())
         self._procs: dict[int, Any] = {}
+        pid = self.root.pid
+        self._proc_children = os.path.exists(f"/proc/{pid}/task/{pid}/children")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._gpu = _Gpu()
@@ -67,12 +69,41 @@ class ResourceSampler:
                                    psutil.virtual_memory().total)
         self._lock = threading.Lock()
 
+    def _descendant_pids(self) -> list[int]:
+        """Linux lists each thread's children in /proc: a few small reads, where psutil's
+        ``children()`` reads the status of every process on the machine."""
+        found, todo = [], [self.root.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in threads:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                        children = [int(c) for c in f.read().split()]
+                except (OSError, ValueError):
+                    continue
+                found.extend(children)
+                todo.extend(children)
+        return found
+
     def _tree(self) -> list[Any]:
         psutil = self._psutil
-        try:
-            current = [self.root] + self.root.children(recursive=True)
-        except psutil.Error:
-            current = [self.root]
+        if self._proc_children:
+            pids = [self.root.pid] + self._descendant_pids()
+            current = []
+            for pid in pids:
+                try:
+                    current.append(self._procs.get(pid) or psutil.Process(pid))
+                except psutil.Error:
+                    continue
+        else:
+            try:
+                current = [self.root] + self.root.children(recursive=True)
+            except psutil.Error:
+                current = [self.root]
         alive = {}
         for proc in current:
             # Keep the same Process object per pid: cpu_percent() measures since its last call.
