@@ -68,6 +68,10 @@ def memory_advice(usage: ResourceUsage, requested_mb: float | None) -> Advice | 
                   f"Memory request of {requested_mb:,.0f} MB fits: {drove}.")
 
 
+def _cores(value: float) -> str:
+    return f"{value:g} core" + ("" if value == 1 else "s")
+
+
 def cpu_advice(usage: ResourceUsage, requested_cores: float | None) -> Advice | None:
     p95 = usage.cpu_percentile(0.95)
     if p95 is None:
@@ -80,14 +84,14 @@ def cpu_advice(usage: ResourceUsage, requested_cores: float | None) -> Advice | 
                       f"No CPU request; {drove}. Suggested: @resources(cpu={suggested:g}).")
     if requested_cores < cores * 0.9:
         return Advice("cpu", Verdict.UNDER, requested_cores, cores, suggested,
-                      f"CPU is under-provisioned: {requested_cores:g} cores requested but {drove}"
+                      f"CPU is under-provisioned: {_cores(requested_cores)} requested but {drove}"
                       f" (the task would be throttled). Suggested: cpu={suggested:g}.")
     if requested_cores > 2 * suggested:
         return Advice("cpu", Verdict.OVER, requested_cores, cores, suggested,
-                      f"CPU is over-provisioned: {requested_cores:g} cores requested but {drove}."
+                      f"CPU is over-provisioned: {_cores(requested_cores)} requested but {drove}."
                       f" Suggested: cpu={suggested:g}.")
     return Advice("cpu", Verdict.FINE, requested_cores, cores, suggested,
-                  f"CPU request of {requested_cores:g} cores fits: {drove}.")
+                  f"CPU request of {_cores(requested_cores)} fits: {drove}.")
 
 
 def advise(usage: ResourceUsage, requests: dict[str, object] | None = None) -> list[Advice]:
