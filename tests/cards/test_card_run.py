@@ -192,3 +192,33 @@ def test_live_card_while_the_task_runs(tmp_path, monkeypatch):
     final = live.refresh()
     assert final.status == "final"
     assert "phase two" in final.html and 'value="2"' in final.html
+
+
+def test_resumed_task_has_the_original_cards(tmp_path, monkeypatch):
+    from headwater import Flow
+
+    sysroot = tmp_path / "sysroot"
+    run_flow_file(FLOWS / "small_card_flow.py", sysroot, "run")
+    run_flow_file(FLOWS / "small_card_flow.py", sysroot, "resume", "end")
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(sysroot))
+    resumed = Flow("SmallCardFlow").latest_run
+    assert resumed.id == "2"
+    start = resumed["start"].task
+    assert start.origin_pathspec.startswith("SmallCardFlow/1/start/")
+    [card] = get_cards(start)
+    assert card.pathspec == start.origin_pathspec and "numbers" in card.html
+    assert get_cards(resumed["end"].task)["summary"].pathspec.startswith("SmallCardFlow/2/")
+
+
+def test_with_card_adds_a_card_to_every_step(tmp_path, monkeypatch):
+    from headwater import Flow
+
+    sysroot = tmp_path / "sysroot"
+    run_flow_file(FLOWS / "resources_flow.py", sysroot, "run", "--with", "card:id=auto",
+                  extra_env={"REQUEST_MB": "1024"})
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_LOCAL", str(sysroot))
+    run = Flow("ResourcesFlow").latest_run
+    end_cards = get_cards(run["end"].task)
+    assert [(c.type, c.id) for c in end_cards] == [("default", "auto")]
+    start_types = sorted(c.type for c in get_cards(run["start"].task))
+    assert start_types == ["default", "resources"]

@@ -130,13 +130,17 @@ def card_store_for(task: "Task") -> "CardStore":
 def get_cards(task: "Task | str", id: str | None = None, type: str | None = None,
               attempt: int | None = None) -> CardList:
     """The cards of ``task`` (a ``Task`` or ``"Flow/run/step/task"``), optionally only those
-    with ``id`` or of ``type``, of the task's latest attempt (or ``attempt``)."""
+    with ``id`` or of ``type``, of the task's latest attempt (or ``attempt``). A task that
+    ``resume`` reused from an earlier run has the original task's cards."""
     found = _as_task(task)
     store = card_store_for(found)
     flow_name, run_id, step_name, task_id = found.pathspec.split("/")
     if attempt is None:
         attempt = found.current_attempt
     stored = store.list(flow_name, run_id, step_name, task_id, attempt)
+    if not stored and found.origin_pathspec:
+        # `resume` reused this task from an earlier run: its cards are the original's.
+        return get_cards(found.origin_pathspec, id=id, type=type)
     cards = [Card(store, s) for s in stored
              if (id is None or s.id == id) and (type is None or s.type == type)]
     return CardList(found.pathspec, cards)
