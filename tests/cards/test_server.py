@@ -3,12 +3,15 @@
 Proves: the index lists recent runs and links every card; a card's frame page, raw page
 (with the card's Content-Security-Policy as a header) and status are served; a live card's
 status and time change when the task stores a new version (what the frame page polls for);
-unknown addresses get a 404 with a message, not a traceback.
+unknown addresses get a 404 with a message, not a traceback; in headless Chromium the
+frame page reloads a live card by itself when a new version is stored, and asks nothing of
+any host but the card server.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -84,3 +87,31 @@ def test_unknown_addresses_are_404(server):
         assert info.value.code == 404
         body = info.value.read().decode()
         assert "Traceback" not in body and "All cards" in body
+
+
+def test_frame_reloads_a_live_card_in_chromium(server, use_report_run):
+    """The frame page, in a real browser, shows a new version of a live card by itself."""
+    import subprocess
+
+    from .browser import CHROMIUM, ROOT, require_browser
+
+    require_browser()
+    run = Flow("ReportFlow").latest_run
+    task = run["end"].task
+    store = get_cards(task)[0]._store
+    live = StoredCard("ReportFlow", run.id, "end", task.id, 0, "8", "blank", "watch",
+                      CardStatus.RUNNING.value, 0.0, 0)
+    store.save(live, "<p>epoch one</p>")
+    url = f"{server}/card/ReportFlow/{run.id}/end/{task.id}/0/8"
+    watcher = subprocess.Popen(["node", str(ROOT / "tests/cards/watch_live_card.js"), url,
+                                "epoch one", "epoch two"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "HEADWATER_CHROMIUM": CHROMIUM})
+    try:
+        assert watcher.stdout.readline().strip() == "seen epoch one", watcher.stderr.read()
+        store.save(live, "<p>epoch two</p>")
+        result = json.loads(watcher.stdout.readline())
+    finally:
+        watcher.kill()
+        watcher.wait()
+    assert result == {"second": True, "foreign": []}

@@ -28,20 +28,30 @@ if TYPE_CHECKING:
     from ..client import Task
 
 
+class StandaloneContext:
+    """What the card commands read from ``ctx.obj`` under ``headwater card`` (no flow file);
+    under ``python flow.py card`` the flow CLI's ``FlowContext`` has the same two names."""
+
+    flow_name: str | None = None
+
+    def __init__(self) -> None:
+        from ..settings import Settings
+
+        self.settings = Settings()
+
+
 @contextlib.contextmanager
 def _reading(ctx: click.Context) -> Iterator[None]:
     from ..client import namespace
     from ..client._services import pinned
-    from ..settings import Settings
 
-    settings = getattr(ctx.obj, "settings", None) or Settings()
-    with pinned(settings), namespace(None):
+    with pinned(ctx.obj.settings), namespace(None):
         yield
 
 
 def _flow_name(ctx: click.Context) -> str | None:
     """The flow of ``python flow.py card ...``; None under the ``headwater`` command."""
-    return getattr(ctx.obj, "flow_name", None)
+    return ctx.obj.flow_name
 
 
 def _form(ctx: click.Context) -> str:
@@ -119,12 +129,7 @@ _id_option = click.option("--id", "card_id", help="Only the card with this id.")
 _type_option = click.option("--type", "card_type", help="Only cards of this type.")
 
 
-@click.group(help="Cards: HTML reports stored with tasks (see docs/cards.md).")
-def card() -> None:
-    pass
-
-
-@card.command(help="Open a task's card in the browser.")
+@click.command(help="Open a task's card in the browser.")
 @click.argument("spec", metavar="PATHSPEC")
 @_id_option
 @_type_option
@@ -146,7 +151,7 @@ def view(ctx: click.Context, spec: str, card_id: str | None, card_type: str | No
         click.echo(f"Opened {found.type} card of {found.pathspec}: {path}")
 
 
-@card.command(help="Save a task's card to FILE ('-' writes it to standard output).")
+@click.command(help="Save a task's card to FILE ('-' writes it to standard output).")
 @click.argument("spec", metavar="PATHSPEC")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @_id_option
@@ -167,7 +172,7 @@ def get(ctx: click.Context, spec: str, file: str, card_id: str | None,
     click.echo(f"Saved the {found.type} card of {found.pathspec} to {file}", err=True)
 
 
-@card.command(name="list", help="List the cards of a run, step or task (default: the "
+@click.command(name="list", help="List the cards of a run, step or task (default: the "
                                 "latest run).")
 @click.argument("spec", metavar="[PATHSPEC]", required=False)
 @_id_option
@@ -193,7 +198,7 @@ def list_cards(ctx: click.Context, spec: str | None, card_id: str | None,
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
-@card.command(help="Serve recent runs' cards over HTTP; live cards refresh while their task "
+@click.command(help="Serve recent runs' cards over HTTP; live cards refresh while their task "
                    "runs.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8324, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -208,6 +213,22 @@ def server(ctx: click.Context, port: int, host: str, max_runs: int) -> None:
         serve(host, port, max_runs=max_runs, flow_name=_flow_name(ctx))
 
 
+def _card_group(standalone: bool) -> click.Group:
+    @click.group(name="card", help="Cards: HTML reports stored with tasks (see docs/cards.md).")
+    @click.pass_context
+    def group(ctx: click.Context) -> None:
+        if standalone:
+            ctx.obj = StandaloneContext()
+
+    for command in (view, get, list_cards, server):
+        group.add_command(command)
+    return group
+
+
 def flow_card_group() -> click.Group:
-    """The ``card`` group for a flow's command line."""
-    return card
+    """The ``card`` group for a flow's command line (``ctx.obj`` is its ``FlowContext``)."""
+    return _card_group(standalone=False)
+
+
+#: ``headwater card``, registered in ``cli/main.py``.
+card = _card_group(standalone=True)
