@@ -21,8 +21,18 @@ class FlowArtifacts(Mapping[str, Any]):
 
     def __init__(self, flow: "FlowSpec | None", exclude: frozenset[str] = frozenset()):
         self._flow = flow
-        self._names = sorted(n for n in (flow._artifact_names() if flow is not None else ())
-                             if n not in exclude)
+        self._exclude = exclude
+        self._found: list[str] | None = None
+
+    @property
+    def _names(self) -> list[str]:
+        # Listed on first use: a card type that never looks at artifacts never touches the
+        # flow object (a live card renders from another thread while the step runs).
+        if self._found is None:
+            flow = self._flow
+            names = flow._artifact_names() if flow is not None else ()
+            self._found = sorted(n for n in names if n not in self._exclude)
+        return self._found
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._names:

@@ -8,6 +8,7 @@ time stores an error card with the reason instead; a failure to store is printed
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -126,7 +127,7 @@ class CardWriter:
                 return None  # a failed live refresh is retried by the next one / the final render
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             if not isinstance(exc, TimeoutError):
-                reason += "\n\n" + "".join(traceback.format_tb(exc.__traceback__)[-6:])
+                reason += "\n\n" + _user_traceback(exc)
             return self._write_error(slot, card, card_id, reason)
         try:
             return self.store.save(record, page)
@@ -164,6 +165,16 @@ class CardWriter:
 
 
 _active: CardWriter | None = None
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without the card machinery's own frames: where the card type or
+    component went wrong."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE + os.sep)
+              or f.filename.endswith(("components.py", "values.py"))]
+    return "".join(traceback.format_list(frames[-8:]))
 
 
 def writer_for(flow: "FlowSpec", ctx: "TaskContext", graph: list[dict]) -> CardWriter:

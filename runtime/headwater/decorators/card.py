@@ -16,6 +16,7 @@ See docs/cards.md.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .base import DecoratorError, StepDecorator
@@ -91,7 +92,7 @@ class CardDecorator(StepDecorator):
             self._writer = writer_for(flow, ctx, self._graph or _describe(flow))
             self._writer.collector._add(CardSlot(self._slot, self._card, self.attributes["id"]))
         except Exception as exc:  # a card never fails the task
-            print(f"Card warning: @card could not start: {exc}")
+            print(f"Card warning: @card could not start: {exc}", file=sys.stderr)
             self._writer = None
 
     def task_exception(self, flow: "FlowSpec", ctx: "TaskContext", exc: BaseException) -> bool:
