@@ -119,3 +119,36 @@ def test_run_on_remote_datastore_stores_cards_in_card_root(remote_cards, run_flo
     assert "numbers" in default.html and "[1, 2, 3]" in default.html
     summary = get_cards(run["end"].task)["summary"]
     assert "<h1>Summary</h1>" in summary.html and "<td>6</td>" in summary.html
+
+
+def test_task_entry_point_stores_its_own_cards(aws_env, s3_bucket, monkeypatch, run_flow,
+                                              tmp_path):
+    """What remote compute runs in a container (the hidden ``step`` command, with only the
+    profile's settings) writes the task's card into the S3 card root itself."""
+    import json
+    import shutil
+
+    from headwater import Flow, Task
+    from headwater.cards import get_cards
+    from headwater.task import InputRef, TaskSpec
+
+    monkeypatch.setenv("METAFLOW_DEFAULT_DATASTORE", "s3")
+    monkeypatch.setenv("METAFLOW_DATASTORE_SYSROOT_S3", f"s3://{s3_bucket}/flows")
+    monkeypatch.setenv("METAFLOW_CARD_S3ROOT", f"s3://{s3_bucket}/cards")
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", aws_env.endpoint_url)
+    flow_file = tmp_path / "small_card_flow.py"
+    shutil.copy(FLOWS / "small_card_flow.py", flow_file)
+    run_flow(flow_file, "run")
+    run = Flow("SmallCardFlow").latest_run
+    end = run["end"].task
+    spec = TaskSpec(flow_name="SmallCardFlow", run_id=run.id, step_name="end",
+                    task_id=end.id, attempt=1,
+                    inputs=[InputRef("start", run["start"].task.id, 0)], user="tester")
+    elsewhere = tmp_path / "container"
+    elsewhere.mkdir()
+    run_flow(flow_file, "step", "--spec", json.dumps(spec.to_json()), cwd=elsewhere)
+    task = Task(end.pathspec)
+    assert task.current_attempt == 1
+    summary = get_cards(task)["summary"]
+    assert summary.attempt == 1 and "<td>6</td>" in summary.html
+    assert [c.attempt for c in get_cards(task, attempt=0)] == [0]
