@@ -222,3 +222,12 @@ def test_with_card_adds_a_card_to_every_step(tmp_path, monkeypatch):
     assert [(c.type, c.id) for c in end_cards] == [("default", "auto")]
     start_types = sorted(c.type for c in get_cards(run["start"].task))
     assert start_types == ["default", "resources"]
+
+
+def test_big_inherited_artifacts_are_not_loaded_for_the_card(use_report_run):
+    page = get_cards(_task("end"))[0].html
+    big = page.split('data-artifact="big"', 1)[1].split("data-artifact=", 1)[0]
+    assert "MB stored, inherited from an earlier step and not loaded for the card" in big
+    assert "<table" not in big
+    message = page.split('data-artifact="message"', 1)[1].split("data-artifact=", 1)[0]
+    assert "hello card" in message  # small inherited artifacts are shown

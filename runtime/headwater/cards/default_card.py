@@ -15,17 +15,19 @@ from .card_type import CardType
 from .components import Component, Markdown
 from .dag import FlowDag
 from .task_header import Footer, Heading, KeyValues, TaskHeader, format_time
-from .task_info import TaskInfo
+from .task_info import FlowArtifacts, TaskInfo
 from .values import render_value, short_text
 
 
 class ArtifactList(Component):
     """Each artifact as its name, type and rendered value; past ``limit`` only names."""
 
-    def __init__(self, task: TaskInfo, limit: int, time_budget_seconds: float):
+    def __init__(self, task: TaskInfo, limit: int, time_budget_seconds: float,
+                 max_load_bytes: int):
         self.task = task
         self.limit = limit
         self.time_budget = time_budget_seconds
+        self.max_load_bytes = max_load_bytes
 
     def render(self) -> str:
         names = list(self.task.artifacts)
@@ -37,8 +39,21 @@ class ArtifactList(Component):
             if i >= self.limit or time.monotonic() > deadline:
                 skipped.append(name)
                 continue
+            artifacts = self.task.artifacts
+            unloaded = artifacts.unloaded(name) if isinstance(artifacts, FlowArtifacts) else None
+            if unloaded is not None and unloaded[0] > self.max_load_bytes:
+                # Inherited and untouched by the step: loading it only for the card could
+                # cost more memory than the step itself used.
+                kind = unloaded[1].rsplit(".", 1)[-1]
+                parts.append(f'<div class="hw-artifact" data-artifact="{html.escape(name)}">'
+                             f'<div class="hw-artifact-name">{html.escape(name)} '
+                             f'<span class="hw-note">{html.escape(kind)}</span></div>'
+                             f'<div class="hw-note">{unloaded[0] / 2**20:,.0f} MB stored, '
+                             f"inherited from an earlier step and not loaded for the card "
+                             f"(limit: option max_load_mb)</div></div>")
+                continue
             try:
-                value = self.task.artifacts[name]
+                value = artifacts[name]
                 kind = type(value).__name__
                 body = render_value(value)
             except Exception as exc:  # one unreadable artifact must not lose the card
@@ -70,7 +85,8 @@ class DefaultCard(CardType):
     """Task info, parameters, DAG, appended components, artifacts and stdout."""
 
     type = "default"
-    default_options = {"max_artifacts": 300, "artifact_seconds": 20.0, "show_stdout": True}
+    default_options = {"max_artifacts": 300, "artifact_seconds": 20.0, "max_load_mb": 256,
+                       "show_stdout": True}
 
     def title(self, task: TaskInfo) -> str:
         return f"{task.pathspec}"
@@ -101,7 +117,8 @@ class DefaultCard(CardType):
             out.extend(components)
         out += [Heading(f"Artifacts ({len(task.artifacts)})", "artifacts"),
                 ArtifactList(task, int(self.options["max_artifacts"]),
-                             float(self.options["artifact_seconds"]))]
+                             float(self.options["artifact_seconds"]),
+                             int(float(self.options["max_load_mb"]) * 2**20))]
         if self.options["show_stdout"]:
             out += [Heading("Standard output (last lines)", "stdout"), Stdout(task.stdout_tail)]
         out.append(Footer(f"Headwater default card · rendered {format_time(time.time())}"))

@@ -39,6 +39,15 @@ class FlowArtifacts(Mapping[str, Any]):
             raise KeyError(name)
         return getattr(self._flow, name)
 
+    def unloaded(self, name: str) -> tuple[int, str] | None:
+        """``(stored bytes, type name)`` of an artifact inherited from a parent and not read
+        by this task yet (reading it would load it), else None."""
+        flow = self._flow
+        if flow is None or name in flow.__dict__:
+            return None
+        info = flow._state().artifacts.get(name)
+        return (info.size, info.type) if info is not None else None
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 

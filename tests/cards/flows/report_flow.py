@@ -3,7 +3,8 @@
 start: the default card (parameters, artifacts of several types, a large DataFrame, stdout);
 report: a blank card with id "report" (Markdown, Table, Image from matplotlib, VegaChart,
 ProgressBar) plus a custom card type whose render raises (an error card must be stored);
-end: the default card of a step that fails when FAIL_END is set.
+end: the default card of a step that fails when FAIL_END is set, loading inherited artifacts
+of at most 1 MB (``big`` is bigger).
 """
 
 import os
@@ -78,7 +79,7 @@ class ReportFlow(FlowSpec):
             report.refresh()
         self.next(self.end)
 
-    @card
+    @card(options={"max_load_mb": 1})
     @step
     def end(self):
         if os.environ.get("FAIL_END"):
