@@ -176,3 +176,15 @@ def test_several_editable_cards_need_an_id(capsys):
     collector._add(CardSlot("1", BlankCard(), "b"))
     collector.append(Markdown("where?"))
     assert "use current.card[id]" in capsys.readouterr().err
+
+
+def test_chart_data_cannot_end_its_script_element():
+    import json
+    import re
+
+    chart = VegaChart.line([{"x": 1, "label": "</script><script>alert(1)</script><!--"}],
+                           "x", "x")
+    out = chart.render()
+    inner = re.search(r'<script type="application/json">(.*?)</script>', out, re.S).group(1)
+    assert "<" not in inner
+    assert json.loads(inner)["data"]["values"][0]["label"].startswith("</script>")

@@ -331,7 +331,8 @@ class VegaChart(Component):
         return cls(spec, title=title)
 
     def render(self) -> str:
-        spec = json.dumps(_json_safe(self.spec), default=str).replace("</", "<\\/")
+        # No "<" at all inside the script element: JSON.parse reads \u003c back as "<".
+        spec = json.dumps(_json_safe(self.spec), default=str).replace("<", "\\u003c")
         title = f'<div class="hw-chart-title">{html.escape(self.title)}</div>' if self.title else ""
         return (f'<div class="hw-vega">{title}<div class="hw-vega-view"></div>'
                 f'<script type="application/json">{spec}</script></div>')

@@ -58,7 +58,7 @@ def render_page(title: str, body: str, assets: set[str], meta: dict | None = Non
             scripts.append(f"<script>{static_text(name)}</script>")
     for asset in sorted(assets):
         scripts.append(f"<script>{static_text(_ASSET_RUNNERS[asset])}</script>")
-    meta_json = json.dumps(meta or {}, default=str).replace("</", "<\\/")
+    meta_json = json.dumps(meta or {}, default=str).replace("<", "\\u003c")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
