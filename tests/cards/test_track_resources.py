@@ -150,3 +150,27 @@ def test_sampler_counts_child_processes():
     finally:
         child.kill()
         child.wait()
+
+
+def test_gpu_figures_through_nvml(monkeypatch):
+    """A stand-in for NVIDIA's ``pynvml`` (no GPU here), at the module boundary the sampler
+    calls: proves the GPU columns are filled from NVML's utilisation and from the memory of
+    *this task's* processes only; not that real NVML answers this way on a real GPU."""
+    import os
+    import sys
+    import types
+
+    from headwater.cards.resource_sampler import ResourceSampler
+
+    fake = types.ModuleType("pynvml")
+    fake.nvmlInit = lambda: None
+    fake.nvmlDeviceGetCount = lambda: 2
+    fake.nvmlDeviceGetHandleByIndex = lambda i: i
+    fake.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=30 + 10 * h)
+    fake.nvmlDeviceGetComputeRunningProcesses = lambda h: [
+        types.SimpleNamespace(pid=os.getpid(), usedGpuMemory=(h + 1) * 100 * MB),
+        types.SimpleNamespace(pid=1, usedGpuMemory=999 * MB)]  # someone else's process
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    row = ResourceSampler(1.0).sample()
+    assert row[COLUMNS.index("gpu_percent")] == 70
+    assert row[COLUMNS.index("gpu_memory_bytes")] == 300 * MB
