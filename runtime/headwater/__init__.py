@@ -32,6 +32,10 @@ _EXPORTS: dict[str, str] = {
     "resources": "headwater.decorators.api",
     "environment": "headwater.decorators.api",
     "secrets": "headwater.decorators.api",
+    "card": "headwater.decorators.api",
+    "track_resources": "headwater.decorators.api",
+    "kubernetes": "headwater.decorators.api",
+    "batch": "headwater.decorators.api",
     # flow decorators
     "project": "headwater.decorators.api",
     "schedule": "headwater.decorators.api",

@@ -49,6 +49,10 @@ class Current:
         """Expose ``value`` as ``current.<name>`` (used by decorators)."""
         self._extras[name] = value
 
+    def _del_extra(self, name: str) -> None:
+        """Remove ``current.<name>`` (the decorator's task is over)."""
+        self._extras.pop(name, None)
+
     def __getattr__(self, name: str) -> Any:
         extras = self.__dict__.get("_extras", {})
         if name in extras:

@@ -319,6 +319,9 @@ def build_cli(flow_cls: type) -> click.Group:
     from .deploy import add_deploy_commands
 
     add_deploy_commands(cli)
+
+    from .card import flow_card_group
+    cli.add_command(flow_card_group())
     return cli
 
 

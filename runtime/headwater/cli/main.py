@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "status": "headwater.cli.status:status",
     "configure": "headwater.cli.configure:configure",
     "runs": "headwater.cli.inspect:runs",
+    "card": "headwater.cli.card:card",
 }
 
 

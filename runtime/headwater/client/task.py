@@ -21,6 +21,7 @@ from ..exceptions import DataNotFound, ObjectNotFound
 from ._object import MetaflowObject, listing, to_datetime
 
 if TYPE_CHECKING:
+    from ..cards.resource_usage import ResourceUsage
     from ..datastore.artifacts import ArtifactInfo
     from ..datastore.task_store import TaskDataStore
     from .artifact import DataArtifact
@@ -216,6 +217,15 @@ class Task(MetaflowObject):
     def stderr(self) -> str:
         """What the attempt printed to standard error."""
         return self._store().load_log(self.current_attempt, "stderr")
+
+    @property
+    def resource_usage(self) -> "ResourceUsage | None":
+        """What ``@track_resources`` recorded for the attempt (CPU, memory, IO and thread
+        series, peaks and averages; see ``headwater/cards/resource_usage.py``), or ``None``
+        when the step does not track resources."""
+        from ..cards.resource_usage import load_resource_usage
+
+        return load_resource_usage(self._store(), self.current_attempt)
 
     @property
     def index(self) -> int | None:

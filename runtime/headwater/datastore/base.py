@@ -33,6 +33,12 @@ class StorageBackend(abc.ABC):
     def from_settings(cls, settings: "Settings", root: str | None = None) -> "StorageBackend":
         """Build the backend from settings; ``root`` overrides the configured sysroot."""
 
+    @classmethod
+    def for_cards(cls, settings: "Settings", **kwargs) -> "StorageBackend":
+        """The backend cards (and other non-artifact files) are kept in. By default the
+        datastore itself; backends with a card-root setting override this."""
+        return cls.from_settings(settings, **kwargs)
+
     #: A string that identifies where the data lives (shown to users, recorded as ``ds-root``).
     root: str = ""
 

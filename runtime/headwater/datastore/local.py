@@ -1,5 +1,6 @@
 """The local backend: plain files under a folder (``METAFLOW_DATASTORE_SYSROOT_LOCAL``).
 
+Cards go to ``METAFLOW_CARD_LOCALROOT``, else ``<sysroot>/mf.cards`` (``for_cards``).
 Default sysroot (as Metaflow does with ``.metaflow``): the nearest ``.headwater/`` folder in the
 current directory or one of its parents, else a new ``.headwater/`` in the current directory;
 runs and the Client API resolve it the same way, so runs started in a project are read back
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 DEFAULT_DIRNAME = ".headwater"
+CARD_ROOT_KEY = "METAFLOW_CARD_LOCALROOT"
+#: Where cards go when ``METAFLOW_CARD_LOCALROOT`` is not set (Metaflow's layout).
+DEFAULT_CARD_DIRNAME = "mf.cards"
 
 
 def local_root(settings: "Settings") -> str:
@@ -52,6 +56,14 @@ class LocalBackend(StorageBackend):
     @classmethod
     def from_settings(cls, settings: "Settings", root: str | None = None) -> "LocalBackend":
         return cls(root or local_root(settings))
+
+    @classmethod
+    def for_cards(cls, settings: "Settings", **kwargs) -> "LocalBackend":
+        """The backend for cards: ``METAFLOW_CARD_LOCALROOT``, else ``<sysroot>/mf.cards``."""
+        root = settings.get(CARD_ROOT_KEY)
+        if root:
+            return cls(os.path.expanduser(root))
+        return cls(os.path.join(local_root(settings), DEFAULT_CARD_DIRNAME))
 
     def file_path(self, key: str) -> str:
         """The file that holds (or will hold) ``key``: lets logs be appended in place."""

@@ -23,6 +23,10 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "secrets": "headwater.decorators.secrets:SecretsDecorator",
+    "card": "headwater.decorators.card:CardDecorator",
+    "track_resources": "headwater.decorators.track_resources:TrackResourcesDecorator",
+    "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
+    "batch": "headwater.decorators.batch:BatchDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {

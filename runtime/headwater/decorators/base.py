@@ -100,6 +100,11 @@ class StepDecorator:
         step no decorator claims runs in local processes."""
         return None
 
+    def resource_requests(self) -> dict[str, Any]:
+        """What the step asks of its machine (``cpu`` cores, ``memory`` MB, ``gpu``), for
+        ``@track_resources``' sizing advice; decorators that size the task override it."""
+        return {}
+
     def task_pre_step(self, flow: "FlowSpec", ctx: "TaskContext") -> None:
         """Runs in the task process just before the step body."""
 

@@ -28,3 +28,6 @@ class ResourcesDecorator(StepDecorator):
 
     def requests(self) -> dict:
         return {k: v for k, v in self.attributes.items() if v is not None}
+
+    def resource_requests(self) -> dict:
+        return self.requests()
