@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from headwater import Flow
 
 FLOWS = Path(__file__).parent / "flows"
@@ -61,6 +63,7 @@ def test_resume_from_a_named_step_reruns_it_and_what_follows(run_flow):
     assert run.id != origin.id
 
 
+@pytest.mark.slow
 def test_resume_errors(run_flow, write_flow):
     proc = run_flow(FLOWS / "faults_flow.py", "resume", check=False)
     assert proc.returncode == 1
