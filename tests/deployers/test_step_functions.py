@@ -323,3 +323,12 @@ def test_real_tasks_switch_inside_a_branch(shared, flow_file):
     run = Flow("SwitchInBranchFlow")["sfn-sib1"]
     assert run.data.gots == ["b", "d"]
     assert {"deep", "deeper"} <= {s.id for s in run}
+
+
+def test_a_kubernetes_step_is_refused_on_step_functions(flow_file):
+    source = SHAPES["linear"].replace("    @step\n    def middle",
+                                      "    @kubernetes(cpu=2)\n    @step\n    def middle"
+                                      ).replace("import FlowSpec", "import kubernetes, FlowSpec")
+    proc = compile_sfn(flow_file(source), check=False)
+    assert proc.returncode == 1 and "step 'middle' has @kubernetes" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -45,6 +45,19 @@ def require_shared_mode(obj: "FlowContext", target: str) -> None:
             "METAFLOW_SERVICE_URL (a shared-mode profile has both)")
 
 
+def refuse_other_compute(graph: Any, target: str, backend: str, instead: str) -> None:
+    """A step sized for another scheduler's compute (``@batch`` on Argo, ``@kubernetes`` on
+    Step Functions) is refused rather than silently run with other settings."""
+    for node in graph:
+        for deco in node.decorators:
+            named = deco.compute_backend()
+            if named is not None and named != backend:
+                raise ConfigurationError(
+                    f"step {node.name!r} has @{deco.name}, which {target} cannot run "
+                    f"(its tasks run on {backend})",
+                    f"use @{instead} for {target}, or deploy with the scheduler that matches")
+
+
 def task_environment(obj: "FlowContext") -> dict[str, str]:
     """The profile as environment for a deployed task: what the deployer's profile says,
     with the in-cluster service URL when there is one, and the deploying user."""
@@ -303,6 +316,7 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
 
     graph = obj.prepare()
     require_shared_mode(obj, "Step Functions")
+    refuse_other_compute(graph, "Step Functions", "batch", "batch")
     settings = obj.settings
     queue = settings.require("METAFLOW_BATCH_JOB_QUEUE", "to run the flow's tasks on AWS Batch")
     table = settings.require("METAFLOW_SFN_DYNAMO_DB_TABLE",
@@ -375,6 +389,7 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
 
     graph = obj.prepare()
     require_shared_mode(obj, "Argo Workflows")
+    refuse_other_compute(graph, "Argo Workflows", "kubernetes", "kubernetes")
     settings = obj.settings
     image = settings.get("METAFLOW_KUBERNETES_CONTAINER_IMAGE") or settings.get(
         "METAFLOW_DEFAULT_CONTAINER_IMAGE")
