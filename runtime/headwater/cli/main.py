@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "status": "headwater.cli.status:status",
     "configure": "headwater.cli.configure:configure",
+    "dev": "headwater.dev.cli:dev",
 }
 
 
