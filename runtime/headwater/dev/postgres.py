@@ -86,7 +86,8 @@ def start(root: Path, port: int, log: Path) -> int:
             _hand_over(data, user)
         done = subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "--auth=trust",
                                "-U", SUPERUSER, "--encoding=UTF8", "--no-instructions"],
-                              capture_output=True, text=True, user=user, cwd=data)
+                              capture_output=True, text=True, cwd=data,
+                              **process.as_user(user))
         if done.returncode != 0:
             raise DevStackError(f"initdb failed: {done.stderr.strip()[-500:]}",
                                 f"remove {data} and run `headwater dev up` again")

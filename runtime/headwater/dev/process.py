@@ -44,12 +44,20 @@ def start_detached(args: Sequence[str], log: Path, env: Mapping[str, str] | None
         try:
             proc = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=dict(env) if env else None,
-                                    cwd=cwd, start_new_session=True, user=user)
+                                    cwd=cwd, start_new_session=True, **as_user(user))
         except FileNotFoundError:
             raise DevStackError(f"cannot run {args[0]}: no such program",
                                 "install it (see docs/dev-stack.md)") from None
     _children[proc.pid] = proc
     return proc.pid
+
+
+def as_user(user: str | None) -> dict:
+    """``subprocess`` arguments that run a program as ``user`` with only that user's own
+    group (root's groups kept would let root-group permissions decide access)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": user, "extra_groups": []}
 
 
 # Popen objects of the servers this process started: polled to reap them (a zombie would

@@ -83,6 +83,7 @@ def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profi
             process.require_free_port(ports.of(c), c.value, "--port N (the service's port; "
                                       "Postgres and storage use the next two)")
     started: list[Component] = []
+    profile.write_secrets(stack, cloud, ports.storage)
     try:
         for c in wanted:
             if c.value in running:
@@ -97,9 +98,7 @@ def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profi
             rec = state.processes[c.value]
             echo(f"{c.value:<9} started on {process.LOOPBACK}:{rec.port} (pid {rec.pid}"
                  f"{', ' + detail if detail else ''})  {time.monotonic() - began:.1f} s")
-        storage_port = ports.storage
-        profile.write_secrets(stack, cloud, storage_port)
-        profile.write(path, profile.build(stack, cloud, ports.service, storage_port), stack)
+        profile.write(path, profile.build(stack, cloud, ports.service, ports.storage), stack)
         echo(f"profile   {path}")
     except BaseException:
         # Ctrl-C or a failure: stop what this call started, leave the rest as it was.
