@@ -126,7 +126,7 @@ def aws_config(port: int) -> str:
     """An AWS config file pointing boto3 at moto (placeholder credentials)."""
     url = endpoint(port)
     services = "".join(f"{name} =\n  endpoint_url = {url}\n"
-                       for name in ("s3", "secretsmanager", "sts"))
+                       for name in ("s3", "secrets_manager", "sts"))
     return (f"# Written by `headwater dev up --cloud aws`: moto at {url}. moto accepts any\n"
             f"# credentials; these are placeholders, not secrets.\n"
             f"[profile {AWS_PROFILE}]\nregion = {REGION}\n"
