@@ -6,6 +6,12 @@ pools and thread pools made before a fork must not be used after it (their socke
 threads belong to the parent), so everything process-bound lives in a ``_ProcessState``
 that is rebuilt whenever ``os.getpid()`` changes.
 
+SDK sessions are the exception: a boto3 session holds no sockets, only the service models it
+loaded and the credentials it resolved, and building one costs a task process 100+ ms (most
+of a small task's time in shared mode). ``shared_boto3_session()`` makes one per program,
+before the scheduler forks, and task processes build their clients (their own connection
+pools) from it.
+
 Downloads for ``local_path`` go to ``$TMPDIR/headwater-cache-<uid>/<pid>-*/<store>/``, one
 folder per process shared by its backends. It is removed when the process exits normally; task processes end with ``os._exit`` (no exit
 handlers), so each new cache also removes the folders of processes that no longer exist.
@@ -203,6 +209,31 @@ class RemoteBackend(StorageBackend):
         return tempfile.mkstemp(dir=self.cache_dir(), prefix=".upload-")
 
 
+# --- SDK sessions shared across fork -------------------------------------------------------
+
+_boto3_session: tuple[tuple, Any] | None = None  # (the AWS_* environment it was made in, session)
+_boto3_session_lock = threading.Lock()
+
+
+def shared_boto3_session() -> Any:
+    """The program's boto3 session, made on first use and inherited by forked processes.
+
+    Only sessions are shared: every process builds its own clients from it, so no
+    connection crosses a fork. Credentials are resolved here, in the process that makes
+    the session, so a child never inherits a half-done resolution (or its lock). A change
+    to the ``AWS_*`` environment (profile, credentials, region) makes a new session."""
+    global _boto3_session
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _boto3_session_lock:
+        if _boto3_session is None or _boto3_session[0] != environment:
+            import boto3
+
+            session = boto3.session.Session()
+            session.get_credentials()
+            _boto3_session = (environment, session)
+        return _boto3_session[1]
+
+
 # --- cache folders ------------------------------------------------------------------------
 
 
@@ -225,8 +256,9 @@ def process_cache_dir() -> str:
 
 
 def _reinit_after_fork() -> None:
-    global _process_cache_lock
+    global _process_cache_lock, _boto3_session_lock
     _process_cache_lock = threading.Lock()
+    _boto3_session_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
