@@ -405,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[tuple[str, str], Result] = {}
     failed = False
     try:
+        os.environ.update(stack.aws_env())  # the floor's boto3 client reaches moto
         floor = floor_per_task(stack, args.floor_rounds)
         for case in CASES:
             for tool in tools:
