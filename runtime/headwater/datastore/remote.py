@@ -58,6 +58,7 @@ class _ProcessState:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.clients: Any = None
+        self.inherited: Any = None  # the parent's clients, after a fork
         self.pool: ThreadPoolExecutor | None = None
         self.cache_dir: str | None = None
         self.cached_versions: dict[str, str | None] = {}
@@ -84,8 +85,11 @@ class RemoteBackend(StorageBackend):
     def _process(self) -> _ProcessState:
         state = self._state
         if state is None or state.pid != os.getpid():
-            # First use, or first use after fork(): never touch the parent's objects.
+            # First use, or first use after fork(): never touch the parent's objects (its
+            # clients are handed to ``_reconnect``, which decides what may be kept).
+            inherited = state.clients if state is not None else None
             state = self._state = _ProcessState()
+            state.inherited = inherited
         return state
 
     @property
@@ -95,7 +99,9 @@ class RemoteBackend(StorageBackend):
         if state.clients is None:
             with state.lock:
                 if state.clients is None:
-                    state.clients = self._connect()
+                    inherited, state.inherited = state.inherited, None
+                    state.clients = (self._connect() if inherited is None
+                                     else self._reconnect(inherited))
         return state.clients
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -110,6 +116,13 @@ class RemoteBackend(StorageBackend):
     @abc.abstractmethod
     def _connect(self) -> Any:
         """Build the SDK clients for the current process."""
+
+    def _reconnect(self, inherited: Any) -> Any:
+        """Clients for a forked process, given the parent's. The default builds new ones;
+        a backend whose clients can drop their connections (and so hold nothing of the
+        parent's) may return them instead: building a client is most of a small task's
+        cost in shared mode."""
+        return self._connect()
 
     # --- batches -------------------------------------------------------------------------
 

@@ -137,6 +137,13 @@ class S3Backend(RemoteBackend):
                                   max_concurrency=self.max_workers, use_threads=True)
         return client, transfer
 
+    def _reconnect(self, inherited: Any) -> Any:
+        # The parent's client minus its connections: close() drops the pooled sockets (in
+        # this process only; the parent keeps its own), new ones open on the next request.
+        client, transfer = inherited
+        client.close()
+        return client, transfer
+
     @property
     def _client(self) -> Any:
         return self.clients[0]
