@@ -55,7 +55,7 @@ class Case:
 
 
 CASES = [
-    Case("3-step", "three_step_flow.py", [], "RESULT value=3", tasks=3),
+    Case("3-step", "three_step_flow.py", [], "RESULT value=2", tasks=3),
     Case("foreach-100", "foreach_flow.py", ["--n", "100"], f"RESULT total={2 * sum(range(100))}",
          tasks=103, foreach=100),
 ]
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-metaflow", action="store_true")
     parser.add_argument("--skip-local", action="store_true", help="no local-mode reference")
     parser.add_argument("--floor-rounds", type=int, default=30)
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--timeout", type=float, default=2400, help="seconds per run")
     parser.add_argument("--venv", type=Path, default=BENCH / ".venvs" / "metaflow-2.19-shared")
     args = parser.parse_args(argv)
 
