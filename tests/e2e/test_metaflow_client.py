@@ -5,6 +5,10 @@ steps and tasks Headwater recorded there.
 It proves the profile the stack writes serves both tools (Metaflow's key names) and that
 the service answers Metaflow's client for Headwater's runs. Metaflow does not read
 ``*_FILE`` settings, so it gets the API key from the environment, as the docs tell users.
+
+What it does not prove: that Metaflow can load the artifacts' data. It cannot today: it
+rejects the artifact locations Headwater records (``Flow/data/ab/<sha>``, relative to the
+datastore root, where Metaflow expects the full ``<sysroot>/Flow/data/...`` location).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from metaflow import Flow, namespace
 namespace(None)
 out = {}
 for run in Flow(sys.argv[1]):
-    out[run.id] = {"successful": run.successful,
+    # metadata only: Metaflow cannot load Headwater's artifact data (see the module docstring)
+    out[run.id] = {"attempt_ok": sorted({task.metadata_dict.get("attempt_ok")
+                                         for step in run for task in step}),
                    "steps": {step.id: sorted(task.id for task in step) for step in run}}
 print(json.dumps(out))
 '''
@@ -48,7 +54,7 @@ def test_metaflow_lists_headwater_runs_through_the_dev_stack(dev_stack, metaflow
     expected = {}
     for name in ("ParallelProcessingFlow", "HelloFlow"):
         run = Flow(name).latest_run
-        expected[name] = {run.id: {"successful": True, "steps": {
+        expected[name] = {run.id: {"attempt_ok": ["True"], "steps": {
             step.id: sorted(task.id for task in step) for step in run}}}
 
     script = tmp_path / "list_runs.py"
