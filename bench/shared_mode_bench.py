@@ -148,6 +148,8 @@ class Measurement:
     service_requests: int = 0
     s3_requests: int = 0
     s3_bytes_written: int = 0
+    cpu_tool: float = 0.0  # CPU seconds of the flow's process tree (scheduler + tasks)
+    cpu_components: dict[str, float] = field(default_factory=dict)  # per stack component
     detail: str = ""
 
 
@@ -201,12 +203,37 @@ def count_s3(recording: Path, offset: int) -> tuple[int, int]:
     return requests, written
 
 
+def component_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each server of the stack, its child processes included
+    (Postgres runs one backend process per connection)."""
+    import psutil
+
+    state = json.loads((stack.folder / "state.json").read_text())
+    out = {}
+    for name, rec in state["processes"].items():
+        total = 0.0
+        try:
+            root = psutil.Process(rec["pid"])
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        out[name] = total
+    return out
+
+
 def measure(tool: Tool, case: Case, stack: Stack, workdir: Path, timeout: float) -> Measurement:
     run_dir = Path(tempfile.mkdtemp(prefix=f"{tool.name}-{tool.mode}-{case.name}-", dir=workdir))
     flow = tool.flow_file(case.template, workdir)
     cmd = [tool.python, str(flow), "run", "--max-workers", "16", "--max-num-splits", "1000",
            *case.args]
     log_at, rec_at = _size(stack.service_log), _size(stack.recording)
+    cpu_at = component_cpu(stack)
+    children_at = os.times()
     try:
         started = time.perf_counter()
         try:
@@ -220,6 +247,11 @@ def measure(tool: Tool, case: Case, stack: Stack, workdir: Path, timeout: float)
         ok = rc == 0 and case.expect in out
         m = Measurement(seconds, ok, detail="" if ok else
                         f"{' '.join(cmd)}: exit {rc}\n" + "\n".join(out.splitlines()[-15:]))
+        children = os.times()
+        m.cpu_tool = (children.children_user - children_at.children_user
+                      + children.children_system - children_at.children_system)
+        cpu = component_cpu(stack)
+        m.cpu_components = {k: cpu[k] - cpu_at.get(k, 0.0) for k in cpu}
         if tool.mode == "shared":
             m.service_requests = count_service_requests(stack.service_log, log_at)
             m.s3_requests, m.s3_bytes_written = count_s3(stack.recording, rec_at)
@@ -372,6 +404,22 @@ def report(results: dict[tuple[str, str], Result], floor: dict[str, float] | Non
     for label, value in pt.items():
         if value is not None:
             print(f"per-task wall time, {label}: {value * 1000:.1f} ms")
+    for label in (hw, mf, local):
+        f, t = get("foreach-100", label), get("3-step", label)
+        if f is None or t is None or not f.ok or not t.ok:
+            continue
+        n = f.case.foreach
+
+        def cpu_delta(pick) -> float:
+            return (statistics.median(pick(r) for r in f.runs)
+                    - statistics.median(pick(r) for r in t.runs)) / n
+
+        parts = {"tool": cpu_delta(lambda r: r.cpu_tool)}
+        if label != local:
+            for name in f.runs[0].cpu_components:
+                parts[name] = cpu_delta(lambda r, name=name: r.cpu_components.get(name, 0.0))
+        shown = ", ".join(f"{k} {v * 1000:.1f}" for k, v in parts.items())
+        print(f"CPU per foreach task, {label}: {sum(parts.values()) * 1000:.1f} ms ({shown})")
     if floor:
         print(f"floor per task (sequential, warm clients): {floor['total'] * 1000:.1f} ms "
               f"(service 3 requests {floor['service'] * 1000:.1f} ms, "
