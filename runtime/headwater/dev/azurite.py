@@ -73,7 +73,7 @@ def executable(npm_prefix: Path, log: Path) -> tuple[Path, bool]:
 
 def start(binary: Path, data: Path, port: int, log: Path) -> int:
     """Start Azurite's blob server and create the stack's container; returns the pid."""
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     pid = process.start_detached(
         [str(binary), "--blobHost", process.LOOPBACK, "--blobPort", str(port),
          "--location", str(data), "--skipApiVersionCheck", "--loose", "--disableTelemetry"],

@@ -49,7 +49,7 @@ def start(data: Path, port: int, log: Path) -> tuple[int, int]:
     except ImportError:
         raise DevStackError("the AWS dev stack needs moto's server",
                             "pip install 'headwater[dev]' (moto[server])") from None
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "AWS_"))}
     env.update({"MOTO_ENABLE_RECORDING": "true",
                 "MOTO_RECORDER_FILEPATH": str(recording(data))})

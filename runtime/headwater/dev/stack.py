@@ -83,6 +83,9 @@ def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profi
             process.require_free_port(ports.of(c), c.value, "--port N (the service's port; "
                                       "Postgres and storage use the next two)")
     started: list[Component] = []
+    # Owner only: the emulators' data includes secrets (moto's recording holds Secrets
+    # Manager values). As root the Postgres user may traverse it (see postgres.py).
+    stack.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     profile.write_secrets(stack, cloud, ports.storage)
     try:
         for c in wanted:
