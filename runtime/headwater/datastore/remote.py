@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import atexit
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ from .base import StorageBackend
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_NOTHING = object()
 
 #: Concurrent requests per process for batches and for the chunks of one large transfer.
 DEFAULT_MAX_WORKERS = 16
@@ -129,10 +132,20 @@ class RemoteBackend(StorageBackend):
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on the pool, results in order. At most ``2 * max_workers``
         calls are in flight, so a long batch never holds every result in memory at once.
-        Every started call finishes before an error is raised (the first, in order)."""
+        Every started call finishes before an error is raised (the first, in order).
+        A batch of one runs in the calling thread: most of a small task's batches are one
+        object, and starting a pool thread for it costs more than the request."""
+        items = iter(items)
+        first = next(items, _NOTHING)
+        if first is _NOTHING:
+            return
+        second = next(items, _NOTHING)
+        if second is _NOTHING:
+            yield fn(first)
+            return
+        items = itertools.chain((first, second), items)
         pool = self._pool()
         window: deque[Future] = deque()
-        items = iter(items)
         limit = 2 * self.max_workers
         error: BaseException | None = None
         try:
