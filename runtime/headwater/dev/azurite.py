@@ -38,6 +38,12 @@ def connection_string(port: int) -> str:
             f"BlobEndpoint={endpoint(port)};")
 
 
+def needs_install(npm_prefix: Path) -> bool:
+    """Whether ``executable`` will run ``npm install`` first."""
+    return not os.environ.get(BIN_ENV) and not (
+        npm_prefix / "node_modules" / ".bin" / "azurite-blob").exists()
+
+
 def executable(npm_prefix: Path, log: Path) -> tuple[Path, bool]:
     """The ``azurite-blob`` to run, installing it into ``npm_prefix`` on first use; and
     whether it was installed now."""

@@ -135,10 +135,14 @@ def _start(component: Component, stack: StackDir, state: StackState, ports: Port
         state.processes[component.value] = ProcessRecord(pid, port)
         detail = f"API key {service.shown(key)} in {stack.api_key_path}"
     elif component is Component.AZURITE:
+        if azurite.needs_install(stack.npm_prefix):
+            echo(f"{'azurite':<9} installing {azurite.VERSION} into {stack.npm_prefix} "
+                 f"(once; npm)")
+        began = time.monotonic()
         binary, installed = azurite.executable(stack.npm_prefix, stack.root / "logs" /
                                                "azurite-install.log")
         if installed:
-            echo(f"{'azurite':<9} installed {azurite.VERSION} into {stack.npm_prefix}")
+            echo(f"{'azurite':<9} installed  {time.monotonic() - began:.1f} s")
         pid = azurite.start(binary, stack.data(component), port, log)
         state.processes[component.value] = ProcessRecord(pid, port)
         detail = f"container {azurite.CONTAINER}"
