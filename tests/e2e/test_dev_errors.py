@@ -114,3 +114,56 @@ def test_the_secret_value_itself_in_a_profile_is_still_ignored(tmp_path, capsys)
     home.mkdir()
     (home / "config.json").write_text(json.dumps({"METAFLOW_SERVICE_AUTH_KEY": "leaked"}))
     assert Settings(env={"METAFLOW_HOME": str(home)}).get("METAFLOW_SERVICE_AUTH_KEY") is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_up_leaves_nothing_running(tmp_path):
+    import shutil
+    import signal
+    import tempfile
+    import time
+
+    folder = Path(tempfile.mkdtemp(prefix="hw-e2e-")) / "stack"  # see conftest: not tmp_path
+    port = free_port_triple()
+    env = dict(os.environ, METAFLOW_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen([sys.executable, "-m", "headwater.cli", "dev", "up", "--cloud",
+                             "aws", "--dir", str(folder), "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        state_file = folder / "state.json"
+        deadline = time.monotonic() + 300
+        while not state_file.exists():  # Postgres is up and recorded; the rest is starting
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        pids = [rec["pid"] for rec in json.loads(state_file.read_text())["processes"].values()]
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+        assert proc.returncode != 0
+        assert "Traceback" not in output, output
+        for pid in pids:
+            assert not _alive(pid), (pid, output)
+        assert not state_file.exists()
+        assert not (tmp_path / "home" / "config_dev.json").exists()
+        for p in (port, port + 1, port + 2):
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run([sys.executable, "-m", "headwater.cli", "dev", "down", "--dir",
+                        str(folder)], capture_output=True, env=env)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
