@@ -5,7 +5,10 @@ Metaflow client. A profile lives in ``$METAFLOW_HOME`` (default ``~/.metaflowcon
 ``config.json``, or ``config_<METAFLOW_PROFILE>.json`` when ``METAFLOW_PROFILE`` is set.
 
 Secrets (``SECRET_KEYS``) are read from the environment only: a profile is meant to be
-shared, so a secret found in one is ignored with a warning and never returned.
+shared, so a secret found in one is ignored with a warning and never returned. A profile
+(or the environment) may instead name a file that holds the secret, ``<KEY>_FILE`` (e.g.
+``METAFLOW_SERVICE_AUTH_KEY_FILE``): the profile then carries a path, never the value, and
+the file's permissions guard it (``headwater dev up`` writes such files with mode 0600).
 """
 
 from __future__ import annotations
@@ -62,7 +65,11 @@ KNOWN_KEYS: tuple[str, ...] = (
     "METAFLOW_SFN_DYNAMO_DB_TABLE", "METAFLOW_SFN_STATE_MACHINE_PREFIX",
     "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN",
     "METAFLOW_USER", "METAFLOW_USER_NAMESPACE",
+    *(f"{key}_FILE" for key in sorted(SECRET_KEYS) if key.startswith("METAFLOW_")),
 )
+
+#: Suffix of the setting that names a file holding a secret's value.
+SECRET_FILE_SUFFIX = "_FILE"
 
 
 # The settings that point a cloud datastore somewhere, by datastore type.
@@ -149,14 +156,36 @@ class Settings:
             value = self.profile.get(key)
             if value not in (None, ""):
                 return value
+        else:
+            value = self._secret_from_file(key)
+            if value is not None:
+                return value
         return DEFAULTS.get(key, default)
 
+    def _secret_from_file(self, key: str) -> str | None:
+        """The secret in the file named by ``<key>_FILE`` (environment, then profile)."""
+        file_key = key + SECRET_FILE_SUFFIX
+        path = self.env.get(file_key) or self.profile.get(file_key)
+        if not path:
+            return None
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {file_key} file {path}: {exc.strerror}",
+                                     f"create the file, or unset {file_key}") from None
+        return value or None
+
     def source(self, key: str) -> str:
-        """Where ``key``'s value comes from: ``env``, ``profile``, ``default`` or ``unset``."""
+        """Where ``key``'s value comes from: ``env``, ``profile``, ``file`` (a secret read from
+        the file ``<key>_FILE`` names), ``default`` or ``unset``."""
         if self.env.get(key) not in (None, ""):
             return "env"
         if key not in SECRET_KEYS and self.profile.get(key) not in (None, ""):
             return "profile"
+        if key in SECRET_KEYS and (self.env.get(key + SECRET_FILE_SUFFIX)
+                                   or self.profile.get(key + SECRET_FILE_SUFFIX)):
+            return "file"
         return "default" if key in DEFAULTS else "unset"
 
     def is_empty(self, key: str) -> bool:
