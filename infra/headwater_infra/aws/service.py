@@ -3,7 +3,8 @@
 Tasks run in the private subnets and accept traffic only from the load balancer, which
 accepts it only from inside the VPC (and from ``client_cidrs``, e.g. a VPN). The database
 password reaches the container as ``PGPASSWORD`` from Secrets Manager (libpq reads it), so
-the connection URL in the task definition holds none.
+the connection URL in the task definition holds none; the API keys the service requires
+reach it the same way (``HEADWATER_SERVICE_API_KEYS``).
 
 Schema migrations are a separate task definition, run on purpose with ``aws ecs
 run-task`` (the stack exports the exact command): the service never upgrades its schema.
@@ -39,6 +40,7 @@ class EcsMetadataServiceArgs:
     database_secret_arn: pulumi.Input[str]     # JSON with a "password" key
     repository_arns: list[pulumi.Input[str]]
     bucket_arn: pulumi.Input[str]
+    api_key_secret_arn: pulumi.Input[str]      # the key the service requires of clients
     tags: dict[str, str] = field(default_factory=dict)
     desired_count: int = 2
     cpu: int = 512
@@ -65,7 +67,9 @@ def _container(name: str, image, command: list[str], args: EcsMetadataServiceArg
         "environment": [{"name": "HEADWATER_DATABASE_URL", "value": args.database_url}],
         "secrets": [{"name": "PGPASSWORD",
                      "valueFrom": pulumi.Output.concat(args.database_secret_arn,
-                                                       ":password::")}],
+                                                       ":password::")},
+                    {"name": "HEADWATER_SERVICE_API_KEYS",
+                     "valueFrom": args.api_key_secret_arn}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": args.region,
             "awslogs-stream-prefix": prefix}},
@@ -101,7 +105,8 @@ class EcsMetadataService(pulumi.ComponentResource):
                 "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                    [pulumi.Output.concat(self.log_group.arn, ":*")])],
                 "database-password": [statement(["secretsmanager:GetSecretValue"],
-                                                [args.database_secret_arn])],
+                                                [args.database_secret_arn,
+                                                 args.api_key_secret_arn])],
             }, tags, self)
         task_policies = {"read-artifacts": [
             statement(["s3:ListBucket"], [args.bucket_arn]),
