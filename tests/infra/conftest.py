@@ -32,6 +32,7 @@ class Inventory:
         self.outputs = {k: v["value"] for k, v in report["outputs"].items()}
         self.secret_outputs = {k for k, v in report["outputs"].items() if v["secret"]}
         self.passwords = report["passwords"]
+        self.password_of = report["passwordOf"]     # RandomPassword name -> value
 
     def __repr__(self) -> str:
         return f"Inventory({self.label})"
@@ -48,6 +49,11 @@ class Inventory:
         found = [r for r in self.resources if r["name"] == name]
         assert len(found) == 1, f"{self.label}: no single resource named {name}"
         return found[0]
+
+    def in_namespace(self, namespace: str) -> list[dict[str, Any]]:
+        """The namespaced Kubernetes objects declared in ``namespace``."""
+        return [r for r in self.resources if r["type"].startswith("kubernetes:")
+                and (r["inputs"].get("metadata") or {}).get("namespace") == namespace]
 
     def types(self) -> dict[str, int]:
         counts: dict[str, int] = {}

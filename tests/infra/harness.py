@@ -95,6 +95,7 @@ def _mocks_class():
             self.stack = stack
             self.resources: list[dict[str, Any]] = []
             self.passwords: list[str] = []
+            self.password_of: dict[str, str] = {}   # RandomPassword name -> its value
 
         def new_resource(self, args):
             inputs = dict(args.inputs)
@@ -117,6 +118,7 @@ def _mocks_class():
                 if args.typ.endswith("RandomPassword"):
                     value = "Pw-" + _digest("password", self.stack, args.name)[: max(length - 3, 8)]
                     self.passwords.append(value)
+                    self.password_of[args.name] = value
                 else:
                     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
                     raw = int(_digest("string", self.stack, args.name), 16)
@@ -307,7 +309,8 @@ def run_in_process(cloud: str, stack: str, overrides: dict[str, Any]) -> dict[st
     for entry in mocks.resources:
         entry.update(options.get((entry["type"], entry["name"]),
                                  {"protect": False, "dependsOn": []}))
-    return {"resources": mocks.resources, "outputs": outputs, "passwords": mocks.passwords}
+    return {"resources": mocks.resources, "outputs": outputs, "passwords": mocks.passwords,
+            "passwordOf": mocks.password_of}
 
 
 def build(cloud: str, stack: str, overrides: dict[str, Any] | None = None,
