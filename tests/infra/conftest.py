@@ -10,6 +10,11 @@ import pytest
 
 from .harness import build_many
 
+SSO_ROLE = ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+            "AWSReservedSSO_HeadwaterUsers_0123456789abcdef")
+SSO_INSTANCE = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+SSO_PERMISSION_SET = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
+
 # label -> (cloud, stack, config overrides)
 BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     **{f"{cloud}-{env}": (cloud, env, {}) for cloud in ("azure", "aws")
@@ -19,6 +24,9 @@ BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "aws-bootstrap": ("aws", "dev", {"serviceVersion": None}),
     # ECS: the migration task of a version exists (and is run by hand) before the service.
     "aws-migrate-first": ("aws", "dev", {"serviceVersion": None, "migrationVersion": "0.1.0"}),
+    # Users sign in through IAM Identity Center: the policy is referenced by a permission set.
+    "aws-sso": ("aws", "dev", {"usersRoleArn": SSO_ROLE, "ssoInstanceArn": SSO_INSTANCE,
+                               "usersPermissionSetArn": SSO_PERMISSION_SET}),
 }
 FULL = [f"{cloud}-{env}" for cloud in ("azure", "aws") for env in ("dev", "prod", "sandbox")]
 
