@@ -10,6 +10,7 @@ import pytest
 
 from .harness import build_many
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 SSO_ROLE = ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
             "AWSReservedSSO_HeadwaterUsers_0123456789abcdef")
 SSO_INSTANCE = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
@@ -24,6 +25,9 @@ BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "aws-bootstrap": ("aws", "dev", {"serviceVersion": None}),
     # ECS: the migration task of a version exists (and is run by hand) before the service.
     "aws-migrate-first": ("aws", "dev", {"serviceVersion": None, "migrationVersion": "0.1.0"}),
+    # The ECS service behind HTTPS with an ACM certificate for a name of the team's.
+    "aws-tls": ("aws", "dev", {"service": {"certificateArn": CERTIFICATE,
+                                           "hostname": "metadata.hw-dev.example.com"}}),
     # Users sign in through IAM Identity Center: the policy is referenced by a permission set.
     "aws-sso": ("aws", "dev", {"usersRoleArn": SSO_ROLE, "ssoInstanceArn": SSO_INSTANCE,
                                "usersPermissionSetArn": SSO_PERMISSION_SET}),

@@ -241,3 +241,18 @@ def test_prod_data_resources_are_protected(stack, label):
             assert resource["protect"] is (env == "prod"), (label, resource["name"])
     # Only the data: the rest of a prod stack can still be replaced.
     assert not [r for r in inventory.custom() if r["protect"] and r["type"] not in DATA[cloud]]
+
+
+def test_ecs_service_serves_only_https_with_a_certificate(stack):
+    from .conftest import CERTIFICATE
+
+    inventory = stack("aws-tls")
+    listener = inventory.one("aws:lb/listener:Listener")["inputs"]
+    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
+    assert listener["certificateArn"] == CERTIFICATE
+    assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    group = inventory.named("metadata-lb-sg")["inputs"]["ingress"]
+    assert [(r["fromPort"], r["toPort"]) for r in group] == [(443, 443)]  # no plain HTTP
+    assert inventory.profile["METAFLOW_SERVICE_URL"] == "https://metadata.hw-dev.example.com"
+    assert inventory.profile["METAFLOW_SERVICE_INTERNAL_URL"] == \
+        "https://metadata.hw-dev.example.com"
