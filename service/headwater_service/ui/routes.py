@@ -407,9 +407,12 @@ class UiApi:
         return FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-cache"})
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
-        given = str(form.get("key") or "")
-        target = _safe_next(str(form.get("next") or ""))
+        from urllib.parse import parse_qs
+
+        # a urlencoded form of two fields: parsed here, no multipart parser needed
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        given = (form.get("key") or [""])[0]
+        target = _safe_next((form.get("next") or [""])[0])
         cookie = self.sessions.issue(given) if given else None
         if cookie is None:
             return RedirectResponse(f"/ui/login?error=1&next={_quote(target)}", status_code=303)
