@@ -9,6 +9,7 @@ tested in tests/datastore), or that a real ``@card`` writes where ``cards.py`` r
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -106,10 +107,14 @@ def test_artifact_preview_only_for_plain_values(world, browser):
 def test_a_card_in_a_sandboxed_iframe(world, browser):
     run = world.runs["ok"]
     task = _task_of(world, run, "start")
-    folder = (world.base / "sysroot" / "mf.cards" / "FanoutFlow" / "runs" / run / "steps" /
-              "start" / "tasks" / task / "cards")
+    # where and how headwater.cards.storage keeps an attempt's card: page + description
+    folder = world.base / "sysroot" / "mf.cards" / "FanoutFlow" / run / "start" / task / "cards"
     folder.mkdir(parents=True)
-    (folder / "default-0-ab12-cd34.html").write_text(
+    (folder / "0.0.json").write_text(json.dumps({
+        "flow_name": "FanoutFlow", "run_id": run, "step_name": "start", "task_id": task,
+        "attempt": 0, "slot": "0", "type": "default", "id": None, "status": "final",
+        "updated_at": time.time(), "size": 100, "reason": None}))
+    (folder / "0.0.html").write_text(
         "<html><body><h1>Card for the UI test</h1><p id='probe'></p><script>"
         "let parentAccess = 'reachable', cookieAccess = 'readable';"
         "try { parent.document.title; } catch (e) { parentAccess = 'blocked'; }"
@@ -118,7 +123,7 @@ def test_a_card_in_a_sandboxed_iframe(world, browser):
         "'parent:' + parentAccess + ' cookie:' + cookieAccess;"
         "</script></body></html>")
     browser.goto(f"{world.url}/ui/FanoutFlow/{run}/start/{task}")
-    browser.wait('iframe[data-card="default-0-ab12-cd34.html"]')
+    browser.wait('iframe[data-card="0.0"]')
     assert browser.attr("iframe.card", "sandbox") == "allow-scripts"
     assert browser.frame_text("iframe.card", "h1") == "Card for the UI test"
     # the card's script ran, and could reach neither the page nor the session cookie
@@ -126,7 +131,7 @@ def test_a_card_in_a_sandboxed_iframe(world, browser):
         "parent:blocked cookie:blocked")
     browser.screenshot("task-card")
     card = httpx.get(f"{world.url}/ui/api/flows/FanoutFlow/runs/{run}/steps/start/tasks/{task}"
-                     f"/cards/default-0-ab12-cd34.html")
+                     f"/cards/0.0")
     assert card.status_code == 200
     assert card.headers["content-security-policy"].startswith("sandbox allow-scripts")
 

@@ -93,7 +93,8 @@ def test_unknown_ids_are_a_clear_404(api, path):
 @pytest.mark.parametrize("suffix", [
     "/logs/..%2F..%2F..%2Fetc%2Fpasswd", "/logs/../../../../etc/passwd", "/logs/stdin",
     "/logs/stdout%00", "/artifacts/..%2F..%2Fx/preview", "/artifacts/__init__.py/preview",
-    "/cards/..%2F..%2F..%2F0.index.json", "/cards/.hidden.html", "/cards/x.index.json",
+    "/cards/..%2F..%2F..%2F0.index.json", "/cards/.hidden", "/cards/0.index", "/cards/0...x",
+    "/cards/0.0", 
 ])
 def test_path_traversal_on_log_artifact_and_card_routes_is_refused(api, world, suffix):
     task = _start_task(api, world)

@@ -294,8 +294,8 @@ class UiApi:
                                               attempt)
         card_backend = self.reader.card_backend(backend.TYPE)
         found = await run_in_threadpool(card_view.list_cards, card_backend, ids.flow,
-                                        str(ids.run.value), ids.step, task["task_id"])
-        return [{"id": c.id, "type": c.type} for c in found]
+                                        str(ids.run.value), ids.step, task["task_id"], attempt)
+        return [{"id": c.id, "type": c.type, "status": c.status} for c in found]
 
     async def log(self, request: Request) -> Response:
         ids = Ids(request)
@@ -354,7 +354,10 @@ class UiApi:
     async def card(self, request: Request) -> Response:
         ids = Ids(request)
         card_id = request.path_params["card_id"]
-        attempt = _int_param(request, "attempt") or 0
+        match = card_view.CARD_ID.match(card_id)
+        if match is None:
+            raise NotFound(f"task {ids.path()} has no card {card_id[:80]!r}")
+        attempt = int(match.group(1))
         task = str(ids.task.value)
         try:
             backend, _ = await self._task_backend(ids.flow, ids.run, ids.step, task, attempt)
@@ -366,9 +369,12 @@ class UiApi:
         if html is None:
             raise NotFound(f"task {ids.path()} has no card {card_id[:80]!r}")
         return Response(html, media_type="text/html; charset=utf-8", headers={
+            # cards are self-contained pages (their charts' code inline); sandboxed, with
+            # no network: nothing a card runs can reach the service or the user's session
             "Content-Security-Policy": "sandbox allow-scripts; default-src 'none'; "
-                                       "img-src data:; style-src 'unsafe-inline'; "
-                                       "script-src 'unsafe-inline'",
+                                       "img-src data: blob:; font-src data:; "
+                                       "style-src 'unsafe-inline'; "
+                                       "script-src 'unsafe-inline' 'unsafe-eval'",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
 
     # --- pages and login -----------------------------------------------------------------

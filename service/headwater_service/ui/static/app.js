@@ -312,7 +312,7 @@ async function taskPage(flow, run, step, task) {
     for (const c of body.cards) {
       // sandboxed without same-origin: the card cannot reach the session or the service
       view.append(el("iframe", { class: "card", sandbox: "allow-scripts", title: c.id, "data-card": c.id,
-        src: `${base}/cards/${enc(c.id)}?attempt=${attempt}`, loading: "lazy" }));
+        src: `${base}/cards/${enc(c.id)}`, loading: "lazy" }));
     }
   }
 
