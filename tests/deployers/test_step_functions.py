@@ -22,7 +22,7 @@ import pytest
 from headwater import Flow, namespace
 
 from .asl_runner import AslLocalRunner
-from .conftest import shared_env
+from .conftest import shared_env, upload_code_package
 from .flows import SHAPES
 
 REPO = Path(__file__).parents[2]
@@ -234,6 +234,7 @@ def job_identity() -> dict[str, str]:
 
 def run_locally(path: Path, shared, execution: str, parameters: dict) -> AslLocalRunner:
     definition = compile_sfn(path, env=dict(os.environ))
+    upload_code_package(path)
     runner = AslLocalRunner(definition, execution, str(path.parent), job_identity(),
                             shared.client("dynamodb"))
     status = runner.run({"Parameters": parameters})
