@@ -308,8 +308,9 @@ def test_switch_runs_the_chosen_branch_only(tmp_path):
     graph = graph_of(tmp_path, SWITCH)
     d = Driver(graph, lambda s: ok(s, graph, route="a")).run()
     assert d.steps() == ["start", "a", "merge", "end"]
-    merge = d.started[2]
-    assert merge.inputs == [InputRef("a", d.started[1].task_id, 0)] and merge.stack == []
+    branch, merge = d.started[1], d.started[2]
+    assert branch.stack == []  # one branch runs: nothing to wait for, so no split frame
+    assert merge.inputs == [InputRef("a", branch.task_id, 0)] and merge.stack == []
     assert d.state.succeeded
 
 
@@ -318,6 +319,9 @@ def test_switch_inside_a_foreach(tmp_path):
     d = Driver(graph, lambda s: ok(s, graph, foreach=2, route="b")).run()
     assert collections.Counter(d.steps()) == {"start": 1, "pick": 2, "b": 2, "merge": 2,
                                               "join": 1, "end": 1}
+    for s in d.started:
+        if s.step_name in ("b", "merge"):
+            assert [f.kind for f in s.stack] == ["foreach"]
     assert d.state.succeeded
 
 

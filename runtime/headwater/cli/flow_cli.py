@@ -259,9 +259,8 @@ def build_cli(flow_cls: type) -> click.Group:
     @_parameter_options(flow_cls)
     @click.pass_obj
     def run(obj: FlowContext, max_workers, max_num_splits, tags, run_id_file, **params):
-        from ..parameters import resolve_parameters
-
         from ..launch import start_run
+        from ..parameters import resolve_parameters
 
         graph = obj.prepare()
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
