@@ -162,10 +162,10 @@ def test_kill_deletes_the_job_and_stops_the_pod(shared, kube):
 
 
 @pytest.mark.parametrize("shared", ["azure"], indirect=True)
-def test_a_job_the_api_rejects_is_one_line_with_its_reason(shared, kube):
-    """A toleration with a field Kubernetes does not know: the stand-in's schema validation
-    (as the real API server's) rejects the Job with 422, and start raises one line that
-    carries the API's message. Nothing runs."""
+def test_an_invalid_job_is_one_line_with_its_reason(shared, kube):
+    """A toleration with a field Kubernetes does not know: the official client's model check
+    refuses the body before sending it (the stand-in's strict schema check would refuse it
+    too), and start raises one line naming the field. Nothing is created."""
     from headwater.compute.errors import RemoteComputeError
 
     ctx, spec = start_run(POD_FLOW, KubernetesCompute)
@@ -175,8 +175,8 @@ def test_a_job_the_api_rejects_is_one_line_with_its_reason(shared, kube):
                                                                       "bogus": "1"}]}))
     backend = KubernetesCompute(ctx)
     try:
-        with pytest.raises(RemoteComputeError, match=r"refused to create Job .*HTTP 422.*bogus"):
+        with pytest.raises(RemoteComputeError, match=r"is not a valid Kubernetes Job: .*tolerations.0.bogus"):
             backend.start(spec, None)
     finally:
         backend.close()
-    assert not kube.accepted and kube.rejected
+    assert not kube.accepted

@@ -296,6 +296,13 @@ class KubernetesCompute(Compute):
         try:
             self.batch.create_namespaced_job(namespace, body)
         except Exception as exc:
+            if isinstance(exc, _client_model_error()):
+                first = str(exc).strip().splitlines()
+                raise RemoteComputeError(
+                    f"the Job {body['metadata']['name']} is not a valid Kubernetes Job: "
+                    f"{' '.join(line.strip() for line in first[1:3])}",
+                    "check the @kubernetes attributes (tolerations, labels, volumes)"
+                ) from None
             raise _api_error(exc, self.server, f"create Job {body['metadata']['name']}")
         container = body["spec"]["template"]["spec"]["containers"][0]
         attempt = _Attempt(spec, task_key(spec), body["metadata"]["name"], namespace,
@@ -553,6 +560,16 @@ def _require(call, server: str, missing: str, fix: str, what: str) -> None:
         raise _api_error(exc, server, what) from None
     except Exception as exc:
         raise _api_error(exc, server, what) from None
+
+
+def _client_model_error() -> tuple[type[BaseException], ...]:
+    """The error the client raises when a body does not fit its models (recent clients
+    check bodies with pydantic before sending them)."""
+    try:
+        from pydantic import ValidationError
+    except ImportError:
+        return ()
+    return (ValidationError,)
 
 
 def _last_line(data: bytes) -> str:
