@@ -180,3 +180,23 @@ def test_an_invalid_job_is_one_line_with_its_reason(shared, kube):
     finally:
         backend.close()
     assert not kube.accepted
+
+
+@pytest.mark.parametrize("shared", ["azure"], indirect=True)
+def test_a_job_the_api_refuses_carries_the_apis_message(shared, kube):
+    """The same attempt submitted twice: the API answers 409 with a Status, and start raises
+    one line with the API's message (the first Job is then cleaned up by kill_all)."""
+    from headwater.compute.errors import RemoteComputeError
+
+    ctx, spec = start_run(POD_FLOW, KubernetesCompute, {"mode": "sleep"})
+    backend = KubernetesCompute(ctx)
+    try:
+        backend.start(spec, None)
+        with pytest.raises(RemoteComputeError,
+                           match=r"refused to create Job .*\(HTTP 409 Conflict\): jobs.batch "
+                                 r'"hw-podflow-.*" already exists'):
+            backend.start(spec, None)
+        backend.kill_all("test over")
+    finally:
+        backend.close()
+    assert not kube.jobs
