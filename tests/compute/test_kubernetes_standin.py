@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from headwater import Flow
 from headwater.compute.base import TaskExited, TaskOutput
 from headwater.compute.kubernetes import KubernetesCompute
 
-from .bridge import run_remote, start_run
+from .bridge import start_run
 
 FLOWS = Path(__file__).parent / "flows"
 POD_FLOW = FLOWS / "pod_flow.py"

@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping
 
 if TYPE_CHECKING:
@@ -89,11 +87,6 @@ def container_command(package: "CodePackage", spec: "TaskSpec", with_specs: Iter
         command += ["--config", name, path]
     command += ["--spec", json.dumps(spec.to_json(), separators=(",", ":"), sort_keys=True)]
     return command
-
-
-def shell_line(command: list[str]) -> str:
-    """The command as one shell line (for logs and error messages)."""
-    return " ".join(shlex.quote(c) for c in command)
 
 
 # --- inside the container ----------------------------------------------------------------
