@@ -148,6 +148,7 @@ def test_kill_deletes_the_job_and_stops_the_pod(shared, kube):
         deadline = time.monotonic() + 60
         while b"hello from the pod" not in seen and time.monotonic() < deadline:
             seen += b"".join(e.data for e in backend.wait(0.5) if isinstance(e, TaskOutput))
+        assert b"hello from the pod" in seen  # streamed while the pod still runs
         pod = next(iter(kube.jobs.values())).pod
         backend.kill_all("interrupted (Ctrl-C)")
         exited = [e for e in backend.wait(1) if isinstance(e, TaskExited)]
@@ -199,3 +200,27 @@ def test_a_job_the_api_refuses_carries_the_apis_message(shared, kube):
     finally:
         backend.close()
     assert not kube.jobs
+
+
+@pytest.mark.parametrize("shared", ["azure"], indirect=True)
+def test_an_evicted_pod_says_evicted_with_the_kubelets_message(shared, kube):
+    """The node runs short of memory and the kubelet evicts the running pod: the attempt
+    ends with ``Evicted`` and the kubelet's message. (The eviction is triggered by the test,
+    not by real node pressure.)"""
+    import time
+
+    ctx, spec = start_run(POD_FLOW, KubernetesCompute, {"mode": "sleep"})
+    backend = KubernetesCompute(ctx)
+    try:
+        backend.start(spec, None)
+        seen, deadline = b"", time.monotonic() + 60
+        while b"hello from the pod" not in seen and time.monotonic() < deadline:
+            seen += b"".join(e.data for e in backend.wait(0.5) if isinstance(e, TaskOutput))
+        assert b"hello from the pod" in seen
+        kube.evict(kube.accepted[0]["metadata"]["name"],
+                   "The node was low on resource: memory.")
+        exited = _drain(backend)[-1]
+    finally:
+        backend.close()
+    assert exited.result is None
+    assert exited.reason == "Evicted: The node was low on resource: memory."
