@@ -43,6 +43,7 @@ LABEL_PREFIX = "headwater.dev"
 IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                        "ErrImageNeverPull")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
+LOG_DRAIN_SECONDS = 30.0  # how long a finished pod's log may take to end
 
 
 def api_client(settings: "Settings"):
@@ -209,6 +210,7 @@ class _Attempt:
     logs: bytearray = field(default_factory=bytearray)
     partial: bytes = b""
     terminal: tuple[str | None] | None = None  # (reason,) once the pod is done
+    terminal_at: float = 0.0
     unschedulable_since: float | None = None
     finished: bool = False
 
@@ -389,7 +391,12 @@ class KubernetesCompute(Compute):
                     self._finish(attempt, f"headwater could not follow the Job: {exc}")
 
     def _update(self, attempt: _Attempt, pod, job) -> None:
-        if attempt.finished or attempt.terminal is not None:
+        if attempt.finished:
+            return
+        if attempt.terminal is not None:
+            # The pod is done; a log stream that does not end must not hold the attempt.
+            if time.monotonic() - attempt.terminal_at > LOG_DRAIN_SECONDS:
+                self._finish(attempt, attempt.terminal[0])
             return
         deadline = _job_failure(job)
         if deadline is not None:
@@ -439,7 +446,7 @@ class KubernetesCompute(Compute):
 
     def _terminal(self, attempt: _Attempt, reason: str | None) -> None:
         with self.lock:
-            attempt.terminal = (reason,)
+            attempt.terminal, attempt.terminal_at = (reason,), time.monotonic()
             ready = attempt.log_done or attempt.log_thread is None
         if ready:
             self._finish(attempt, reason)
