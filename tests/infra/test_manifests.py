@@ -3,6 +3,9 @@ unknown fields are errors), and what they promise: probes, migrations, least pri
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import kubernetes_validate
 import pytest
 
@@ -110,6 +113,10 @@ def test_metadata_deployment_runs_the_service_with_probes():
     assert command[command.index("--ssl-certfile") + 1] == "/etc/headwater/tls/tls.crt"
     assert command[command.index("--ssl-keyfile") + 1] == "/etc/headwater/tls/tls.key"
     assert command[command.index("--port") + 1] == "8080"
+    # The image installs headwater[service]: uvicorn's CLI with httptools and uvloop.
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                           .read_text())["project"]["optional-dependencies"]
+    assert any(d.startswith("uvicorn[standard]") for d in extras["service"])
     assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "https",
                                                      "scheme": "HTTPS"}
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
