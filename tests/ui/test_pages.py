@@ -74,6 +74,8 @@ def test_a_failed_foreach_shows_its_split_and_the_run_fails(world, browser):
     assert browser.attr('[data-step="work"]', "data-tasks") == "4"
     assert browser.attr('[data-step="work"]', "data-failed") != "0"
     assert int(browser.attr('[data-step="work"]', "data-succeeded")) >= 1
+    # where the run would have gone next, from a successful task's transition
+    assert browser.attr('[data-step="join"]', "data-status") == "pending"
     # the scheduler gave up: once its heartbeat is stale the page (refreshing itself) says so
     browser.wait_for('document.querySelector("[data-testid=run-status]").textContent === '
                      '"failed"', timeout=90000)

@@ -115,13 +115,16 @@ RUN_TASKS = (
     f"AND m.field_name = 'attempt_ok' AND m.id > a.id ORDER BY m.id DESC LIMIT 1) o ON true "
     "WHERE t.flow_id = %(flow)s AND t.run_number = %(number)s")
 
-# The first finished attempt of each step: its index says where the step went next.
+# The first successful attempt of each step: its index says where the step went next (a
+# failed attempt's index has no transition).
 STEP_FIRST_DONE = (
     "SELECT coalesce(json_agg(x), '[]'::json) FROM (SELECT DISTINCT ON (m.step_name) "
     "m.step_name AS step, coalesce(t.task_name, t.task_id::text) AS task, "
-    "m.value AS attempt FROM metadata m JOIN tasks t ON " + _TASK_OF + " "
-    "WHERE m.flow_id = %(flow)s AND m.run_number = %(number)s AND m.field_name = 'attempt-done' "
-    "ORDER BY m.step_name, m.id) x")
+    "(SELECT substr(a.tag, 12) FROM jsonb_array_elements_text(m.tags) AS a(tag) "
+    "WHERE a.tag LIKE 'attempt\\_id:%%' LIMIT 1) AS attempt FROM metadata m "
+    "JOIN tasks t ON " + _TASK_OF + " "
+    "WHERE m.flow_id = %(flow)s AND m.run_number = %(number)s AND m.field_name = 'attempt_ok' "
+    "AND m.value = 'True' ORDER BY m.step_name, m.id) x")
 
 # --- one task ------------------------------------------------------------------------------
 
