@@ -1,11 +1,10 @@
-"""Drive a whole run through a ``Compute`` backend, for tests, until the engine's scheduler
-(which talks only to ``Compute``) is merged.
+"""Drive a whole run through one ``Compute`` backend in this process, for tests that
+configure the backend (poll intervals, how moto's Batch jobs run) before the run.
 
-``ComputeScheduler`` keeps every decision of today's ``LocalScheduler`` (what runs next,
-foreach fan-out, joins, switches, retries, failure handling) and replaces only its process
-handling: ``start`` goes to the backend, exits come back as ``TaskExited`` events. What this
-proves: a backend serves a real run end to end (the tasks' records are what the run state
-reads). What it does not: the engine's final scheduler loop, which the lead wires at merge.
+``run_remote`` uses the engine's own ``Scheduler`` with the backend given as an instance for
+every step (``Scheduler(backends=...)``), the same path ``python flow.py --with kubernetes
+run`` takes (tests/compute/test_cli_remote.py runs that command itself); ``start_run``
+creates a run and the spec of its first task for driving a backend's start/wait/kill by hand.
 """
 
 from __future__ import annotations
@@ -15,9 +14,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from headwater.compute.base import ComputeContext, TaskExited, TaskOutput, task_key
-from headwater.scheduler import Console, LocalScheduler, RunInfo
-from headwater.task import InputRef
+from headwater import attempt as attempt_record
+from headwater.compute.base import ComputeContext
+from headwater.console import Console
+from headwater.run_state import RunInfo
+from headwater.scheduler import Scheduler
+
+
+class RecordingConsole(Console):
+    """A quiet console that keeps the tasks' output (what the user would have seen)."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+        self.output: list[bytes] = []
+
+    def task_output(self, run_id, step, task_id, where, stream, data) -> None:  # type: ignore[override]
+        self.output.append(data)
 
 
 def load_flow(path: Path):
@@ -37,47 +49,12 @@ def load_flow(path: Path):
                 and issubclass(v, FlowSpec) and v is not FlowSpec and v.__module__ == name)
 
 
-class ComputeScheduler(LocalScheduler):
-    def __init__(self, *args, compute, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.compute = compute
-        self.active: dict = {}
-        self.output: list[bytes] = []
-
-    def _fork(self, spec) -> None:
-        self.compute.start(spec, self._timeout(spec.step_name))
-        self.active[task_key(spec)] = spec
-        self.workers[len(self.workers) + 10**9] = spec  # counted by the parent loop only
-
-    def _wait_for_events(self) -> None:
-        for event in self.compute.wait(0.5):
-            if isinstance(event, TaskOutput):
-                self.output.append(event.data)
-                continue
-            assert isinstance(event, TaskExited)
-            spec = self.active.pop(event.key)
-            self.workers.pop(next(k for k, v in self.workers.items() if v is spec))
-            if event.result is None:
-                self._on_crash(spec, event.reason or "ended without a result")
-            elif event.result.ok:
-                self._on_success(spec, event.result)
-            else:
-                self._on_failure(spec, event.result.error or "failed")
-
-    def _check_deadlines(self) -> None:
-        pass  # the backend enforces @timeout
-
-    def _kill_all(self) -> None:
-        self.compute.kill_all("the run is stopping")
-        self.active.clear()
-        self.workers.clear()
-
-
 def run_remote(flow_path: Path, backend_cls, params: dict[str, Any] | None = None,
                with_specs: tuple[str, ...] = (), configure=None) -> tuple[bool, str, Any]:
     """Run the flow in ``flow_path`` with every task on ``backend_cls``; returns
-    (succeeded, run id, scheduler). ``configure(backend)`` may adjust the backend."""
-    from headwater.cli.flow_cli import FlowContext, store_parameters
+    (succeeded, run id, scheduler); ``scheduler.output`` is the tasks' output.
+    ``configure(backend)`` may adjust the backend before the run starts."""
+    from headwater.cli.flow_cli import FlowContext
     from headwater.parameters import resolve_parameters
 
     flow_cls = load_flow(flow_path)
@@ -95,24 +72,23 @@ def run_remote(flow_path: Path, backend_cls, params: dict[str, Any] | None = Non
     compute = backend_cls(ctx)
     if configure:
         configure(compute)
-    scheduler = ComputeScheduler(flow_cls, graph, env, info, max_workers=4,
-                                 console=Console(quiet=True), compute=compute)
+    console = RecordingConsole()
+    scheduler = Scheduler(ctx, info, max_workers=4, console=console,
+                          backends={backend_cls.name: compute})
+    scheduler.output = console.output  # type: ignore[attr-defined]
     values = resolve_parameters(flow_cls, params or {}, user)
-    ref = store_parameters(env, info, {**values, **obj.configs})
-    try:
-        ok = scheduler.start(InputRef("_parameters", ref[0], ref[1]))
-    finally:
-        compute.close()
+    parameters = attempt_record.record_parameters(env, info, {**values, **obj.configs})
+    ok = scheduler.start(parameters)
     return ok, run_id, scheduler
 
 
-__all__ = ["ComputeScheduler", "load_flow", "run_remote"]
+__all__ = ["load_flow", "run_remote", "start_run"]
 
 
 def start_run(flow_path: Path, backend_cls, params: dict[str, Any] | None = None):
     """A new run with its parameters stored, and the spec of its ``start`` task (attempt 0):
     for driving a backend's ``start``/``wait``/``kill`` directly. Returns (ctx, spec)."""
-    from headwater.cli.flow_cli import FlowContext, store_parameters
+    from headwater.cli.flow_cli import FlowContext
     from headwater.parameters import resolve_parameters
     from headwater.task import TaskSpec
 
@@ -127,9 +103,8 @@ def start_run(flow_path: Path, backend_cls, params: dict[str, Any] | None = None
     run_id = str(md.new_run(obj.flow_name, user, [], obj.system_tags())["run_number"])
     info = RunInfo(obj.flow_name, run_id, user, None, [])
     values = resolve_parameters(flow_cls, params or {}, user)
-    ref = store_parameters(env, info, {**values, **obj.configs})
+    parameters = attempt_record.record_parameters(env, info, {**values, **obj.configs})
     md.register_step(obj.flow_name, run_id, "start", user)
     task_id = str(md.new_task(obj.flow_name, run_id, "start", user)["task_id"])
-    spec = TaskSpec(obj.flow_name, run_id, "start", task_id, 0,
-                    [InputRef("_parameters", ref[0], ref[1])], user=user)
+    spec = TaskSpec(obj.flow_name, run_id, "start", task_id, 0, [parameters], user=user)
     return ctx, spec

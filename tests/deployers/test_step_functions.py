@@ -278,7 +278,7 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     path = flow_file("linear")
     env = dict(os.environ, METAFLOW_SFN_IAM_ROLE="arn:aws:iam::123456789012:role/sfn",
                METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE="arn:aws:iam::123456789012:role/events",
-               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev-")
+               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev")
 
     def cli(*args):
         proc = subprocess.run([sys.executable, str(path), "step-functions", *args], env=env,
@@ -294,28 +294,28 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     assert "Deployed state machine" in out and "cron(0 2 * * ? *)" in out
     sfn, batch, events = (shared.client(n) for n in ("stepfunctions", "batch", "events"))
     machines = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
-    assert "hw-dev-LinearFlow" in machines
+    assert "hw-dev_LinearFlow" in machines
     definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
     registered = {d["jobDefinitionName"] for d in definitions}
     cli("create")  # again: updated in place, nothing registered twice
     assert len(batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]) == len(definitions)
     assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]].count(
-        "hw-dev-LinearFlow") == 1
-    assert all(n.startswith("hw-dev-LinearFlow-") for n in registered)
-    assert events.describe_rule(Name="hw-dev-LinearFlow")["ScheduleExpression"] == \
+        "hw-dev_LinearFlow") == 1
+    assert all(n.startswith("hw-dev_LinearFlow-") for n in registered)
+    assert events.describe_rule(Name="hw-dev_LinearFlow")["ScheduleExpression"] == \
         "cron(0 2 * * ? *)"
     started = cli("trigger", "--alpha", "5")
     execution = started.split()[1]
     arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
-               if m["name"] == "hw-dev-LinearFlow")
+               if m["name"] == "hw-dev_LinearFlow")
     found = sfn.list_executions(stateMachineArn=arn)["executions"]
     described = sfn.describe_execution(executionArn=found[0]["executionArn"])
     assert json.loads(described["input"]) == {"Parameters": {"alpha": "5"}}
     assert f"sfn-{execution}" in cli("list-runs")
     assert "Deleted" in cli("delete")
-    assert "hw-dev-LinearFlow" not in [m["name"] for m in
+    assert "hw-dev_LinearFlow" not in [m["name"] for m in
                                        sfn.list_state_machines()["stateMachines"]]
-    assert not events.list_rules(NamePrefix="hw-dev-LinearFlow")["Rules"]
+    assert not events.list_rules(NamePrefix="hw-dev_LinearFlow")["Rules"]
 
 
 @pytest.mark.slow

@@ -303,8 +303,10 @@ def add_deploy_commands(cli: click.Group) -> None:
 def _state_machine_name(obj: "FlowContext") -> str:
     import re
 
-    prefix = obj.settings.get("METAFLOW_SFN_STATE_MACHINE_PREFIX") or ""
-    return (prefix + re.sub(r"[^A-Za-z0-9_-]", "_", deployment_name(obj)))[:80]
+    # <prefix>_<flow>: the stacks grant Step Functions rights on "<prefix>_*" only
+    prefix = obj.settings.get("METAFLOW_SFN_STATE_MACHINE_PREFIX")
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", deployment_name(obj))
+    return (f"{prefix}_{name}" if prefix else name)[:80]
 
 
 def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None,

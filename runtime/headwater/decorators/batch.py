@@ -39,6 +39,11 @@ class BatchDecorator(StepDecorator):
     def compute_backend(self) -> str:
         return "batch"
 
+    def resource_requests(self) -> dict:
+        """The sizes given here (the task gets the larger of these and ``@resources``')."""
+        return {k: v for k in ("cpu", "memory", "gpu")
+                if (v := self.attributes.get(k)) is not None}
+
     def step_init(self, flow_cls, graph, step_name):
         a = self.attributes
         for key in ("cpu", "memory", "gpu", "shared_memory", "max_swap", "swappiness",

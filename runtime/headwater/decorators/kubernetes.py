@@ -81,6 +81,11 @@ class KubernetesDecorator(StepDecorator):
     def compute_backend(self) -> str:
         return "kubernetes"
 
+    def resource_requests(self) -> dict:
+        """The sizes given here (the task gets the larger of these and ``@resources``')."""
+        return {k: v for k in ("cpu", "memory", "gpu")
+                if (v := self.attributes.get(k)) is not None}
+
     def step_init(self, flow_cls, graph, step_name):
         a = self.attributes
         for key in ("cpu", "memory", "disk", "gpu", "tmpfs_size", "shared_memory"):
