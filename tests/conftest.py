@@ -49,6 +49,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if grouping:
             for group in groups:
                 item.add_marker(pytest.mark.xdist_group(group))
+    if grouping:
+        _longest_first(items)
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    """Order the work units (files, groups) by their expected length, longest first (a slow
+    test counting as ~30 quick ones), so no long one starts last while the other workers idle.
+    The scheduler keeps this order (``pytest_xdist_make_scheduler``)."""
+    cost: dict[str, int] = {}
+    for item in items:
+        unit = _work_unit(item)
+        cost[unit] = cost.get(unit, 0) + (30 if item.get_closest_marker("slow") else 1)
+    items.sort(key=lambda item: -cost[_work_unit(item)])  # stable: a file keeps its order
+
+
+def _work_unit(item: pytest.Item) -> str:
+    group = item.get_closest_marker("xdist_group")
+    return f"@{group.args[0]}" if group else item.nodeid.split("::", 1)[0]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -57,6 +75,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
+
+    config.option.loadscopereorder = False  # keep the longest-first order of the collection
 
     class FileOrGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:

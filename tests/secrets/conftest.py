@@ -128,5 +128,10 @@ def _key_vault_server(tls_cert):
 
 @pytest.fixture
 def key_vault(_key_vault_server):
+    from azure.keyvault.secrets._shared import http_challenge_cache
+
     _key_vault_server.reset()
+    # The SDK keeps the vault's auth challenge process-wide: each test starts, as a new
+    # process would, with none (whichever file ran first on this worker).
+    http_challenge_cache.clear()
     yield _key_vault_server
