@@ -314,7 +314,7 @@ def floor_per_task(stack: Stack, rounds: int) -> dict[str, float]:
 # --- set-up ---------------------------------------------------------------------------------
 
 def free_port_triple() -> int:
-    for base in range(23000, 60000, 7):
+    for base in range(23000, 32700, 7):  # below the ephemeral range (32768+)
         free = True
         for port in (base, base + 1, base + 2):
             with socket.socket() as s:

@@ -33,9 +33,10 @@ AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite-blob"
 
 
 def free_port_triple() -> int:
-    """A port P with P, P+1 and P+2 free on loopback."""
+    """A port P with P, P+1 and P+2 free on loopback, below Linux's ephemeral range
+    (32768+), where the outgoing connections of parallel test runs would take them."""
     for _ in range(200):
-        base = random.randrange(20000, 60000)
+        base = random.randrange(20000, 32700)
         ok = True
         for port in (base, base + 1, base + 2):
             with socket.socket() as s:

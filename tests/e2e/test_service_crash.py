@@ -81,6 +81,11 @@ def _tasks_started(stack, flow: str, step: str) -> int:
         return 0
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "known: when the service dies after committing POST .../task but before answering, the "
+    "provider's retry creates a second task record; the run completes, with an orphan task "
+    "record beside the real one. Fix: an idempotency key on task creation (see the report "
+    "of issue 11)"))
 def test_service_killed_during_a_foreach(dev_stack, tmp_path):
     stack = dev_stack("azure")
     flow_file = tmp_path / "crash_foreach_flow.py"
@@ -115,6 +120,9 @@ def test_service_killed_during_a_foreach(dev_stack, tmp_path):
     assert run.successful, output[-3000:]
     assert run.data.total == sum(i * i for i in range(N))
     tasks = list(run["work"])
+    orphans = [t.pathspec for t in tasks if t.index is None]
+    assert not orphans, (f"task records without an attempt (created twice: the first "
+                         f"answer was lost with the service): {orphans}")
     indexes = sorted(t.index for t in tasks)
     assert indexes == list(range(N)), indexes  # none lost, none twice
     assert sorted(t.data.square for t in tasks) == [i * i for i in range(N)]

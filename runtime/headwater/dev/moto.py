@@ -53,8 +53,8 @@ def start(data: Path, port: int, log: Path) -> tuple[int, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "AWS_"))}
     env.update({"MOTO_ENABLE_RECORDING": "true",
                 "MOTO_RECORDER_FILEPATH": str(recording(data))})
-    pid = process.start_detached([sys.executable, "-m", "moto.server", "-H", process.LOOPBACK,
-                                  "-p", str(port)], log, env=env)
+    pid = process.start_detached([sys.executable, "-m", "headwater.dev.moto_server", "-H",
+                                  process.LOOPBACK, "-p", str(port)], log, env=env)
     try:
         process.wait_until(process.http_ok(endpoint(port) + "/moto-api/"), pid, "moto", log)
         replayed = replay(recording(data), port)
