@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "step": "headwater.flowspec",
     "Parameter": "headwater.parameters",
     "JSONType": "headwater.parameters",
+    "IncludeFile": "headwater.include_file",
     "Config": "headwater.config",
     "config_expr": "headwater.config",
     "current": "headwater.current",

@@ -178,7 +178,7 @@ def _parameter_options(flow_cls: type):
                                       help=help_text)
             else:
                 option = click.option(f"--{param.option_name}", attr, default=None,
-                                      metavar=param.type.__name__.upper(), help=help_text)
+                                      metavar=param.metavar, help=help_text)
             func = option(func)
         return func
 
