@@ -133,3 +133,24 @@ def test_run_code_reads_the_package_a_task_names(run_flow, write_flow, hw_env):
     assert code.info["flow_file"] == "flow.py"
     assert "class RelationsFlow(FlowSpec)" in code.flowspec
     assert "flow.py" in code.tarball.getnames()
+
+
+def test_origin_pathspec_of_a_resumed_run_and_its_steps(run_flow, write_flow):
+    flow = write_flow(FLOW)
+    run_flow(flow, "run", env={"FAIL_END": "1"}, check=False)
+    origin = Flow("RelationsFlow").latest_run
+    assert origin.origin_pathspec is None and origin["start"].origin_pathspec is None
+    run_flow(flow, "resume", "both")
+    run = Flow("RelationsFlow").latest_run
+    assert run.origin_pathspec == origin.pathspec
+    assert run["start"].origin_pathspec == f"{origin.pathspec}/start"
+    assert run["both"].origin_pathspec is None  # executed again
+
+
+def test_merge_artifacts_exceptions_under_metaflows_names():
+    from headwater.exception import (MergeArtifactsException,
+                                     UnhandledInMergeArtifactsException)
+    from headwater.exceptions import MergeArtifactsError
+
+    assert MergeArtifactsException is MergeArtifactsError
+    assert UnhandledInMergeArtifactsException is MergeArtifactsError

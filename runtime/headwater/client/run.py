@@ -99,6 +99,16 @@ class Run(MetaflowObject):
             return None
 
     @property
+    def origin_pathspec(self) -> str | None:
+        """For a run made by ``resume``: the run it resumed (``Flow/run``), else None."""
+        from ..attempt import PARAMETERS_STEP
+
+        if PARAMETERS_STEP not in self:
+            return None
+        origin = self[PARAMETERS_STEP].task.metadata_dict.get("origin-run-id")
+        return f"{self._components[0]}/{origin}" if origin else None
+
+    @property
     def code(self) -> "MetaflowCode | None":
         """The code package the run shipped to remote compute (``None`` when every task ran
         on this machine): the package of the first task, in step order, that names one."""
