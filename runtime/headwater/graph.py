@@ -7,6 +7,10 @@ Each step's ``self.next(...)`` calls are read with ``ast`` (never by running the
 - ``self.next({...}, condition="attr")`` or several calls in ``if``/``else``: ``switch``
   (a conditional: exactly one of the targets runs).
 
+A switch may also go back to an earlier step (a *recursive switch*: a loop that ends when
+the condition picks another branch); that edge is the only kind of cycle allowed, is kept in
+``loops_to`` and is left out of the ordering and split analysis below.
+
 Every split is closed by a *join*: a step that takes ``inputs`` or that several steps lead
 to. Analysis tracks the stack of open splits along each path so the scheduler knows what
 each join waits for (every branch of a static split, every task of a foreach); where the
@@ -17,6 +21,7 @@ may nest, end in ``end`` together, or sit inside a static branch. Every structur
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 from dataclasses import dataclass, field
@@ -48,6 +53,8 @@ class StepNode:
     # (split step, kind) open above this step; at run time a task's stack holds only the
     # static and foreach frames, since a switch's branch needs no join to wait for it
     split_stack: list[tuple[str, str]] = field(default_factory=list)
+    # steps a switch of this step goes back to (a recursive switch); not in their in_funcs
+    loops_to: list[str] = field(default_factory=list)
 
     @property
     def decorators(self) -> list:
@@ -64,8 +71,10 @@ class FlowGraph:
         self.nodes: dict[str, StepNode] = {}
         self._parse()
         self._check_steps()
+        self._find_loops()
         self.order = self._topological_order()
         self._analyse_splits()
+        self._check_loops()
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
@@ -223,6 +232,67 @@ class FlowGraph:
             raise GraphError(f"step {node.name!r} can never run: no step leads to it",
                              f"add self.next(self.{node.name}) to a step, or remove it",
                              file=node.file, line=node.line)
+
+    def _find_loops(self) -> None:
+        """Find the edges that go back to an earlier step. Only a switch may go back (a
+        recursive switch: the loop ends when the condition picks the other branch); such
+        an edge leaves ``in_funcs`` so that the rest of the analysis sees a DAG."""
+        on_path: set[str] = set()
+        done: set[str] = set()
+        back: list[tuple[str, str]] = []
+
+        def visit(name: str) -> None:
+            on_path.add(name)
+            for target in dict.fromkeys(self.nodes[name].out):
+                if target in on_path:
+                    back.append((name, target))
+                elif target not in done:
+                    visit(target)
+            on_path.discard(name)
+            done.add(name)
+
+        visit("start")
+        for source, target in back:
+            node = self.nodes[source]
+            if node.type != "switch":
+                looped = self.nodes[target]
+                raise GraphError(f"steps form a loop through {target!r}",
+                                 "flows are acyclic except where a switch goes back to an "
+                                 "earlier step (a recursive switch): go forward to a new "
+                                 "step, or choose between going back and going on",
+                                 file=looped.file, line=looped.line)
+            node.loops_to.append(target)
+            self.nodes[target].in_funcs = [p for p in self.nodes[target].in_funcs
+                                           if p != source]
+
+    @functools.cached_property
+    def loop_steps(self) -> frozenset[str]:
+        """Steps that may run more than once in a run: those on a recursive switch's loop,
+        and every step after one (``resume`` runs them again instead of reusing them)."""
+        found: set[str] = set()
+        todo = [t for node in self.nodes.values() for t in node.loops_to]
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                todo.extend(self.nodes[name].out)
+        return frozenset(found)
+
+    def _check_loops(self) -> None:
+        """A loop stays inside the splits it started in, and does not go back to a join."""
+        for node in self.nodes.values():
+            for target in node.loops_to:
+                back = self.nodes[target]
+                if back.takes_inputs:
+                    raise GraphError(f"step {node.name!r} goes back to the join {target!r}",
+                                     "go back to a step that takes no inputs",
+                                     file=node.file, line=node.line)
+                if [f for f in node.split_stack if f[1] != "switch"] != [
+                        f for f in back.split_stack if f[1] != "switch"]:
+                    raise GraphError(f"the loop from step {node.name!r} back to {target!r} "
+                                     f"crosses a split or a join",
+                                     "keep a loop inside one branch: go back to a step after "
+                                     "the same split", file=node.file, line=node.line)
 
     def _topological_order(self) -> list[str]:
         indegree = {n: len(set(node.in_funcs)) for n, node in self.nodes.items()}
