@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "track_resources": "headwater.decorators.api",
     "kubernetes": "headwater.decorators.api",
     "batch": "headwater.decorators.api",
+    "parallel": "headwater.decorators.api",
     # flow decorators
     "project": "headwater.decorators.api",
     "schedule": "headwater.decorators.api",

@@ -62,7 +62,7 @@ class Current:
         raise AttributeError(
             f"current has no attribute {name!r}"
             + (" (it is set by a step decorator that this step does not use)"
-               if name in ("secrets", "card") else ""))
+               if name in ("secrets", "card", "parallel") else ""))
 
     @property
     def run(self) -> Any:

@@ -29,6 +29,9 @@ from typing import Any
 
 from .exceptions import GraphError
 
+# What _parse_call reports as the foreach of ``self.next(x, num_parallel=N)``.
+PARALLEL = "<num_parallel>"
+
 RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name",
             "_parameters", "script_name"}
 
@@ -46,6 +49,7 @@ class StepNode:
     type: str = "linear"  # linear | split | foreach | switch | end
     out: list[str] = field(default_factory=list)
     foreach_var: str | None = None
+    parallel: bool = False  # a foreach of num_parallel tasks (self.next(x, num_parallel=N))
     condition: str | None = None
     in_funcs: list[str] = field(default_factory=list)
     is_join: bool = False  # waits for several inputs: closes a static split or a foreach
@@ -145,7 +149,8 @@ class FlowGraph:
         if len(parsed) == 1:
             targets, foreach, condition, is_switch = parsed[0]
             node.out = targets
-            node.foreach_var = foreach
+            node.parallel = foreach is PARALLEL
+            node.foreach_var = None if node.parallel else foreach
             node.condition = condition
             node.type = ("switch" if is_switch else "foreach" if foreach
                          else "split" if len(targets) > 1 else "linear")
@@ -168,11 +173,18 @@ class FlowGraph:
                     first: int) -> tuple[list[str], str | None, str | None, bool]:
         line = first + call.lineno - 1
         kwargs = {k.arg: k.value for k in call.keywords}
-        unknown = set(kwargs) - {"foreach", "condition"}
+        unknown = set(kwargs) - {"foreach", "condition", "num_parallel"}
         if unknown:
             raise GraphError(f"self.next() in step {step!r} got unknown argument "
-                             f"{sorted(unknown)[0]!r}", "use foreach= or condition=",
-                             file=file, line=line)
+                             f"{sorted(unknown)[0]!r}", "use foreach=, condition= or "
+                             "num_parallel=", file=file, line=line)
+        if "num_parallel" in kwargs:
+            if "foreach" in kwargs or "condition" in kwargs or len(call.args) != 1:
+                raise GraphError(f"num_parallel= in step {step!r} fans out to exactly one "
+                                 "step, without foreach= or condition=",
+                                 "e.g. self.next(self.train, num_parallel=4)",
+                                 file=file, line=line)
+            return [_self_attr(call.args[0], step, file, line)], PARALLEL, None, False
         foreach = _const_str(kwargs.get("foreach"), "foreach", step, file, line)
         condition = _const_str(kwargs.get("condition"), "condition", step, file, line)
         args = call.args

@@ -740,7 +740,7 @@ class TheFlow(FlowSpec):
     def start(self):
         self.next(self.end, forEach="items")  # HERE
 ''' + LINEAR_END, "self.next() in step 'start' got unknown argument 'forEach'",
-        "use foreach= or condition="),
+        "use foreach=, condition= or num_parallel="),
 
     "self.next with no step": ('''
 class TheFlow(FlowSpec):

@@ -29,6 +29,7 @@ STEP_DECORATORS: dict[str, str] = {
     "track_resources": "headwater.decorators.track_resources:TrackResourcesDecorator",
     "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
     "batch": "headwater.decorators.batch:BatchDecorator",
+    "parallel": "headwater.decorators.parallel:ParallelDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {
