@@ -283,6 +283,13 @@ class FlowSpec:
         except TypeError:  # sets, generators stored as iterables: index a list of them
             return list(values)[frame.index]
 
+    def __iter__(self) -> Iterator[Callable]:
+        """The flow's steps (bound methods) in graph order, as Metaflow's ``for step in
+        flow`` gives them; each has the graph's ``.name`` on its function."""
+        from .graph import FlowGraph
+
+        return iter([getattr(self, node.name) for node in FlowGraph(type(self))])
+
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
         out = []

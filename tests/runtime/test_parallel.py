@@ -76,3 +76,4 @@ def test_num_parallel_with_foreach_is_a_graph_error(tmp_path):
     graph = FlowGraph(import_flow_module(tmp_path, FLOW).GangFlow)
     assert graph["start"].type == "foreach" and graph["start"].parallel
     assert graph["start"].foreach_var is None and graph["join"].join_kind == "foreach"
+
