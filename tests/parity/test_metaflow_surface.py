@@ -74,3 +74,11 @@ def test_metaflow_cli_habits(shimmed):
     bad = shimmed("surface_flow.py", "run", "--alpha", "fast", check=False)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "parameter --alpha expects a number" in bad.stderr
+
+
+def test_recursive_switch_and_parallel_in_metaflow_form(shimmed):
+    shimmed("loop_gang_flow.py", "run")
+    read = ("import json; from metaflow import Flow; run = Flow('MfLoopGangFlow').latest_run; "
+            "print(json.dumps([run.successful, len(list(run['grow'])), run.data.count, "
+            "run.data.wheres]))")
+    assert json.loads(shimmed("-c", read).stdout) == [True, 4, 4, [[0, 2], [1, 2]]]
