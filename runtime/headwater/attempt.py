@@ -1,7 +1,8 @@
 """A task attempt's record: the one module that writes and reads it.
 
 An attempt's record is its index in the datastore (artifacts plus the state the scheduler
-needs: ok, the transition the step chose, its split stack) and its metadata rows, every one
+needs: ok, the transition the step chose, its split stack, and the parent tasks it started
+from, which the Client's ``parent_tasks``/``child_tasks`` read) and its metadata rows, every one
 tagged ``attempt_id:<n>``: ``attempt``/``ds-type``/``ds-root`` when it starts,
 ``origin-run-id``/``origin-task-id`` for a clone, the artifact rows, and
 ``attempt-done``/``attempt_ok`` when it ends. Until the index is written nothing of the
@@ -87,7 +88,8 @@ def index_state(spec: "TaskSpec", ok: bool, targets: list[str] | None = None,
     """The scheduler's part of an attempt's index (``read_result`` reads it back)."""
     state: dict[str, Any] = {"ok": ok, "targets": list(targets or []),
                              "foreach_count": foreach_count, "foreach_var": foreach_var,
-                             "stack": [f.to_json() for f in spec.stack]}
+                             "stack": [f.to_json() for f in spec.stack],
+                             "inputs": [i.to_json() for i in spec.inputs]}
     if error is not None:
         state["error"] = error
     return state
@@ -131,7 +133,8 @@ def record_crash(env: "RunEnvironment", spec: "TaskSpec", reason: str) -> None:
                             "_exception": CaughtException(
                                 "TaskCrashed", f"the task process {reason}", "")})
     store.save_index(spec.attempt, TaskIndex(infos, {
-        "ok": False, "stack": [f.to_json() for f in spec.stack]}))
+        "ok": False, "stack": [f.to_json() for f in spec.stack],
+        "inputs": [i.to_json() for i in spec.inputs]}))
     env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
                                    spec.user, done_metadata(spec.attempt, False))
 
@@ -147,6 +150,7 @@ def record_clone(env: "RunEnvironment", spec: "TaskSpec", origin_run_id: str,
                            origin_task_id)
     index = origin.load_index(origin_attempt)
     index.state["stack"] = [f.to_json() for f in spec.stack]
+    index.state["inputs"] = [i.to_json() for i in spec.inputs]  # this run's parents
     store = task_store(env, spec)
     store.save_index(0, index)
     for stream in ("stdout", "stderr"):
@@ -223,6 +227,13 @@ def read_result(env: "RunEnvironment", spec: "TaskSpec") -> "TaskResult | None":
     except DataNotFound:
         return None
     return _result(state)
+
+
+def input_tasks(state: dict) -> list[tuple[str, str]]:
+    """(step, task id) of the parent tasks an attempt's index state names, without the
+    run's ``_parameters`` task (none for records made before the index carried them)."""
+    return [(ref[0], str(ref[1])) for ref in state.get("inputs") or []
+            if ref[0] != PARAMETERS_STEP]
 
 
 def attempt_numbers(rows: list[dict]) -> list[int]:

@@ -8,8 +8,11 @@
         def start(self):
             print(self.config.model.type)
 
-The file comes from ``--config-file PATH`` (the flow's only Config) or ``--config NAME PATH``,
-else from ``default`` (relative paths are tried from the current directory, then beside the
+The file comes from ``--config-file PATH`` (the flow's only Config) or ``--config NAME PATH``
+(or the value itself from ``--config-value NAME VALUE``), else from the environment as
+Metaflow reads it (``METAFLOW_FLOW_CONFIG_VALUE='{"config": {...}}'``, values by config
+name; ``METAFLOW_FLOW_CONFIG='{"config": "path.toml"}'``, files by config name), else from
+``default`` (relative paths are tried from the current directory, then beside the
 flow file). Values are plain dicts with attribute access, stored with the run like parameters.
 Inside decorator arguments and flow decorators, ``config.a.b`` and ``config_expr("config.a.b")``
 are placeholders resolved once the file is read.
@@ -148,6 +151,24 @@ class Config:
             self._default_cache = self.load(None, owner._flow_file() if owner else None)
         return self._default_cache
 
+    def from_value(self, value: Any, source: str) -> ConfigValue:
+        """The config given as a value: a dict, or text for the parser (JSON or TOML)."""
+        if isinstance(value, dict):
+            return _wrap(dict(value))
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"config {self.name!r} from {source} is a {type(value).__name__}",
+                "give the config as a JSON object or as text the config's parser reads")
+        if self.parser is not None:
+            try:
+                data = self.parser(value)
+            except Exception as exc:
+                raise ConfigurationError(f"config {self.name!r} from {source} cannot be "
+                                         f"parsed: {exc}", "fix the value's syntax") from None
+        else:
+            data = parse_config_text(value, source)
+        return _wrap(dict(data))
+
     def load(self, path: str | None, flow_file: str | None = None) -> ConfigValue | None:
         """Read the config from ``path`` (or the default); ``None`` when there is none."""
         if path is None and self.default is None:
@@ -183,6 +204,38 @@ class Config:
         else:
             data = parse_config_text(text, candidate)
         return _wrap(dict(data))
+
+
+CONFIG_VALUE_VARIABLE = "METAFLOW_FLOW_CONFIG_VALUE"
+CONFIG_FILE_VARIABLE = "METAFLOW_FLOW_CONFIG"
+
+
+def environment_configs(env: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values, files) by config name, from ``METAFLOW_FLOW_CONFIG_VALUE`` and
+    ``METAFLOW_FLOW_CONFIG`` (each a JSON object keyed by config name, as in Metaflow)."""
+    found: list[dict] = []
+    for variable in (CONFIG_VALUE_VARIABLE, CONFIG_FILE_VARIABLE):
+        text = env.get(variable)
+        if not text:
+            found.append({})
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigurationError(f"{variable} is not JSON: {exc}",
+                                     f"set {variable}='{{\"config_name\": ...}}'") from None
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{variable} is a JSON {type(data).__name__}, not an "
+                                     "object keyed by config name",
+                                     f"set {variable}='{{\"config_name\": ...}}'")
+        found.append(data)
+    values, files = found
+    bad = sorted(name for name, path in files.items() if not isinstance(path, str))
+    if bad:
+        raise ConfigurationError(f"{CONFIG_FILE_VARIABLE} gives config {bad[0]!r} a "
+                                 "value that is not a path",
+                                 f"map config names to file paths, or use {CONFIG_VALUE_VARIABLE}")
+    return values, files
 
 
 def flow_configs(flow_cls: type) -> dict[str, Config]:

@@ -4,7 +4,9 @@
     print(current.flow_name, current.run_id, current.step_name, current.task_id)
 
 Outside a running task (a flow instantiated in a unit test, a notebook) the values are
-``None`` (``retry_count`` 0, ``parameter_names`` empty) and ``is_running_flow`` is False. Decorators
+``None`` (``retry_count`` 0, ``parameter_names`` empty) and ``is_running_flow`` is False.
+``current.run`` and ``current.task`` are the Client API's ``Run`` and ``Task`` of the running
+task (read whatever the namespace); ``origin_run_id`` is set on every task of a resumed run. Decorators
 add attributes of their own (``current.secrets``, ``current.card``) with ``_set_extra``.
 """
 
@@ -60,7 +62,25 @@ class Current:
         raise AttributeError(
             f"current has no attribute {name!r}"
             + (" (it is set by a step decorator that this step does not use)"
-               if name in ("secrets", "card") else ""))
+               if name in ("secrets", "card", "parallel") else ""))
+
+    @property
+    def run(self) -> Any:
+        """The running run as a Client ``Run`` (``None`` outside a task)."""
+        if not self.run_id:
+            return None
+        from .client import Run
+
+        return Run(f"{self.flow_name}/{self.run_id}", _namespace_check=False)
+
+    @property
+    def task(self) -> Any:
+        """The running task as a Client ``Task`` (``None`` outside a task)."""
+        if not self.task_id:
+            return None
+        from .client import Task
+
+        return Task(self.pathspec, _namespace_check=False)
 
     @property
     def pathspec(self) -> str | None:

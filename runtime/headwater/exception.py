@@ -8,7 +8,8 @@ hierarchy under its own name, and Metaflow's names for them.
 from __future__ import annotations
 
 from . import exceptions as _exceptions
-from .exceptions import (MetaflowDataMissing, MetaflowException,  # noqa: F401  (Metaflow's)
+from .exceptions import (MergeArtifactsException,  # noqa: F401  (Metaflow's names)
+                         MetaflowDataMissing, MetaflowException,
                          MetaflowInvalidPathspec, MetaflowNamespaceMismatch, MetaflowNotFound,
                          MissingInMergeArtifactsException, ParameterFieldTypeMismatch,
                          TaggingException, UnhandledInMergeArtifactsException)

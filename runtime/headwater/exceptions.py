@@ -169,6 +169,7 @@ MetaflowNotFound = ObjectNotFound
 MetaflowNamespaceMismatch = NamespaceMismatch
 MetaflowInvalidPathspec = InvalidPathspec
 MetaflowDataMissing = DataNotFound
+MergeArtifactsException = MergeArtifactsError
 UnhandledInMergeArtifactsException = MergeArtifactsError
 MissingInMergeArtifactsException = MergeArtifactsError
 TaggingException = TaggingError

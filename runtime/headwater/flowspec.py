@@ -49,10 +49,12 @@ class Transition:
     foreach: str | None = None
     condition: str | None = None
     switch: dict[str, str] | None = None  # condition value -> step, for the switch form
+    num_parallel: int | None = None  # a gang of this many tasks of one @parallel step
 
     def to_json(self) -> dict:
         return {"targets": self.targets, "foreach": self.foreach,
-                "condition": self.condition, "switch": self.switch}
+                "condition": self.condition, "switch": self.switch,
+                "num_parallel": self.num_parallel}
 
 
 @dataclass
@@ -204,11 +206,13 @@ class FlowSpec:
 
     # --- transitions ---------------------------------------------------------------------
 
-    def next(self, *steps: Any, foreach: str | None = None, condition: str | None = None) -> None:
+    def next(self, *steps: Any, foreach: str | None = None, condition: str | None = None,
+             num_parallel: int | None = None) -> None:
         """Name the step(s) that run after this one.
 
         ``self.next(self.a)``; a static branch ``self.next(self.a, self.b)``; a fan-out
-        ``self.next(self.a, foreach="items")``; a switch
+        ``self.next(self.a, foreach="items")``; ``num_parallel`` tasks of one ``@parallel``
+        step ``self.next(self.train, num_parallel=4)``; a switch
         ``self.next({"x": self.a, "y": self.b}, condition="choice")``; or plain ``if``/``else``
         around different ``self.next`` calls.
         """
@@ -239,7 +243,17 @@ class FlowSpec:
                                        "e.g. self.next(self.process, foreach='items')")
             if len(targets) != 1:
                 raise InvalidNextError("a foreach fans out to exactly one step")
-        state.transition = Transition(targets, foreach, condition, switch)
+        if num_parallel is not None:
+            if isinstance(num_parallel, bool) or not isinstance(num_parallel, int) or \
+                    num_parallel < 1:
+                raise InvalidNextError(f"num_parallel must be a positive integer, not "
+                                       f"{num_parallel!r}",
+                                       "e.g. self.next(self.train, num_parallel=4)")
+            if len(targets) != 1 or foreach is not None:
+                raise InvalidNextError("num_parallel= fans out to exactly one step, "
+                                       "without foreach=",
+                                       "e.g. self.next(self.train, num_parallel=4)")
+        state.transition = Transition(targets, foreach, condition, switch, num_parallel)
 
     # --- foreach -------------------------------------------------------------------------
 
@@ -261,18 +275,27 @@ class FlowSpec:
         frame = self._foreach_frame()
         if frame is None:
             return None
+        if frame.var is None:  # a num_parallel fan-out: the task's node index
+            return frame.index
         values = getattr(self, frame.var)
         try:
             return values[frame.index]
         except TypeError:  # sets, generators stored as iterables: index a list of them
             return list(values)[frame.index]
 
+    def __iter__(self) -> Iterator[Callable]:
+        """The flow's steps (bound methods) in graph order, as Metaflow's ``for step in
+        flow`` gives them; each has the graph's ``.name`` on its function."""
+        from .graph import FlowGraph
+
+        return iter([getattr(self, node.name) for node in FlowGraph(type(self))])
+
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
         out = []
         for frame in self._state().stack:
             if frame.kind == "foreach":
-                values = getattr(self, frame.var, None)
+                values = getattr(self, frame.var, None) if frame.var else None
                 value = None
                 if values is not None:
                     try:

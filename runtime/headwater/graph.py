@@ -7,6 +7,10 @@ Each step's ``self.next(...)`` calls are read with ``ast`` (never by running the
 - ``self.next({...}, condition="attr")`` or several calls in ``if``/``else``: ``switch``
   (a conditional: exactly one of the targets runs).
 
+A switch may also go back to an earlier step (a *recursive switch*: a loop that ends when
+the condition picks another branch); that edge is the only kind of cycle allowed, is kept in
+``loops_to`` and is left out of the ordering and split analysis below.
+
 Every split is closed by a *join*: a step that takes ``inputs`` or that several steps lead
 to. Analysis tracks the stack of open splits along each path so the scheduler knows what
 each join waits for (every branch of a static split, every task of a foreach); where the
@@ -17,12 +21,16 @@ may nest, end in ``end`` together, or sit inside a static branch. Every structur
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import GraphError
+
+# What _parse_call reports as the foreach of ``self.next(x, num_parallel=N)``.
+PARALLEL = "<num_parallel>"
 
 RESERVED = {"next", "input", "index", "merge_artifacts", "foreach_stack", "name",
             "_parameters", "script_name"}
@@ -41,6 +49,7 @@ class StepNode:
     type: str = "linear"  # linear | split | foreach | switch | end
     out: list[str] = field(default_factory=list)
     foreach_var: str | None = None
+    parallel: bool = False  # a foreach of num_parallel tasks (self.next(x, num_parallel=N))
     condition: str | None = None
     in_funcs: list[str] = field(default_factory=list)
     is_join: bool = False  # waits for several inputs: closes a static split or a foreach
@@ -48,6 +57,8 @@ class StepNode:
     # (split step, kind) open above this step; at run time a task's stack holds only the
     # static and foreach frames, since a switch's branch needs no join to wait for it
     split_stack: list[tuple[str, str]] = field(default_factory=list)
+    # steps a switch of this step goes back to (a recursive switch); not in their in_funcs
+    loops_to: list[str] = field(default_factory=list)
 
     @property
     def decorators(self) -> list:
@@ -64,8 +75,10 @@ class FlowGraph:
         self.nodes: dict[str, StepNode] = {}
         self._parse()
         self._check_steps()
+        self._find_loops()
         self.order = self._topological_order()
         self._analyse_splits()
+        self._check_loops()
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
@@ -136,7 +149,8 @@ class FlowGraph:
         if len(parsed) == 1:
             targets, foreach, condition, is_switch = parsed[0]
             node.out = targets
-            node.foreach_var = foreach
+            node.parallel = foreach is PARALLEL
+            node.foreach_var = None if node.parallel else foreach
             node.condition = condition
             node.type = ("switch" if is_switch else "foreach" if foreach
                          else "split" if len(targets) > 1 else "linear")
@@ -159,11 +173,18 @@ class FlowGraph:
                     first: int) -> tuple[list[str], str | None, str | None, bool]:
         line = first + call.lineno - 1
         kwargs = {k.arg: k.value for k in call.keywords}
-        unknown = set(kwargs) - {"foreach", "condition"}
+        unknown = set(kwargs) - {"foreach", "condition", "num_parallel"}
         if unknown:
             raise GraphError(f"self.next() in step {step!r} got unknown argument "
-                             f"{sorted(unknown)[0]!r}", "use foreach= or condition=",
-                             file=file, line=line)
+                             f"{sorted(unknown)[0]!r}", "use foreach=, condition= or "
+                             "num_parallel=", file=file, line=line)
+        if "num_parallel" in kwargs:
+            if "foreach" in kwargs or "condition" in kwargs or len(call.args) != 1:
+                raise GraphError(f"num_parallel= in step {step!r} fans out to exactly one "
+                                 "step, without foreach= or condition=",
+                                 "e.g. self.next(self.train, num_parallel=4)",
+                                 file=file, line=line)
+            return [_self_attr(call.args[0], step, file, line)], PARALLEL, None, False
         foreach = _const_str(kwargs.get("foreach"), "foreach", step, file, line)
         condition = _const_str(kwargs.get("condition"), "condition", step, file, line)
         args = call.args
@@ -223,6 +244,67 @@ class FlowGraph:
             raise GraphError(f"step {node.name!r} can never run: no step leads to it",
                              f"add self.next(self.{node.name}) to a step, or remove it",
                              file=node.file, line=node.line)
+
+    def _find_loops(self) -> None:
+        """Find the edges that go back to an earlier step. Only a switch may go back (a
+        recursive switch: the loop ends when the condition picks the other branch); such
+        an edge leaves ``in_funcs`` so that the rest of the analysis sees a DAG."""
+        on_path: set[str] = set()
+        done: set[str] = set()
+        back: list[tuple[str, str]] = []
+
+        def visit(name: str) -> None:
+            on_path.add(name)
+            for target in dict.fromkeys(self.nodes[name].out):
+                if target in on_path:
+                    back.append((name, target))
+                elif target not in done:
+                    visit(target)
+            on_path.discard(name)
+            done.add(name)
+
+        visit("start")
+        for source, target in back:
+            node = self.nodes[source]
+            if node.type != "switch":
+                looped = self.nodes[target]
+                raise GraphError(f"steps form a loop through {target!r}",
+                                 "flows are acyclic except where a switch goes back to an "
+                                 "earlier step (a recursive switch): go forward to a new "
+                                 "step, or choose between going back and going on",
+                                 file=looped.file, line=looped.line)
+            node.loops_to.append(target)
+            self.nodes[target].in_funcs = [p for p in self.nodes[target].in_funcs
+                                           if p != source]
+
+    @functools.cached_property
+    def loop_steps(self) -> frozenset[str]:
+        """Steps that may run more than once in a run: those on a recursive switch's loop,
+        and every step after one (``resume`` runs them again instead of reusing them)."""
+        found: set[str] = set()
+        todo = [t for node in self.nodes.values() for t in node.loops_to]
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                todo.extend(self.nodes[name].out)
+        return frozenset(found)
+
+    def _check_loops(self) -> None:
+        """A loop stays inside the splits it started in, and does not go back to a join."""
+        for node in self.nodes.values():
+            for target in node.loops_to:
+                back = self.nodes[target]
+                if back.takes_inputs:
+                    raise GraphError(f"step {node.name!r} goes back to the join {target!r}",
+                                     "go back to a step that takes no inputs",
+                                     file=node.file, line=node.line)
+                if [f for f in node.split_stack if f[1] != "switch"] != [
+                        f for f in back.split_stack if f[1] != "switch"]:
+                    raise GraphError(f"the loop from step {node.name!r} back to {target!r} "
+                                     f"crosses a split or a join",
+                                     "keep a loop inside one branch: go back to a step after "
+                                     "the same split", file=node.file, line=node.line)
 
     def _topological_order(self) -> list[str]:
         indegree = {n: len(set(node.in_funcs)) for n, node in self.nodes.items()}

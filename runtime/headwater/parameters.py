@@ -82,6 +82,11 @@ class Parameter:
         return self.resolve_default(getattr(owner, "__name__", ""), "")
 
     @property
+    def metavar(self) -> str:
+        """What ``--help`` shows for the option's value."""
+        return self.type.__name__.upper()
+
+    @property
     def option_name(self) -> str:
         return self.name.replace("_", "-")
 

@@ -4,9 +4,12 @@ so that an implementation's dependencies (a cloud SDK) load only when it is chos
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .extensions import ExtensionGroup
 
 
 def load(target: str) -> Any:
@@ -15,12 +18,15 @@ def load(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def lookup(registry: dict[str, str], name: str, what: str, setting: str) -> Any:
-    """The implementation registered as ``name``; unknown names name the setting to fix."""
-    try:
-        target = registry[name]
-    except KeyError:
+def lookup(registry: dict[str, str], name: str, what: str, setting: str,
+           group: "ExtensionGroup | None" = None) -> Any:
+    """The implementation registered as ``name`` (in ``registry``, else among the entry
+    points of ``group``); unknown names name the setting to fix."""
+    from .extensions import extension_names, extension_target
+
+    found = registry.get(name) if group is None else extension_target(registry, group, name)
+    if found is None:
+        known = sorted(registry) if group is None else extension_names(registry, group)
         raise ConfigurationError(f"unknown {what} {name!r}",
-                                 f"set {setting} to one of: {', '.join(sorted(registry))}"
-                                 ) from None
-    return load(target)
+                                 f"set {setting} to one of: {', '.join(known)}")
+    return load(found)

@@ -5,7 +5,9 @@ start (``NextTask``), each with the delay before it may start and, in ``resume``
 task it is a clone of. The rules:
 
 - linear steps and static branches start their successors; a foreach starts one task per
-  item (at most ``max_num_splits``); a switch starts the branch the step chose;
+  item (at most ``max_num_splits``); a switch starts the branch the step chose; a
+  recursive switch going back to an earlier step starts it again, at most
+  ``MAX_LOOP_ITERATIONS`` times per place, after which the run fails;
 - a join starts once every input it waits for has arrived (all branches of a static split,
   all tasks of a foreach); the step after a switch's branches follows the one branch taken
   at once, with the same split stack as the switch;
@@ -15,7 +17,8 @@ task it is a clone of. The rules:
   retried the same way; after the last one, a decorator that ``recovers_crashes`` (``@catch``)
   gets one more attempt, run as the fallback (``TaskSpec.crashed`` set);
 - in ``resume``, a task whose step is not rerun and whose place (step and split stack) the
-  origin run completed is a clone of the origin's task instead of a new attempt.
+  origin run completed is a clone of the origin's task instead of a new attempt (never for
+  steps on or after a recursive switch's loop, which have many tasks in one place).
 
 Task ids come from an injected callable (the metadata provider allocates them), so the state
 itself can be driven by unit tests in milliseconds.
@@ -34,6 +37,8 @@ from .task import InputRef, TaskResult, TaskSpec
 if TYPE_CHECKING:
     from .graph import FlowGraph
 
+# How often a recursive switch may go back before the run fails as a runaway loop.
+MAX_LOOP_ITERATIONS = 1000
 
 
 def stack_key(stack: list[SplitFrame]) -> tuple:
@@ -115,6 +120,8 @@ class RunState:
         self.policies: dict[str, StepPolicy] = {}
         self.failure: str | None = None
         self.end_done = False
+        self.max_loop_iterations = MAX_LOOP_ITERATIONS
+        self.loop_counts: dict[tuple, int] = {}  # (recursive switch, stack key) -> times back
 
     @property
     def succeeded(self) -> bool:
@@ -193,8 +200,18 @@ class RunState:
                 self._arrive(out, target,
                              stack + [SplitFrame(node.name, "static", i, len(node.out))], ref)
         elif node.type == "switch":
-            # no frame: the one branch taken needs no join to wait for it
-            self._arrive(out, result.targets[0], stack, ref)
+            target = result.targets[0]
+            if target in node.loops_to:  # a recursive switch going round again
+                key = (node.name, stack_key(stack))
+                self.loop_counts[key] = self.loop_counts.get(key, 0) + 1
+                if self.loop_counts[key] > self.max_loop_iterations:
+                    self.failure = (
+                        f"step {node.name!r} went back to {target!r} more than "
+                        f"{self.max_loop_iterations} times: its condition never chose the "
+                        f"way out of the loop")
+                    return Outcome(Verdict.INVALID, error=self.failure)
+            # no frame: the one branch taken needs no join to wait for it (graph.py)
+            self._arrive(out, target, stack, ref)
         else:
             self._arrive(out, node.out[0], stack, ref)
         return Outcome(Verdict.SUCCEEDED, out)
@@ -226,7 +243,8 @@ class RunState:
 
     def _clone_source(self, spec: TaskSpec) -> tuple[str, int] | None:
         origin = self.origin
-        if origin is None or spec.step_name in origin.rerun:
+        if (origin is None or spec.step_name in origin.rerun
+                or spec.step_name in self.graph.loop_steps):  # one place, many tasks
             return None
         return origin.tasks.get((spec.step_name, stack_key(spec.stack)))
 

@@ -290,6 +290,13 @@ class TaskRunner:
                                    f"but its code declares self.next({', '.join(node.out)})",
                                    "self.next() must be called with literal step names")
         result.targets = targets
+        if node.parallel:
+            if transition.num_parallel is None:
+                raise InvalidNextError(f"step {node.name!r} called self.next() without "
+                                       f"num_parallel=, which its code declares",
+                                       "pass num_parallel=N every time")
+            result.foreach_count = transition.num_parallel
+            return
         if node.type == "foreach":
             var = node.foreach_var
             if var not in flow._artifact_names() and not hasattr(flow, var):

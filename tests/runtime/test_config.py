@@ -320,3 +320,62 @@ def test_config_option_with_an_unknown_name(tmp_path, json_file):
         ctx.prepare()
     assert info.value.message == "TwoConfigFlow has no config named 'trian'"
     assert info.value.fix == "known configs: train, serve"
+
+
+# --- configs from the environment and --config-value, as Metaflow reads them -------------
+
+
+def _from_env(tmp_path, env: dict[str, str], values: dict[str, str] | None = None,
+              files: dict[str, str] | None = None):
+    module = import_flow_module(tmp_path, TWO_CONFIGS)
+    ctx = FlowContext(module.TwoConfigFlow)
+    ctx.settings.env.update(env)
+    ctx.config_values.update(values or {})
+    ctx.config_files.update(files or {})
+    ctx.prepare()
+    return ctx.configs
+
+
+def test_config_value_variable_gives_values_by_config_name(tmp_path):
+    configs = _from_env(tmp_path, {"METAFLOW_FLOW_CONFIG_VALUE": json.dumps(
+        {"train": {"lr": 0.5}, "serve": '{"port": 8080}', "other_flows": {"x": 1}})})
+    assert configs["train"].lr == 0.5 and configs["serve"].port == 8080
+
+
+def test_config_file_variable_gives_files_by_config_name(tmp_path, json_file):
+    configs = _from_env(tmp_path, {"METAFLOW_FLOW_CONFIG": json.dumps({"serve": str(json_file)})})
+    assert configs["serve"].model.type == "gbm" and configs["train"].lr == 1
+
+
+def test_command_line_wins_over_the_environment(tmp_path, json_file):
+    env = {"METAFLOW_FLOW_CONFIG_VALUE": json.dumps({"train": {"lr": 0.5}, "serve": {"p": 1}})}
+    configs = _from_env(tmp_path, env, values={"train": 'lr = 7'},
+                        files={"serve": str(json_file)})
+    assert configs["train"].lr == 7 and configs["serve"].model.depth == 9
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"METAFLOW_FLOW_CONFIG_VALUE": "{nope"}, "METAFLOW_FLOW_CONFIG_VALUE is not JSON"),
+    ({"METAFLOW_FLOW_CONFIG_VALUE": "[1]"}, "METAFLOW_FLOW_CONFIG_VALUE is a JSON list"),
+    ({"METAFLOW_FLOW_CONFIG": '{"train": 3}'}, "METAFLOW_FLOW_CONFIG gives config 'train'"),
+    ({"METAFLOW_FLOW_CONFIG_VALUE": '{"train": 3}'}, "config 'train' from "
+                                                     "METAFLOW_FLOW_CONFIG_VALUE is a int"),
+])
+def test_bad_environment_configs_are_one_clear_error(tmp_path, env, message):
+    with pytest.raises(ConfigurationError) as info:
+        _from_env(tmp_path, env)
+    assert info.value.message.startswith(message)
+
+
+def test_config_value_option_and_variable_in_a_run(run_flow, config_flow):
+    value = json.dumps({"config": {"model": {"type": "from_env"}, "resources": {"memory": 1},
+                                   "schedule": {"cron": "0 2 * * *"}}})
+    proc = run_flow(config_flow, "run", env={"METAFLOW_FLOW_CONFIG_VALUE": value})
+    assert _model_line(proc.stdout) == "from_env [('type', 'from_env')]"
+    proc = run_flow(config_flow, "run", "--config-value", "config",
+                    '{"model": {"type": "cli"}, "resources": {"memory": 1}, '
+                    '"schedule": {"cron": "0 2 * * *"}}', env={"METAFLOW_FLOW_CONFIG_VALUE": value})
+    assert _model_line(proc.stdout) == "cli [('type', 'cli')]"
+    bad = run_flow(config_flow, "run", "--config-value", "confg", "{}", check=False)
+    assert bad.returncode == 1 and "has no config named 'confg'" in bad.stderr
+    assert "Traceback" not in bad.stderr

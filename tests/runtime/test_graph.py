@@ -565,11 +565,8 @@ class TheFlow(FlowSpec):
 
     @step
     def b(self):
-        if self.again:
-            self.next(self.a)
-        else:
-            self.next(self.end)
-''' + LINEAR_END, "steps form a loop through 'a'", "flows are acyclic"),
+        self.next(self.a, self.end)
+''' + LINEAR_END, "steps form a loop through 'a'", "flows are acyclic except where a switch"),
 
     "a loop back to start": ('''
 class TheFlow(FlowSpec):
@@ -743,7 +740,7 @@ class TheFlow(FlowSpec):
     def start(self):
         self.next(self.end, forEach="items")  # HERE
 ''' + LINEAR_END, "self.next() in step 'start' got unknown argument 'forEach'",
-        "use foreach= or condition="),
+        "use foreach=, condition= or num_parallel="),
 
     "self.next with no step": ('''
 class TheFlow(FlowSpec):

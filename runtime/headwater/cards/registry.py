@@ -1,5 +1,6 @@
-"""Card types by name: the built-in ones (imported on first use) and any registered with
-``register_card_type``."""
+"""Card types by name: the built-in ones (imported on first use), any registered with
+``register_card_type``, and those installed packages declare as ``headwater.card_types``
+entry points."""
 
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ def register_card_type(cls: type[CardType]) -> type[CardType]:
 
 def card_type_class(name: str) -> type[CardType]:
     """The class of the card type called ``name``."""
+    from ..extensions import ExtensionGroup, extension_names, extension_target
+
     if name in _registered:
         return _registered[name]
-    if name not in CARD_TYPES:
-        known = sorted(set(CARD_TYPES) | set(_registered))
+    group = ExtensionGroup.CARD_TYPES
+    target = extension_target(CARD_TYPES, group, name)
+    if target is None:
+        known = sorted(set(extension_names(CARD_TYPES, group)) | set(_registered))
         raise CardError(f"unknown card type {name!r}",
                         f"use one of {', '.join(known)}, or register your own with "
-                        f"@register_card_type")
-    return load(CARD_TYPES[name])
+                        f"@register_card_type or a headwater.card_types entry point")
+    return load(target)

@@ -20,8 +20,8 @@ from ..exceptions import ConfigurationError
 from .errors import run_cli
 
 # Options of the flow group that users also write after the command; value count for each.
-GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--with": 1, "--namespace": 1,
-                  "--datastore": 1, "--datastore-root": 1, "--metadata": 1, "--quiet": 0}
+GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--config-value": 2, "--with": 1,
+                  "--namespace": 1, "--datastore": 1, "--datastore-root": 1, "--metadata": 1, "--quiet": 0}
 
 
 class FlowContext:
@@ -35,6 +35,7 @@ class FlowContext:
         self.flow_file = flow_cls._flow_file()
         self.settings = Settings()
         self.config_files: dict[str, str] = {}
+        self.config_values: dict[str, str] = {}
         self.with_specs: list[str] = []
         self.namespace: str | None = None
         self.quiet = False
@@ -45,9 +46,10 @@ class FlowContext:
     # --- preparing the flow --------------------------------------------------------------
 
     def load_configs(self) -> dict[str, Any]:
-        from ..config import flow_configs
+        from ..config import environment_configs, flow_configs
 
         configs = flow_configs(self.flow_cls)
+        env_values, env_files = environment_configs(self.settings.env)
         files = dict(self.config_files)
         if "" in files:  # --config-file PATH: the flow's only Config
             path = files.pop("")
@@ -58,14 +60,25 @@ class FlowContext:
                     "use --config NAME PATH")
             files[next(iter(configs.values())).name] = path
         by_name = {c.name: attr for attr, c in configs.items()}
-        unknown = sorted(set(files) - set(by_name))
+        unknown = sorted((set(files) | set(self.config_values)) - set(by_name))
         if unknown:
             raise ConfigurationError(f"{self.flow_name} has no config named {unknown[0]!r}",
                                      f"known configs: {', '.join(by_name) or 'none'}")
         self.config_paths = files  # name -> path, for tasks that run elsewhere
+        # The command line wins over the environment; the environment names configs of
+        # whichever flow it was meant for, so names this flow lacks are not errors there.
         values = {}
         for attr, config in configs.items():
-            values[attr] = config.load(files.get(config.name), self.flow_file)
+            name = config.name
+            if name in files:
+                values[attr] = config.load(files[name], self.flow_file)
+            elif name in self.config_values:
+                values[attr] = config.from_value(self.config_values[name], "--config-value")
+            elif name in env_values:
+                values[attr] = config.from_value(env_values[name],
+                                                 "METAFLOW_FLOW_CONFIG_VALUE")
+            else:
+                values[attr] = config.load(env_files.get(name), self.flow_file)
         return values
 
     def prepare(self):
@@ -180,7 +193,7 @@ def _parameter_options(flow_cls: type):
                                       help=help_text)
             else:
                 option = click.option(f"--{param.option_name}", attr, default=None,
-                                      metavar=param.type.__name__.upper(), help=help_text)
+                                      metavar=param.metavar, help=help_text)
             func = option(func)
         return func
 
@@ -208,6 +221,9 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--config-file", help="Config file for the flow's (only) Config.")
     @click.option("--config", "configs", nargs=2, multiple=True, metavar="NAME PATH",
                   help="Config file for the Config called NAME (repeatable).")
+    @click.option("--config-value", "config_values", nargs=2, multiple=True,
+                  metavar="NAME VALUE",
+                  help="The Config called NAME given as JSON or TOML text (repeatable).")
     @click.option("--with", "with_specs", multiple=True, metavar="DECORATOR",
                   help="Add a decorator to every step, e.g. --with retry:times=2.")
     @click.option("--namespace", help="Namespace the run is tagged with.")
@@ -218,8 +234,8 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Override METAFLOW_DEFAULT_METADATA.")
     @click.option("--quiet", is_flag=True, help="Do not echo task output.")
     @click.pass_context
-    def cli(ctx, config_file, configs, with_specs, namespace, datastore, datastore_root,
-            metadata, quiet):
+    def cli(ctx, config_file, configs, config_values, with_specs, namespace, datastore,
+            datastore_root, metadata, quiet):
         obj = FlowContext(flow_cls)
         overrides = {"METAFLOW_DEFAULT_DATASTORE": datastore,
                      "METAFLOW_DEFAULT_METADATA": metadata}
@@ -238,6 +254,7 @@ def build_cli(flow_cls: type) -> click.Group:
         if config_file:
             obj.config_files[""] = config_file
         obj.config_files.update({name: path for name, path in configs})
+        obj.config_values.update({name: value for name, value in config_values})
         obj.with_specs = list(with_specs)
         obj.namespace = namespace
         obj.quiet = quiet

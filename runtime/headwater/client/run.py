@@ -17,6 +17,7 @@ from ..exceptions import ObjectNotFound, TaggingError
 from ._object import MetaflowObject, listing, to_datetime
 
 if TYPE_CHECKING:
+    from .code import MetaflowCode
     from .step import Step
     from .task import MetaflowData, Task
 
@@ -96,6 +97,29 @@ class Run(MetaflowObject):
             return self._child("end").task
         except ObjectNotFound:
             return None
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a run made by ``resume``: the run it resumed (``Flow/run``), else None."""
+        from ..attempt import PARAMETERS_STEP
+
+        if PARAMETERS_STEP not in self:
+            return None
+        origin = self[PARAMETERS_STEP].task.metadata_dict.get("origin-run-id")
+        return f"{self._components[0]}/{origin}" if origin else None
+
+    @property
+    def code(self) -> "MetaflowCode | None":
+        """The code package the run shipped to remote compute (``None`` when every task ran
+        on this machine): the package of the first task, in step order, that names one."""
+        from .code import code_of
+
+        for step in self._all_steps():
+            for task in step:
+                found = code_of(task)
+                if found is not None:
+                    return found
+        return None
 
     @property
     def successful(self) -> bool:

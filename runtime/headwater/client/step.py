@@ -74,6 +74,13 @@ class Step(MetaflowObject):
         return tasks[0] if tasks else None
 
     @property
+    def origin_pathspec(self) -> str | None:
+        """For a step ``resume`` reused: the step of the run its tasks were cloned from."""
+        task = self.task
+        origin = task.origin_pathspec if task is not None else None
+        return origin.rsplit("/", 1)[0] if origin else None
+
+    @property
     def finished_at(self) -> datetime | None:
         """When the step's last task finished (``None`` while any task has not)."""
         times = [task.finished_at for task in self._children()]

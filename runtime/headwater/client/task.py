@@ -16,12 +16,13 @@ from collections import namedtuple
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..attempt import attempt_numbers, row_attempt
+from ..attempt import attempt_numbers, input_tasks, row_attempt
 from ..exceptions import DataNotFound, ObjectNotFound
 from ._object import MetaflowObject, listing, to_datetime
 
 if TYPE_CHECKING:
     from ..cards.resource_usage import ResourceUsage
+    from .code import MetaflowCode
     from ..datastore.artifacts import ArtifactInfo
     from ..datastore.task_store import TaskDataStore
     from .artifact import DataArtifact
@@ -204,9 +205,54 @@ class Task(MetaflowObject):
 
     @property
     def exception(self) -> Any:
-        """The failure of the attempt (an object with ``.type``, ``.message`` and
-        ``.traceback``), or ``None`` when it did not fail."""
+        """The failure of the attempt, or ``None`` when it did not fail: an object with
+        ``.type`` (the class's dotted name), ``.exception`` and ``.stacktrace`` (Metaflow's
+        names), the same as ``.message`` and ``.traceback``; ``str()`` gives
+        ``type: message``."""
         return self._value("_exception")
+
+    def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
+        """``(timestamp, line)`` for each line the attempt wrote to ``stream``
+        (``"stdout"`` or ``"stderr"``). Logs are stored without per-line times, so the
+        timestamp is always ``None``: the lines are what ``stdout``/``stderr`` hold."""
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+        for line in self._store().load_log(self.current_attempt, stream).splitlines():
+            yield None, line
+
+    # --- neighbours in the run -----------------------------------------------------------
+
+    def _input_tasks(self) -> list[tuple[str, str]]:
+        self._stored_artifacts()  # reads the index, which names the parents
+        return input_tasks(self._state)
+
+    @property
+    def parent_tasks(self) -> list["Task"]:
+        """The tasks this task started from (one, or every input of a join; none for
+        ``start``), as recorded in the attempt's index."""
+        run = self.parent.parent  # type: ignore[union-attr]
+        return [run[step][task_id] for step, task_id in self._input_tasks()]  # type: ignore
+
+    @property
+    def child_tasks(self) -> list["Task"]:
+        """The tasks that started from this one (those of the steps it went to)."""
+        self._stored_artifacts()
+        run = self.parent.parent  # type: ignore[union-attr]
+        me = (self._components[2], self._components[3])
+        children = []
+        for step_name in self._state.get("targets") or []:
+            if step_name not in run:  # type: ignore[operator]
+                continue  # not started yet
+            children += [task for task in run[step_name]  # type: ignore[index]
+                         if me in task._input_tasks()]
+        return children
+
+    @property
+    def code(self) -> "MetaflowCode | None":
+        """The code package the task ran from, when it ran off this machine (else None)."""
+        from .code import code_of
+
+        return code_of(self)
 
     @property
     def stdout(self) -> str:

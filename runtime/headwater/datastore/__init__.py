@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..extensions import ExtensionGroup
 from ..registry import lookup
 from .base import StorageBackend
 
@@ -24,7 +25,8 @@ BACKENDS: dict[str, str] = {
 
 def backend_class(ds_type: str) -> type[StorageBackend]:
     """The backend class registered for ``ds_type``."""
-    return lookup(BACKENDS, ds_type, "datastore type", "METAFLOW_DEFAULT_DATASTORE")
+    return lookup(BACKENDS, ds_type, "datastore type", "METAFLOW_DEFAULT_DATASTORE",
+                  ExtensionGroup.DATASTORES)
 
 
 def get_backend(settings: "Settings", ds_type: str | None = None,

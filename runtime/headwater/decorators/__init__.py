@@ -4,7 +4,8 @@ The registry maps each decorator's name to ``module:Class`` so ``--with NAME`` a
 user-facing functions below can find it; a decorator's module (and any cloud SDK it needs)
 is imported only when it is used (the user-facing functions are in ``api.py``). To add a
 decorator, write one module with a
-``StepDecorator`` subclass (see ``base.py``) and add one line to ``STEP_DECORATORS``.
+``StepDecorator`` subclass (see ``base.py``) and add one line to ``STEP_DECORATORS``, or,
+outside Headwater, declare a ``headwater.step_decorators`` entry point (``extensions.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from ..extensions import ExtensionGroup, extension_names, extension_target
 from ..registry import load
 
 from .base import DecoratorError, FlowDecorator, StepDecorator
@@ -27,6 +29,7 @@ STEP_DECORATORS: dict[str, str] = {
     "track_resources": "headwater.decorators.track_resources:TrackResourcesDecorator",
     "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
     "batch": "headwater.decorators.batch:BatchDecorator",
+    "parallel": "headwater.decorators.parallel:ParallelDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {
@@ -36,25 +39,37 @@ FLOW_DECORATORS: dict[str, str] = {
 
 
 def step_decorator_class(name: str) -> type[StepDecorator]:
-    """The class registered under ``name``."""
-    try:
-        return load(STEP_DECORATORS[name])
-    except KeyError:
+    """The class registered under ``name`` (built in, or a ``headwater.step_decorators``
+    entry point of an installed package)."""
+    group = ExtensionGroup.STEP_DECORATORS
+    found = extension_target(STEP_DECORATORS, group, name)
+    if found is None:
         raise DecoratorError(f"unknown step decorator {name!r}",
-                             f"known: {', '.join(sorted(STEP_DECORATORS))}") from None
+                             f"known: {', '.join(extension_names(STEP_DECORATORS, group))}")
+    try:
+        return load(found)
     except ModuleNotFoundError as exc:
-        raise _unavailable(name, exc) from None
+        raise _unavailable(name, found, exc) from None
 
 
-def _unavailable(name: str, exc: ModuleNotFoundError) -> Exception:
+def flow_decorator_class(name: str) -> type[FlowDecorator] | None:
+    """The flow decorator class registered under ``name`` (built in or an entry point of
+    ``headwater.flow_decorators``), or None."""
+    found = extension_target(FLOW_DECORATORS, ExtensionGroup.FLOW_DECORATORS, name)
+    return None if found is None else load(found)
+
+
+def _unavailable(name: str, found: str, exc: ModuleNotFoundError) -> Exception:
     """Why a registered decorator cannot load; an install hint only for a third-party
     package, since nothing a user installs can add a missing Headwater module."""
-    module = STEP_DECORATORS[name].partition(":")[0]
+    module = found.partition(":")[0]
     missing = exc.name or ""
+    where = ("STEP_DECORATORS" if name in STEP_DECORATORS
+             else "the package's headwater.step_decorators entry point")
     if module == missing or module.startswith(missing + "."):
         return DecoratorError(f"step decorator {name!r} is registered as "
-                              f"{STEP_DECORATORS[name]!r}, but module {missing!r} does not "
-                              f"exist", "correct its line in STEP_DECORATORS")
+                              f"{found!r}, but module {missing!r} does not "
+                              f"exist", f"correct its line in {where}")
     if missing == "headwater" or missing.startswith("headwater."):
         return exc  # a Headwater module importing one that is gone: a bug, keep the traceback
     return DecoratorError(f"step decorator {name!r} needs the package {missing!r}, which is "
@@ -104,4 +119,4 @@ def _split_top_level(text: str) -> list[str]:
 
 
 __all__ = ["DecoratorError", "FlowDecorator", "STEP_DECORATORS", "FLOW_DECORATORS",
-           "StepDecorator", "parse_with", "step_decorator_class"]
+           "StepDecorator", "flow_decorator_class", "parse_with", "step_decorator_class"]

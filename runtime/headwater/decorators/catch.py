@@ -33,6 +33,16 @@ class CaughtException:
                    "".join(traceback.format_exception(type(exc), exc,
                                                       user_frames(exc.__traceback__))))
 
+    @property
+    def exception(self) -> str:
+        """The error's message (Metaflow's name for it)."""
+        return self.message
+
+    @property
+    def stacktrace(self) -> str:
+        """The formatted traceback (Metaflow's name for it)."""
+        return self.traceback
+
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
 from .deployed_step import FOREACH_ITEMS_FILE, NEXT_STEP_FILE
-from .structure import branch_groups, is_switch_merge
+from .structure import branch_groups, is_switch_merge, undeployable
 
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
@@ -148,6 +148,10 @@ class ArgoCompiler:
         return labels
 
     def _check(self) -> None:
+        unsupported = undeployable(self.flow_cls, self.graph)
+        if unsupported:
+            raise ArgoCompileError(f"{unsupported}, which Argo Workflows deployments do not "
+                                   "support yet", "run the flow with 'run' instead")
         for node in self.graph:
             if node.type == "foreach" and self.graph[node.out[0]].is_join \
                     and self.graph[node.out[0]].join_kind == "foreach":

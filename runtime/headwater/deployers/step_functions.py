@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
-from .structure import join_of
+from .structure import join_of, undeployable
 
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
@@ -65,6 +65,12 @@ class StepFunctionsCompiler:
 
     def definition(self) -> dict[str, Any]:
         from ..parameters import flow_parameters
+
+        unsupported = undeployable(self.flow_cls, self.graph)
+        if unsupported:
+            raise StepFunctionsCompileError(f"{unsupported}, which Step Functions deployments "
+                                            "do not support yet",
+                                            "run the flow with 'run' instead")
 
         defaults = {}  # keyed by attribute name: a valid JSONPath name, unlike e.g. "n-items"
         for attr, param in flow_parameters(self.flow_cls).items():

@@ -59,3 +59,21 @@ def _reachable(graph: "FlowGraph", start: str, stop: str) -> set[str]:
         seen.add(name)
         todo.extend(graph[name].out)
     return seen
+
+
+def undeployable(flow_cls: type, graph: "FlowGraph") -> str | None:
+    """What in the flow no deployer compiles yet (a recursive switch, a ``num_parallel``
+    fan-out, an ``IncludeFile``), or None."""
+    from ..include_file import IncludeFile
+    from ..parameters import flow_parameters
+
+    for node in graph:
+        if node.loops_to:
+            return (f"step {node.name!r} is a recursive switch (it goes back to "
+                    f"{node.loops_to[0]!r})")
+        if node.parallel:
+            return f"step {node.name!r} starts @parallel tasks (num_parallel=)"
+    for param in flow_parameters(flow_cls).values():
+        if isinstance(param, IncludeFile):
+            return f"parameter {param.name!r} is an IncludeFile"
+    return None

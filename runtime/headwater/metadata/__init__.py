@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..extensions import ExtensionGroup
 from ..registry import lookup
 from .base import ArtifactRecord, MetadataEntry, MetadataProvider
 
@@ -23,7 +24,8 @@ PROVIDERS: dict[str, str] = {
 def get_provider(settings: "Settings", md_type: str | None = None) -> MetadataProvider:
     """The metadata provider the settings select (or ``md_type``)."""
     md_type = md_type or settings.metadata_type
-    return lookup(PROVIDERS, md_type, "metadata provider", "METAFLOW_DEFAULT_METADATA").from_settings(settings)
+    return lookup(PROVIDERS, md_type, "metadata provider", "METAFLOW_DEFAULT_METADATA",
+                  ExtensionGroup.METADATA_PROVIDERS).from_settings(settings)
 
 
 __all__ = ["ArtifactRecord", "MetadataEntry", "MetadataProvider", "PROVIDERS", "get_provider"]

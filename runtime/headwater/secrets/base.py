@@ -235,12 +235,14 @@ class SecretsBackend(abc.ABC):
 
 def backend_class(kind: str) -> type[SecretsBackend]:
     """The backend class registered for ``kind``."""
-    try:
-        target = SECRETS_BACKENDS[canonical_type(kind)]
-    except KeyError:
+    from ..extensions import ExtensionGroup, extension_names, extension_target
+
+    group = ExtensionGroup.SECRETS_BACKENDS
+    target = extension_target(SECRETS_BACKENDS, group, canonical_type(kind))
+    if target is None:
         raise SecretsError(f"unknown secrets backend type {kind!r}",
-                           f"use one of: {', '.join(sorted(SECRETS_BACKENDS))} (source "
-                           f"\"type\" or METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE)") from None
+                           f"use one of: {', '.join(extension_names(SECRETS_BACKENDS, group))}"
+                           f" (source \"type\" or METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE)")
     module, _, name = target.partition(":")
     try:
         return getattr(importlib.import_module(module), name)

@@ -1,0 +1,66 @@
+"""``current`` inside running tasks: the Client ``Run``/``Task`` of the task itself, tags,
+retry count, @project names, and ``origin_run_id`` on every task a resume executes."""
+
+from __future__ import annotations
+
+from headwater import Flow
+from headwater.current import current
+
+FLOW = """
+    import os
+    from headwater import FlowSpec, current, project, retry, step
+
+    @project(name="parity")
+    class CurrentFlow(FlowSpec):
+        @step
+        def start(self):
+            self.task_pathspec = current.task.pathspec
+            self.run_id_seen = current.run.id
+            self.task_user = current.task.user
+            self.tags = sorted(current.tags)
+            self.project = (current.project_flow_name, current.is_production)
+            self.origin = current.origin_run_id
+            self.next(self.flaky)
+
+        @retry(times=1)
+        @step
+        def flaky(self):
+            if current.retry_count == 0:
+                raise RuntimeError("first attempt fails")
+            self.retry_seen = current.retry_count
+            self.next(self.end)
+
+        @step
+        def end(self):
+            if os.environ.get("FAIL_END"):
+                raise RuntimeError("fails until fixed")
+            self.origin_in_end = current.origin_run_id
+
+    if __name__ == "__main__":
+        CurrentFlow()
+"""
+
+
+def test_current_outside_a_task_has_no_run_or_task():
+    assert current.run is None and current.task is None
+
+
+def test_current_inside_a_run_and_its_resume(run_flow, write_flow):
+    flow = write_flow(FLOW)
+    failed = run_flow(flow, "run", "--tag", "exp1", env={"FAIL_END": "1"}, check=False)
+    assert failed.returncode == 1
+    origin = Flow("CurrentFlow").latest_run
+    start = origin["start"].task
+    assert start.data.task_pathspec == start.pathspec
+    assert start.data.run_id_seen == origin.id and start.data.task_user == "tester"
+    assert start.data.tags == ["exp1"]
+    assert start.data.project == ("parity.user.tester.CurrentFlow", False)
+    assert start.data.origin is None
+    assert origin["flaky"].task.data.retry_seen == 1
+
+    run_flow(flow, "resume", "flaky")
+    run = Flow("CurrentFlow").latest_run
+    assert run.successful
+    # executed again in the resume (not cloned): they know the origin run
+    assert run["flaky"].task.data.retry_seen == 1
+    assert run["end"].task.data.origin_in_end == origin.id

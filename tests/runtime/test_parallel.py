@@ -1,0 +1,79 @@
+"""``@parallel`` with ``self.next(step, num_parallel=N)``, locally: N tasks of the step,
+each with ``current.parallel`` (node index, number of nodes, main address) and Metaflow's
+``MF_PARALLEL_*`` variables, joined like a foreach. Proves the local fan-out and what the
+tasks see; it does not prove that the processes can reach each other as a gang would."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater import Flow
+from headwater.decorators import DecoratorError
+from headwater.graph import FlowGraph
+from headwater.exceptions import GraphError
+
+from .flow_files import import_flow_module
+
+FLOW = """
+    import os
+    from headwater import FlowSpec, current, parallel, step
+
+    class GangFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.train, num_parallel=3)
+
+        @parallel
+        @step
+        def train(self):
+            p = current.parallel
+            self.seen = (p.node_index, p.num_nodes, p.main_ip, self.input,
+                         os.environ["MF_PARALLEL_NODE_INDEX"])
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.all_seen = sorted(i.seen for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    if __name__ == "__main__":
+        GangFlow()
+"""
+
+
+def test_num_parallel_starts_n_tasks_that_know_their_place(run_flow, write_flow):
+    run_flow(write_flow(FLOW), "run")
+    run = Flow("GangFlow").latest_run
+    assert len(list(run["train"])) == 3
+    assert run["join"].task.data.all_seen == [(i, 3, "127.0.0.1", i, str(i))
+                                              for i in range(3)]
+    assert sorted(t.index for t in run["train"]) == [0, 1, 2]
+
+
+def test_parallel_without_num_parallel_is_refused(tmp_path):
+    from headwater.cli.flow_cli import FlowContext
+
+    source = FLOW.replace("self.next(self.train, num_parallel=3)", "self.next(self.train)")
+    source = source.replace("def join(self, inputs):", "def join(self):").replace(
+        "sorted(i.seen for i in inputs)", "[]")
+    module = import_flow_module(tmp_path, source)
+    with pytest.raises(DecoratorError) as info:
+        FlowContext(module.GangFlow).prepare()
+    assert info.value.message == "@parallel step 'train' is not started with num_parallel="
+
+
+def test_num_parallel_with_foreach_is_a_graph_error(tmp_path):
+    module = import_flow_module(tmp_path, FLOW.replace(
+        "self.next(self.train, num_parallel=3)",
+        "self.next(self.train, num_parallel=3, foreach='x')"))
+    with pytest.raises(GraphError) as info:
+        FlowGraph(module.GangFlow)
+    assert "num_parallel= in step 'start' fans out to exactly one step" in info.value.message
+    graph = FlowGraph(import_flow_module(tmp_path, FLOW).GangFlow)
+    assert graph["start"].type == "foreach" and graph["start"].parallel
+    assert graph["start"].foreach_var is None and graph["join"].join_kind == "foreach"
+
