@@ -27,11 +27,15 @@ STEP_DECORATORS: dict[str, str] = {
     "track_resources": "headwater.decorators.track_resources:TrackResourcesDecorator",
     "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
     "batch": "headwater.decorators.batch:BatchDecorator",
+    "pypi": "headwater.decorators.pypi:PypiDecorator",
+    "conda": "headwater.decorators.conda:CondaDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {
     "project": "headwater.decorators.project:ProjectDecorator",
     "schedule": "headwater.decorators.project:ScheduleDecorator",
+    "pypi_base": "headwater.decorators.pypi:PypiBaseDecorator",
+    "conda_base": "headwater.decorators.conda:CondaBaseDecorator",
 }
 
 

@@ -1,0 +1,145 @@
+"""Built environments on this machine, one folder per lock hash.
+
+    $HEADWATER_ENV_CACHE (default ~/.cache/headwater/envs)/
+        <lock hash>/bin/python     a virtual environment holding exactly the lock's wheels
+        support/<digest>/          links to the running headwater and its own dependencies
+
+An environment is built in a temporary folder (``uv venv --relocatable``, then ``uv pip
+install --no-index --find-links WHEELS --require-hashes --no-deps``: only the lock's wheels,
+never the index) and renamed into place, so a failed or concurrent build never leaves a
+half-built environment under its hash.
+
+Headwater itself is not installed into the environment: its ``.pth`` file appends the
+folders named by ``HEADWATER_SUPPORT_PATH`` to ``sys.path`` *after* the environment's own
+site-packages, and the task launcher points that at ``support/<digest>``, which links only
+the running headwater package and its base dependencies (click, cloudpickle, urllib3). So
+the task runs the very headwater the scheduler runs (an editable checkout included, no
+version skew, nothing to download), one built environment serves any headwater, the
+packages the step pinned win over headwater's own, and nothing else from the scheduler's
+interpreter leaks in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Callable
+
+from .errors import EnvironmentSetupError
+from .spec import Lock, current_python
+from .tools import uv_binary
+
+SUPPORT_PACKAGES = ("headwater", "click", "cloudpickle", "urllib3")
+SUPPORT_VARIABLE = "HEADWATER_SUPPORT_PATH"
+_PTH = ("import os, sys; sys.path.extend(p for p in os.environ.get('HEADWATER_SUPPORT_PATH', "
+        "'').split(os.pathsep) if p)\n")
+_READY = ".headwater-ready"
+
+
+def cache_root() -> str:
+    return os.environ.get("HEADWATER_ENV_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "headwater", "envs")
+
+
+class EnvironmentCache:
+    """Builds and finds environments by lock hash."""
+
+    def __init__(self, root: str | None = None):
+        self.root = root or cache_root()
+
+    def path(self, lock: Lock) -> str:
+        return os.path.join(self.root, lock.lock_hash)
+
+    def python(self, lock: Lock) -> str:
+        return os.path.join(self.path(lock), "bin", "python")
+
+    def is_built(self, lock: Lock) -> bool:
+        return os.path.exists(os.path.join(self.path(lock), _READY))
+
+    def ensure(self, lock: Lock, fill_wheels: Callable[[str], None]) -> tuple[str, bool]:
+        """The environment's python, building it first if needed (``fill_wheels(dir)`` puts
+        the lock's wheels in ``dir``); returns ``(python, built_now)``."""
+        if self.is_built(lock):
+            return self.python(lock), False
+        os.makedirs(self.root, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=f"{lock.lock_hash}.building-", dir=self.root)
+        try:
+            wheels = os.path.join(work, "wheels")
+            os.makedirs(wheels)
+            fill_wheels(wheels)
+            venv = os.path.join(work, "venv")
+            self._build(lock, venv, wheels)
+            try:
+                os.rename(venv, self.path(lock))
+            except OSError:
+                if not self.is_built(lock):  # another process built it meanwhile otherwise
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return self.python(lock), True
+
+    def _build(self, lock: Lock, venv: str, wheels: str) -> None:
+        uv = uv_binary()
+        python = sys.executable if lock.spec.python == current_python() else lock.spec.python
+        _run([uv, "venv", "--quiet", "--relocatable", "--python", python,
+              "--python-preference", "only-system", venv],
+             f"no Python {lock.spec.python} interpreter for the environment",
+             f"install Python {lock.spec.python}, or drop python= to use "
+             f"{current_python()}")
+        requirements = os.path.join(wheels, "lock.txt")
+        with open(requirements, "w") as f:
+            f.write(lock.requirements_text())
+        _run([uv, "pip", "install", "--quiet", "--python", os.path.join(venv, "bin", "python"),
+              "--no-index", "--find-links", wheels, "--require-hashes", "--no-deps",
+              "-r", requirements],
+             f"installing environment {lock.lock_hash} from its wheels failed",
+             "delete the environment's snapshot (environments/ in the datastore) and run again")
+        site = _site_packages(venv)
+        with open(os.path.join(site, "_headwater_support.pth"), "w") as f:
+            f.write(_PTH)
+        open(os.path.join(venv, _READY), "w").close()
+
+    def support_path(self) -> str:
+        """A folder linking the running headwater and its base dependencies (see above)."""
+        sources = {name: _package_dir(name) for name in SUPPORT_PACKAGES}
+        digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()[:16]
+        target = os.path.join(self.root, "support", digest)
+        if os.path.isdir(target):
+            return target
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        work = tempfile.mkdtemp(prefix=f"{digest}.building-", dir=os.path.dirname(target))
+        for name, source in sources.items():
+            os.symlink(source, os.path.join(work, os.path.basename(source)))
+        try:
+            os.rename(work, target)
+        except OSError:
+            shutil.rmtree(work, ignore_errors=True)
+        return target
+
+
+def _package_dir(name: str) -> str:
+    found = importlib.util.find_spec(name)
+    if found is None or not found.submodule_search_locations:
+        raise EnvironmentSetupError(f"headwater's dependency {name!r} is not importable here",
+                                    "reinstall headwater")
+    return os.path.realpath(list(found.submodule_search_locations)[0])
+
+
+def _site_packages(venv: str) -> str:
+    lib = os.path.join(venv, "lib")
+    for name in os.listdir(lib):
+        if name.startswith("python"):
+            return os.path.join(lib, name, "site-packages")
+    raise EnvironmentSetupError(f"{venv} has no site-packages", "delete it and run again")
+
+
+def _run(command: list[str], message: str, fix: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        detail = " ".join(done.stderr.split())[-300:]
+        raise EnvironmentSetupError(f"{message}: {detail}", fix)
