@@ -331,6 +331,8 @@ def build_cli(flow_cls: type) -> click.Group:
 
     from .card import flow_card_group
     cli.add_command(flow_card_group())
+    from .environment import flow_environment_group
+    cli.add_command(flow_environment_group())
     return cli
 
 
