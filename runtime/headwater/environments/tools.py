@@ -11,8 +11,11 @@ from .errors import ToolMissing
 
 
 def uv_binary() -> str:
-    """The ``uv`` executable: the ``uv`` wheel's binary (the ``environments`` extra), else
-    one on PATH."""
+    """The ``uv`` executable: ``HEADWATER_UV`` if set, else the ``uv`` wheel's binary (the
+    ``environments`` extra), else one on PATH."""
+    configured = os.environ.get("HEADWATER_UV")
+    if configured:
+        return configured
     try:
         import uv  # the PyPI wheel ships the binary and this locator
     except ModuleNotFoundError:
