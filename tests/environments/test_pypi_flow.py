@@ -124,3 +124,55 @@ def test_environment_imports_the_running_headwater_without_pythonpath(env_cache)
     assert out[0] == os.path.realpath(headwater.__file__)
     assert out[1] == "1.16.0"
     assert cache.ensure(lock, lambda d: None) == (python, False)
+
+
+PLAIN = """
+import sys
+
+from headwater import FlowSpec, step
+
+
+class PlainFlow(FlowSpec):
+    @step
+    def start(self):
+        try:
+            import six
+            self.six = six.__version__
+        except ImportError:
+            self.six = None
+        self.prefix = sys.prefix
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PlainFlow()
+"""
+
+
+def test_environment_option_and_with_pypi(write_flow, run_flow, env_cache, uv_calls):
+    """``--environment=pypi`` puts every step in an environment (here: Python only);
+    ``--with pypi:packages=...`` adds the packages to every step."""
+    import sys
+
+    from headwater import Flow
+
+    flow = write_flow(PLAIN)
+    run_flow(flow, "--environment=pypi", "run")
+    task = Flow("PlainFlow").latest_run["start"].task
+    assert Path(task["prefix"].data).parent == env_cache
+    assert task["prefix"].data != sys.prefix
+    assert task["six"].data is None
+
+    run_flow(flow, "run", "--with", "pypi:packages={'six': '1.16.0'}")
+    task = Flow("PlainFlow").latest_run["start"].task
+    assert task["six"].data == "1.16.0"
+    shown = run_flow(flow, "environment", "show", "start").stdout
+    assert "six==1.16.0" in shown
+
+    run_flow(flow, "run")  # no environment asked for: the fork path, the scheduler's python
+    assert Flow("PlainFlow").latest_run["start"].task["prefix"].data == sys.prefix
+    assert "has no environment" in run_flow(flow, "environment", "show", "start").stdout

@@ -33,7 +33,8 @@ def _digest(obj) -> str:
 @dataclass(frozen=True)
 class EnvironmentSpec:
     """A step's request: ``kind`` (``pypi`` or ``conda``), the Python version and the
-    packages (name -> version specifier; a bare version means ``==``)."""
+    packages (normalized name -> version specifier; ``build`` turns a bare version into
+    ``==``)."""
 
     kind: str
     python: str
@@ -42,7 +43,7 @@ class EnvironmentSpec:
 
     @classmethod
     def build(cls, kind: str, python: str | None, packages: dict[str, str]) -> "EnvironmentSpec":
-        normal = {_normal_name(k): str(v).strip() for k, v in packages.items()}
+        normal = {_normal_name(k): _specifier(str(v).strip()) for k, v in packages.items()}
         return cls(kind, str(python or current_python()), tuple(sorted(normal.items())))
 
     @property
@@ -52,7 +53,7 @@ class EnvironmentSpec:
 
     def requirements(self) -> list[str]:
         """``six==1.16.0``, ``idna>=3``: one requirement line per package."""
-        return [name + _specifier(version) for name, version in self.packages]
+        return [name + specifier for name, specifier in self.packages]
 
     def describe(self) -> str:
         pins = ", ".join(self.requirements()) or "no packages"
