@@ -39,6 +39,7 @@ LOCK_VARIABLE = "HEADWATER_ENVIRONMENT_LOCK"
 RESULT_FD_VARIABLE = "HEADWATER_RESULT_FD"
 METADATA_FIELD = "environment-lock"  # the task metadata field holding the lock hash
 OPTION = "environments"  # ComputeContext.options key: step name -> StepEnvironment
+_result_fd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,12 @@ def enter_environment(flow_cls: type, graph: "FlowGraph", task: "TaskSpec",
     if os.environ.get(INSIDE_VARIABLE) == spec.key:
         from ..metadata.base import MetadataEntry
 
+        global _result_fd
+        # Taken out of the environment so processes the step starts do not inherit it.
+        fd = os.environ.pop(RESULT_FD_VARIABLE, None)
+        _result_fd = int(fd) if fd else None
+        if _result_fd is not None:
+            os.set_inheritable(_result_fd, False)
         run_env.metadata.register_metadata(
             task.flow_name, task.run_id, step_name, task.task_id, task.user,
             [MetadataEntry(METADATA_FIELD, os.environ.get(LOCK_VARIABLE, ""), "environment"),
@@ -175,8 +182,8 @@ def enter_environment(flow_cls: type, graph: "FlowGraph", task: "TaskSpec",
 def write_result(result_json: dict) -> bool:
     """Hand the task's result to the local backend that started this environment's step
     command; False when no backend waits for it on a descriptor."""
-    fd = os.environ.get(RESULT_FD_VARIABLE)
-    if not fd:
+    fd = _result_fd
+    if fd is None:
         return False
     os.write(int(fd), json.dumps(result_json).encode())
     return True
