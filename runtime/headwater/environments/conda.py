@@ -49,7 +49,8 @@ def conda_backend(spec: EnvironmentSpec) -> str:
 def _switch_hint(spec: EnvironmentSpec) -> str:
     names = [name for name, _ in spec.packages]
     if names and not set(names) & CONDA_ONLY:
-        pins = ", ".join(f"'{n}': '{v}'" for n, v in spec.packages)
+        pins = ", ".join(f"'{n}': '{v[2:] if v.startswith('==') else v}'"
+                         for n, v in spec.packages)
         return (f"these libraries are on PyPI too: use @pypi(packages={{{pins}}}"
                 f"{', python=' + repr(spec.python)}) instead, or install micromamba")
     return "install micromamba (https://mamba.readthedocs.io) and put it on PATH"
