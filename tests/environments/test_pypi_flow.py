@@ -161,6 +161,15 @@ def test_environment_option_and_with_pypi(write_flow, run_flow, env_cache, uv_ca
     from headwater import Flow
 
     flow = write_flow(PLAIN)
+    # before any run: the spec, then what `environment resolve` stored
+    missing = "pypi:packages={'idna': '3.7'}"
+    assert "Not resolved yet" in run_flow(flow, "--with", missing, "environment", "show",
+                                          "start").stdout
+    resolved = run_flow(flow, "--with", missing, "environment", "resolve")
+    assert "Resolving environment for step(s) start, end" in resolved.stdout + resolved.stderr
+    assert "The snapshot holds lock" in run_flow(flow, "--with", missing, "environment",
+                                                 "show", "start").stdout
+
     run_flow(flow, "--environment=pypi", "run")
     task = Flow("PlainFlow").latest_run["start"].task
     assert Path(task["prefix"].data).parent == env_cache

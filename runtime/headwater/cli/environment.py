@@ -1,6 +1,11 @@
 """The ``environment`` commands of a flow:
 
     python flow.py environment show STEP [--run-id RUN]
+    python flow.py environment resolve
+
+``resolve`` resolves, snapshots and builds every step's environment without running the
+flow (what ``run`` does first): do it before deploying a flow (``argo-workflows create``,
+``step-functions create``) whose first scheduled run must find the snapshot.
 
 ``show`` prints the lock a step's tasks ran with (recorded in each task's metadata as
 ``environment-lock``), read from the snapshot in the datastore: every package at its exact
@@ -71,5 +76,17 @@ def flow_environment_group() -> click.Group:
             click.echo(f"    The snapshot holds lock {lock.lock_hash}:")
             for line in lock.describe():
                 click.echo(f"    {line}")
+
+    @environment.command(help="Resolve, snapshot and build every step's environment now.")
+    @click.pass_obj
+    def resolve(obj):
+        from ..console import Console
+        from ..environments.task_environment import prepare_environments
+
+        graph = obj.prepare()
+        done = prepare_environments(obj.flow_cls, graph, obj.environment().backend,
+                                    Console(quiet=obj.quiet).status)
+        if not done:
+            click.echo(f"{obj.flow_name} has no step with an environment (@pypi, @conda).")
 
     return environment
