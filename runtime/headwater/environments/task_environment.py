@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from .cache import SUPPORT_VARIABLE, EnvironmentCache
@@ -74,53 +77,50 @@ def ensure_environment(spec: EnvironmentSpec, store: SnapshotStore, cache: Envir
         from .conda import conda_backend
 
         conda_backend(spec)  # raises, with the way to @pypi, where no conda tool exists
-    lock = store.lock_for(spec)
-    resolved_dir = None
-    if lock is None:
-        if offline:
-            raise SnapshotMissing(f"no snapshot of the environment {spec.describe()} in the "
-                                  f"datastore ({store.backend.root})",
-                                  "run the flow (python flow.py run) where the package index "
-                                  "is reachable first")
-        import tempfile
-
-        from .resolver import resolve
-
-        started = time.monotonic()
-        say(f"Resolving environment for step(s) {steps}: {spec.describe()} (uv)")
-        resolved_dir = tempfile.mkdtemp(prefix="hw-wheels-")
-        lock = resolve(spec, resolved_dir)
-        new = store.save(lock, resolved_dir)
-        say(f"Resolved environment {lock.lock_hash} in {time.monotonic() - started:.1f} s: "
-            f"{len(lock.packages)} package(s), {new} new wheel(s) stored in the snapshot")
-    else:
-        say(f"Environment for step(s) {steps}: lock {lock.lock_hash} from the snapshot "
-            f"(no resolution)")
-
-    def fill(wheel_dir: str) -> None:
-        if resolved_dir is not None:
-            import shutil
-
-            for package in lock.packages:
-                shutil.copyfile(os.path.join(resolved_dir, package.filename),
-                                os.path.join(wheel_dir, package.filename))
-        else:
-            store.fetch_wheels(lock, wheel_dir)
-
-    started = time.monotonic()
+    resolved_dir = tempfile.mkdtemp(prefix="hw-wheels-")
     try:
+        lock = store.lock_for(spec)
+        if lock is None:
+            if offline:
+                raise SnapshotMissing(f"no snapshot of the environment {spec.describe()} in "
+                                      f"the datastore ({store.backend.root})",
+                                      "run the flow (python flow.py run) where the package "
+                                      "index is reachable first")
+            lock = _resolve(spec, store, say, steps, resolved_dir)
+            fill = partial(_copy_wheels, lock, resolved_dir)
+        else:
+            say(f"Environment for step(s) {steps}: lock {lock.lock_hash} from the snapshot "
+                f"(no resolution)")
+            fill = partial(store.fetch_wheels, lock)
+        started = time.monotonic()
         python, built = cache.ensure(lock, fill)
     finally:
-        if resolved_dir is not None:
-            import shutil
-
-            shutil.rmtree(resolved_dir, ignore_errors=True)
+        shutil.rmtree(resolved_dir, ignore_errors=True)
     if built:
         say(f"Built environment {lock.lock_hash} in {time.monotonic() - started:.1f} s "
             f"at {cache.path(lock)}")
     else:
         say(f"Reusing cached environment {lock.lock_hash} at {cache.path(lock)}")
     return lock, python
+
+
+def _resolve(spec: EnvironmentSpec, store: SnapshotStore, say: Callable[[str], None],
+             steps: str, wheel_dir: str) -> Lock:
+    from .resolver import RESOLVER, resolve
+
+    started = time.monotonic()
+    say(f"Resolving environment for step(s) {steps}: {spec.describe()} ({RESOLVER})")
+    lock = resolve(spec, wheel_dir)
+    new = store.save(lock, wheel_dir)
+    say(f"Resolved environment {lock.lock_hash} in {time.monotonic() - started:.1f} s: "
+        f"{len(lock.packages)} package(s), {new} new wheel(s) stored in the snapshot")
+    return lock
+
+
+def _copy_wheels(lock: Lock, source: str, target: str) -> None:
+    for package in lock.packages:
+        shutil.copyfile(os.path.join(source, package.filename),
+                        os.path.join(target, package.filename))
 
 
 def task_variables(spec: EnvironmentSpec, lock: Lock) -> dict[str, str]:
