@@ -51,8 +51,10 @@ def _fails(write_flow, run_flow, packages, deco="pypi", field="packages", env=No
     ({"requests": "2.31.0", "urllib3": "1.20"}, "conflicting pins in the environment"),
     ({"pywin32": "306"}, "pywin32==306 has no wheel for linux-"),
 ], ids=["no-such-package", "no-such-version", "conflicting-pins", "no-wheel-for-platform"])
-def test_resolution_errors(write_flow, run_flow, env_cache, packages, expected):
+def test_resolution_errors(write_flow, run_flow, env_cache, hw_env, packages, expected):
     assert expected in _fails(write_flow, run_flow, packages)
+    assert not (hw_env / "environments").exists()  # nothing half-stored in the snapshot
+    assert not env_cache.exists() or not any(env_cache.iterdir())
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ def pins_flow(tmp_path) -> Path:
 
 
 def test_steps_run_in_their_pinned_environments_and_reruns_resolve_nothing(
-        pins_flow, run_flow, env_cache, uv_calls):
+        pins_flow, run_flow, env_cache, uv_calls, hw_env):
     from headwater import Flow
 
     first = run_flow(pins_flow, "run")
@@ -36,6 +36,9 @@ def test_steps_run_in_their_pinned_environments_and_reruns_resolve_nothing(
     assert "middle sees six 1.17.0" in first.stdout
     assert "end sees six: False" in first.stdout  # base env only: nothing leaks in
     assert len(uv_calls("pip compile")) == 3  # one per distinct spec
+    # six 1.16.0, six 1.17.0 and idna 3.7: each wheel stored once for the three locks
+    assert len(list((hw_env / "environments" / "wheels").iterdir())) == 3
+    assert len(list((hw_env / "environments" / "locks").iterdir())) == 3
     assert first.stderr.count("Resolving environment") + first.stdout.count(
         "Resolving environment") == 3
     run = Flow("PinsFlow").latest_run
