@@ -2,6 +2,7 @@
 
     python bench/service_load.py                      # 64 and 16 clients, 15 s each
     python bench/service_load.py --clients 64 --seconds 30 --workers 2 --pool-size 10
+    python bench/service_load.py --mix both --clients 16 --seconds 10   # API and UI side by side
 
 Starts ``headwater-service serve`` on 127.0.0.1 against a throwaway database it creates on
 the local Postgres (``--database-url`` of the server to use; default
@@ -15,6 +16,12 @@ asyncio + uvloop so that it, not the service, costs little CPU: it shares the ma
 
 Prints requests/s, p50, p99 and errors per concurrency level, beside the numbers measured
 for metaflow-service 2.5.1 on the same 2-core machine (the anchor), with ratios.
+
+``--mix ui`` (or ``both``) drives the web UI's JSON routes instead (``/ui/api``, docs/ui.md):
+each client loops over what a user watching runs costs: a page of the run list, a run page,
+the run page's live poll (an unchanged run: 304), and a task's stdout tail from the
+datastore. It first seeds ``--ui-runs`` runs of start -> work (10 tasks) -> end with their
+metadata, task indexes and logs in a temporary local datastore the service reads.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ ANCHOR = {64: {"rps": 870.0, "p50": 52.0, "p99": 324.0},
           16: {"rps": 903.0, "p50": None, "p99": 41.0}}
 
 FLOW = "BenchFlow"
+UI_FLOW = "BenchUiFlow"
+UI_WIDTH = 10
 USER = "bench"
 TAGS = ["bench"]
 SYSTEM_TAGS = ["user:bench", "runtime:dev"]
@@ -54,6 +63,7 @@ class Connection:
         self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_etag: str | None = None
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -72,10 +82,13 @@ class Connection:
         raw = await self.reader.readuntil(b"\r\n\r\n")
         status = int(raw[9:12])
         length = 0
+        self.last_etag = None
         for line in raw.split(b"\r\n")[1:]:
-            if line[:15].lower() == b"content-length:":
+            name = line[:15].lower()
+            if name == b"content-length:":
                 length = int(line[15:])
-                break
+            elif name[:5] == b"etag:":
+                self.last_etag = line[5:].strip().decode()
         payload = await self.reader.readexactly(length) if length else b""
         return status, payload
 
@@ -151,6 +164,84 @@ async def client_loop(conn: Connection, rec: Recorder, stop: asyncio.Event) -> N
         await call("GET", f"{task_path}/artifacts")
 
 
+async def seed_ui(conn: Connection, root: str, runs: int) -> list[tuple[str, list[str]]]:
+    """Runs of start -> work (UI_WIDTH tasks) -> end as the runtime records them, with each
+    task's index and stdout in the local datastore at ``root``. Returns (run, task paths)."""
+    import json
+
+    async def ok(method: str, path: str, body: object = None) -> dict:
+        status, payload = await conn.request(method, path, None if body is None
+                                             else orjson.dumps(body))
+        if not 200 <= status < 300:
+            raise SystemExit(f"seeding the UI runs: {method} {path}: HTTP {status} {payload!r}")
+        return orjson.loads(payload) if payload else {}
+
+    await conn.request("POST", f"/flows/{UI_FLOW}", b"{}")
+    seeded = []
+    plan = (("start", 1, ["work"]), ("work", UI_WIDTH, ["end"]), ("end", 1, []))
+    for _ in range(runs):
+        run = str((await ok("POST", f"/flows/{UI_FLOW}/run", {"user_name": USER,
+                                                              "tags": TAGS}))["run_number"])
+        tasks = []
+        for step, width, targets in plan:
+            base = f"/flows/{UI_FLOW}/runs/{run}/steps/{step}"
+            await ok("POST", f"{base}/step", {"user_name": USER})
+            for _ in range(width):
+                task = str((await ok("POST", f"{base}/task", {"user_name": USER}))["task_id"])
+                tags = ["attempt_id:0"]
+                rows = [{"field_name": f, "value": v, "type": f, "user_name": USER, "tags": tags,
+                         "system_tags": []}
+                        for f, v in (("attempt", "0"), ("ds-type", "local"), ("ds-root", root),
+                                     ("attempt-done", "0"), ("attempt_ok", "True"))]
+                await ok("POST", f"{base}/tasks/{task}/metadata", rows)
+                folder = os.path.join(root, UI_FLOW, run, step, task)
+                os.makedirs(folder, exist_ok=True)
+                with open(os.path.join(folder, "0.index.json"), "w") as f:
+                    json.dump({"artifacts": {}, "state": {"targets": targets, "stack": []}}, f)
+                with open(os.path.join(folder, "0.stdout"), "w") as f:
+                    f.writelines(f"line {i} of task {task}: some output\n" for i in range(200))
+                tasks.append(f"{step}/tasks/{task}")
+        seeded.append((run, tasks))
+    return seeded
+
+
+async def ui_client_loop(conn: Connection, rec: Recorder, stop: asyncio.Event,
+                         seeded: list[tuple[str, list[str]]]) -> None:
+    """Run list, run page, its live poll (304 when unchanged), a task's stdout tail."""
+    import random
+
+    clock = time.perf_counter
+    pick = random.Random(id(conn))
+    api = f"/ui/api/flows/{UI_FLOW}"
+
+    async def call(path: str, kind: str, etag: str | None = None) -> tuple[int, bytes]:
+        extra = conn.extra
+        if etag:
+            conn.extra = extra + f"If-None-Match: {etag}\r\n".encode()
+        started = clock()
+        try:
+            status, payload = await conn.request("GET", path)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            rec.record(clock() - started, False, f"GET {path}: {exc!r}", kind)
+            raise
+        finally:
+            conn.extra = extra
+        rec.record(clock() - started, status in (200, 304),
+                   f"GET {path}: {status} {payload[:200]!r}", kind)
+        return status, payload
+
+    etags: dict[str, str] = {}
+    while not stop.is_set():
+        await call(f"{api}/runs?limit=50", "run list")
+        run, tasks = pick.choice(seeded)
+        path = f"{api}/runs/{run}"
+        status, payload = await call(path, "run page")
+        if status == 200:
+            etags[path] = conn.last_etag
+        await call(path, "run page poll", etags.get(path))
+        await call(f"{api}/runs/{run}/steps/{pick.choice(tasks)}/logs/stdout", "task log")
+
+
 class CpuMeter:
     """CPU seconds used by the service's processes and its Postgres backends (psutil)."""
 
@@ -190,12 +281,15 @@ class CpuMeter:
 
 
 async def drive(host: str, port: int, clients: int, seconds: float, warmup: float,
-                headers: dict[str, str], meter: CpuMeter | None = None) -> dict:
+                headers: dict[str, str], meter: CpuMeter | None = None,
+                seeded: list | None = None) -> dict:
+    """One measured level; ``seeded`` (UI runs) selects the UI mix."""
     rec = Recorder()
     stop = asyncio.Event()
     conns = [Connection(host, port, headers) for _ in range(clients)]
     await asyncio.gather(*(c.open() for c in conns))
-    tasks = [asyncio.ensure_future(client_loop(c, rec, stop)) for c in conns]
+    tasks = [asyncio.ensure_future(client_loop(c, rec, stop) if seeded is None else
+                                   ui_client_loop(c, rec, stop, seeded)) for c in conns]
     await asyncio.sleep(warmup)
     rec.recording = True
     started = time.perf_counter()
@@ -318,8 +412,9 @@ def _ratio(ours: float, theirs: float | None, higher_is_better: bool) -> str:
     return f"{(ours / theirs if higher_is_better else theirs / ours):.2f}x"
 
 
-def print_table(results: list[dict], setup: str, breakdown: bool = False) -> None:
-    print(f"\nmetadata service load ({setup})")
+def print_table(results: list[dict], setup: str, breakdown: bool = False,
+                title: str = "metadata service load") -> None:
+    print(f"\n{title} ({setup})")
     print("| clients | requests | req/s | p50 ms | p99 ms | errors | anchor req/s | anchor p99 "
           "ms | throughput vs anchor | p99 vs anchor (lower is better) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -361,6 +456,11 @@ def main() -> None:
                         help="also print p50/p99 per kind of request")
     parser.add_argument("--api-key", default=os.environ.get("METAFLOW_SERVICE_AUTH_KEY"),
                         help="x-api-key to send (with --url)")
+    parser.add_argument("--mix", choices=("api", "ui", "both"), default="api",
+                        help="what the clients do: the API task loop, the UI pages, or both "
+                             "(one after the other, printed side by side)")
+    parser.add_argument("--ui-runs", type=int, default=100,
+                        help="runs seeded for the UI mix (12 tasks each)")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     if args.seconds > 120:
@@ -377,16 +477,26 @@ def main() -> None:
         probe = Connection(host, port, headers)
         await probe.open()
         status, _ = await probe.request("POST", f"/flows/{FLOW}", b"{}")
+        seeded = None
+        if args.mix != "api":
+            seeded = await seed_ui(probe, ui_root, args.ui_runs)
         probe.close()
         if status not in (200, 409):
             raise SystemExit(f"cannot register the flow: HTTP {status}")
-        results = []
-        for clients in levels:
-            results.append(await drive(host, port, clients, args.seconds, args.warmup,
-                                       headers, meter))
+        results = {}
+        for mix in (("api", "ui") if args.mix == "both" else (args.mix,)):
+            results[mix] = [await drive(host, port, clients, args.seconds, args.warmup,
+                                        headers, meter, seeded if mix == "ui" else None)
+                            for clients in levels]
         return results
 
     headers = {"x-api-key": args.api_key} if args.api_key else {}
+    # the UI mix's datastore: the service started here reads it (METAFLOW_DATASTORE_SYSROOT_LOCAL)
+    ui_root = os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") if args.url else None
+    if ui_root is None:
+        ui_root = tempfile.mkdtemp(prefix="hw-bench-ui-")
+        os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = ui_root
+    ui_root = os.path.abspath(ui_root)
     if args.url:
         parts = urlsplit(args.url)
         if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -401,7 +511,33 @@ def main() -> None:
         setup = (f"{args.workers} uvicorn workers x {args.pool_size} Postgres connections, "
                  f"access log {'off' if args.no_access_log else 'on'}, {os.cpu_count()} CPUs, "
                  f"{args.seconds:g} s per level")
-    print_table(results, setup, args.breakdown)
+    for mix, rows in results.items():
+        if mix == "api":
+            print_table(rows, setup, args.breakdown)
+        else:
+            print_ui_table(rows, setup, results.get("api"))
+    if not args.url:
+        import shutil
+
+        shutil.rmtree(ui_root, ignore_errors=True)
+
+
+def print_ui_table(results: list[dict], setup: str, api: list[dict] | None) -> None:
+    """The UI mix, beside the API mix at the same concurrency when both ran."""
+    by_clients = {r["clients"]: r for r in api or []}
+    print(f"\nUI routes load: run list + run page + live poll (304) + task log ({setup})")
+    print("| clients | requests | req/s | p50 ms | p99 ms | errors | API req/s | API p99 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        a = by_clients.get(r["clients"])
+        api_rps, api_p99 = (f"{a['rps']:.0f}", f"{a['p99']:.1f}") if a else ("n/a", "n/a")
+        print(f"| {r['clients']} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | "
+              f"{r['p99']:.1f} | {r['errors']} | {api_rps} | {api_p99} |")
+        print("p50/p99 ms by request: " + ", ".join(
+            f"{k} {p50:.1f}/{p99:.1f}" for k, (p50, p99) in sorted(r["by_kind"].items())))
+    for r in results:
+        if r["samples"]:
+            print(f"errors at {r['clients']} clients, e.g.:", *r["samples"], sep="\n  ")
 
 
 if __name__ == "__main__":

@@ -140,8 +140,12 @@ class Naming:
         body = self.root.replace("-", "")
         return check("container registry", body[: 50 - len(suffix)] + suffix)
 
-    def key_vault(self, suffix: str) -> str:
-        return check("key vault", f"{_trim(self.root, 23 - len(suffix))}-{suffix}")
+    def key_vault(self, suffix: str, kind: str | None = None) -> str:
+        """``<root>-<suffix>``, or ``<root>-<kind>-<suffix>`` for a second vault."""
+        if kind is None:
+            return check("key vault", f"{_trim(self.root, 23 - len(suffix))}-{suffix}")
+        return check("key vault",
+                     f"{_trim(self.root, 22 - len(suffix) - len(kind))}-{kind}-{suffix}")
 
     def postgres_server(self, suffix: str) -> str:
         return check("postgres server", f"{_trim(self.root, 59 - len(suffix))}-pg-{suffix}")

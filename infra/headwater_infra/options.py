@@ -24,7 +24,12 @@ import types
 import typing
 from typing import Any, Literal, Mapping
 
-__all__ = ["ConfigError", "parse_knobs", "parse_value", "read_config", "camel", "snake"]
+__all__ = ["ConfigError", "WIRED", "parse_knobs", "parse_value", "read_config", "camel",
+           "snake"]
+
+# Field metadata for a field with a default that the stack sets, not the YAML (``protect``:
+# derived from the environment, so no file can forget or override it).
+WIRED = {"wired": True}
 
 
 class ConfigError(ValueError):
@@ -63,9 +68,13 @@ def read_config(config: Any, keys: typing.Iterable[str]) -> dict[str, Any]:
     return values
 
 
-def _is_knob(field: dataclasses.Field) -> bool:
+def _has_default(field: dataclasses.Field) -> bool:
     return (field.default is not dataclasses.MISSING
             or field.default_factory is not dataclasses.MISSING)  # type: ignore[misc]
+
+
+def _is_knob(field: dataclasses.Field) -> bool:
+    return _has_default(field) and not field.metadata.get("wired")
 
 
 def parse_knobs(cls: type, raw: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
@@ -156,7 +165,7 @@ def _parse_dataclass(cls: type, value: Any, where: str) -> Any:
             raise ConfigError(_unknown_key(key, where, sorted(fields)))
         kwargs[field.name] = parse_value(_hint(cls, field), item, f"{where}.{key}")
     missing = [camel(f.name) for f in dataclasses.fields(cls)
-               if not _is_knob(f) and f.name not in kwargs]
+               if not _has_default(f) and f.name not in kwargs]
     if missing:
         raise ConfigError(f"{where} is missing {', '.join(missing)}")
     try:

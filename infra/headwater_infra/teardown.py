@@ -1,15 +1,23 @@
 """Tear down sandbox stacks that outlived their welcome (``scripts/teardown-sandboxes``).
 
 A stack is a candidate when its name matches ``sandbox-*``. It is torn down when it is
-tagged to expire (``headwater:expires-at`` = an ISO 8601 time in the past) or when nobody
-updated it for longer than the TTL; ``headwater:keep=true`` protects it. Tearing down
-means ``destroy`` (delete the cloud resources) and then removing the stack; if the
-destroy fails the stack is kept, so the next run can retry and nothing is orphaned.
+marked to expire (``headwater:expires-at`` = an ISO 8601 time in the past) or when it was
+neither updated nor used for longer than the TTL; ``headwater:keep=true`` protects it.
+"Used" is the newest artifact under the sandbox's artifact root (``usage.py``): a sandbox
+someone runs flows on every day stays, however old its last ``pulumi up``. When that
+cannot be read, the stack is skipped, never destroyed. Tearing down means ``destroy``
+(delete the cloud resources) and then removing the stack; if the destroy fails the stack
+is kept, so the next run can retry and nothing is orphaned.
 
-The Pulumi Automation API sits behind ``PulumiWorkspace``; tests pass a fake with the same
-four methods (``list_stacks``, ``list_tags``, ``destroy``, ``remove_stack``).
+Keep and expiry marks are stack tags, which Pulumi CLIs before 3.211 ignore on
+self-managed backends (Azure Blob, S3, a local folder); there they are read from stack
+config instead (``headwater:keep``, ``headwater:expiresAt``), and the output says which::
 
     pulumi stack tag set headwater:expires-at 2026-12-01T18:00:00Z --stack sandbox-alice
+    pulumi config set headwater:expiresAt 2026-12-01T18:00:00Z --stack sandbox-alice
+
+The Pulumi Automation API sits behind ``PulumiWorkspace``; tests pass a fake with the same
+methods (``Workspace`` below).
 """
 
 from __future__ import annotations
@@ -20,21 +28,38 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
-__all__ = ["Decision", "EXPIRES_TAG", "KEEP_TAG", "PulumiWorkspace", "main", "parse_ttl",
+__all__ = ["Decision", "EXPIRES_TAG", "EXPIRES_CONFIG", "KEEP_TAG", "KEEP_CONFIG",
+           "MarkSource", "PulumiWorkspace", "TAGS_SINCE", "main", "mark_source", "parse_ttl",
            "plan", "teardown"]
 
 EXPIRES_TAG = "headwater:expires-at"
 KEEP_TAG = "headwater:keep"
+# The same marks as stack config, for CLIs that ignore tags on self-managed backends.
+EXPIRES_CONFIG = "headwater:expiresAt"
+KEEP_CONFIG = "headwater:keep"
+TAGS_SINCE = (3, 211)  # first CLI that keeps stack tags on a self-managed backend
+
+
+class MarkSource(str, Enum):
+    """Where keep/expiry marks are read from."""
+
+    TAGS = "tags"
+    CONFIG = "config"
 
 
 class Workspace(Protocol):
-    """The slice of the Automation API this module uses."""
+    """The slice of the Automation API (and the clouds) this module uses."""
 
     def list_stacks(self) -> Iterable[Any]: ...        # items with .name, .last_update, ...
     def list_tags(self, stack: str) -> dict[str, str]: ...
+    def get_config(self, stack: str, key: str) -> str | None: ...
+    def pulumi_version(self) -> str: ...
+    def self_managed(self) -> bool: ...                # a backend other than Pulumi Cloud
+    def last_used(self, stack: str) -> datetime | None: ...  # newest artifact
     def destroy(self, stack: str, log: Callable[[str], None]) -> None: ...
     def remove_stack(self, stack: str) -> None: ...
 
@@ -66,16 +91,40 @@ def _parse_time(text: str) -> datetime:
     return _utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
 
 
+def mark_source(workspace: Workspace) -> tuple[MarkSource, str]:
+    """Where this CLI and backend keep the keep/expiry marks, and a sentence saying so."""
+    version = workspace.pulumi_version()
+    try:
+        parsed = tuple(int(part) for part in version.split("-")[0].split(".")[:2])
+    except ValueError:
+        parsed = (0, 0)
+    if parsed >= TAGS_SINCE or not workspace.self_managed():
+        return MarkSource.TAGS, f"keep/expiry from stack tags (pulumi {version})"
+    return MarkSource.CONFIG, (
+        f"keep/expiry from stack config {KEEP_CONFIG} / {EXPIRES_CONFIG}: pulumi {version} "
+        f"ignores stack tags on a self-managed backend (tags need "
+        f"{'.'.join(map(str, TAGS_SINCE))} or later)")
+
+
+def _marks(workspace: Workspace, stack: str, source: MarkSource) -> dict[str, str]:
+    if source is MarkSource.TAGS:
+        return workspace.list_tags(stack) or {}
+    marks = {KEEP_TAG: workspace.get_config(stack, KEEP_CONFIG),
+             EXPIRES_TAG: workspace.get_config(stack, EXPIRES_CONFIG)}
+    return {k: v for k, v in marks.items() if v is not None}
+
+
 def plan(workspace: Workspace, now: datetime, ttl: timedelta,
-         pattern: str = "sandbox-*") -> list[Decision]:
-    """Decide, for every stack whose name matches ``pattern``, whether to tear it down."""
+         pattern: str = "sandbox-*", source: MarkSource = MarkSource.TAGS) -> list[Decision]:
+    """Decide, for every stack whose name matches ``pattern``, whether to tear it down
+    (keep/expiry marks read from ``source``)."""
     now = _utc(now)
     decisions = []
     for summary in workspace.list_stacks():
         name = summary.name
         if not fnmatch.fnmatch(name.split("/")[-1], pattern):
             continue
-        tags = workspace.list_tags(name) or {}
+        tags = _marks(workspace, name, source)
         if tags.get(KEEP_TAG, "").lower() == "true":
             decisions.append(Decision(name, "keep", f"tagged {KEEP_TAG}=true"))
             continue
@@ -101,12 +150,30 @@ def plan(workspace: Workspace, now: datetime, ttl: timedelta,
             decisions.append(Decision(name, "keep", "never deployed"))
             continue
         idle = now - _utc(last)
-        if idle > ttl:
-            decisions.append(Decision(name, "destroy", f"not updated for {_human(idle)} "
-                                                       f"(TTL {_human(ttl)})"))
-        else:
+        if idle <= ttl:
             decisions.append(Decision(name, "keep", f"updated {_human(idle)} ago"))
+            continue
+        decisions.append(_by_usage(workspace, name, now, ttl, idle))
     return decisions
+
+
+def _by_usage(workspace: Workspace, name: str, now: datetime, ttl: timedelta,
+              idle: timedelta) -> Decision:
+    """Not updated within the TTL: destroy only if not used within it either."""
+    try:
+        used = workspace.last_used(name)
+    except Exception as exc:  # no identity, no outputs, a network error: do not guess
+        return Decision(name, "skip", f"not updated for {_human(idle)}, but when it was "
+                                      f"last used cannot be read: {_last_line(exc)}")
+    if used is None:
+        return Decision(name, "destroy", f"not updated for {_human(idle)} and no artifacts "
+                                         f"(TTL {_human(ttl)})")
+    unused = now - _utc(used)
+    if unused <= ttl:
+        return Decision(name, "keep", f"used {_human(unused)} ago (newest artifact; not "
+                                      f"updated for {_human(idle)})")
+    return Decision(name, "destroy", f"not updated for {_human(idle)} nor used for "
+                                     f"{_human(unused)} (TTL {_human(ttl)})")
 
 
 def _human(delta: timedelta) -> str:
@@ -165,6 +232,27 @@ class PulumiWorkspace:
     def list_tags(self, stack: str) -> dict[str, str]:
         return dict(self.workspace.list_tags(stack))
 
+    def get_config(self, stack: str, key: str) -> str | None:
+        try:
+            return self.workspace.get_config(stack, key).value
+        except self._auto.CommandError:  # the key is not set
+            return None
+
+    def pulumi_version(self) -> str:
+        return self.workspace.pulumi_version or "0.0.0"
+
+    def self_managed(self) -> bool:
+        url = self.workspace.who_am_i().url or ""
+        return not url.startswith(("https://app.pulumi.com", "https://api.pulumi.com"))
+
+    def last_used(self, stack: str) -> datetime | None:
+        from .usage import UsageUnknown, last_artifact_write
+
+        outputs = self._auto.Stack.select(stack, self.workspace).outputs()
+        if "profile" not in outputs:
+            raise UsageUnknown("the stack exports no profile (never fully deployed?)")
+        return last_artifact_write(outputs["profile"].value)
+
     def destroy(self, stack: str, log: Callable[[str], None]) -> None:
         selected = self._auto.Stack.select(stack, self.workspace)
         selected.destroy(on_output=lambda line: log(f"         {line.rstrip()}"))
@@ -180,7 +268,8 @@ def main(argv: list[str] | None = None,
     parser = argparse.ArgumentParser(
         prog="teardown-sandboxes",
         description="Destroy and remove sandbox-* stacks that expired (tag "
-                    f"{EXPIRES_TAG}) or were not updated within the TTL.")
+                    f"{EXPIRES_TAG}) or were neither updated nor used (newest artifact) "
+                    f"within the TTL.")
     parser.add_argument("--ttl", default="72h", help="idle time after which a sandbox goes "
                         "(e.g. 72h, 3d; default 72h)")
     parser.add_argument("--project", action="append", type=Path, metavar="DIR",
@@ -206,7 +295,9 @@ def main(argv: list[str] | None = None,
         print(f"== {project}")
         try:
             workspace = workspace_factory(project)
-            decisions = plan(workspace, now, ttl, options.pattern)
+            source, explanation = mark_source(workspace)
+            print(f"   {explanation}")
+            decisions = plan(workspace, now, ttl, options.pattern, source)
         except FileNotFoundError:
             print("teardown-sandboxes: the pulumi CLI is not installed; install it from "
                   "https://www.pulumi.com/docs/install/", file=sys.stderr)

@@ -253,8 +253,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
 
 def create_package(backend: "StorageBackend", flow_name: str, flow_file: str,
                    settings: "Settings", suffixes: Iterable[str] = (),
-                   extra: Iterable[str] = ()) -> CodePackage:
-    """Pack the flow file's directory and store it once under its content hash."""
+                   extra: Iterable[str] = (), upload: bool = True) -> CodePackage:
+    """Pack the flow file's directory and store it once under its content hash (with
+    ``upload=False`` only work out what it would be: ``--only-json`` deploys)."""
     from . import __version__
 
     root = os.path.dirname(os.path.abspath(flow_file))
@@ -265,13 +266,13 @@ def create_package(backend: "StorageBackend", flow_name: str, flow_file: str,
     sha = hashlib.sha256(data).hexdigest()
     key = package_key(flow_name, sha)
     uploaded = False
-    if not backend.exists(key):
+    if upload and not backend.exists(key):
         backend.put_bytes(key, data, overwrite=False)
         uploaded = True
     return CodePackage(sha, key, len(data), __version__, rel_flow, uploaded)
 
 
-def package_for_run(ctx: "ComputeContext") -> CodePackage:
+def package_for_run(ctx: "ComputeContext", upload: bool = True) -> CodePackage:
     """The package a remote backend ships for the run ``ctx`` serves: the flow's folder
     with ``--package-suffixes`` (``ctx.options["package_suffixes"]``), plus the config
     files the run uses (``ctx.options["config_files"]``, name -> path) and the flow's
@@ -284,7 +285,8 @@ def package_for_run(ctx: "ComputeContext") -> CodePackage:
         if config.default and not os.path.isabs(config.default):
             extra.append(os.path.join(flow_dir, config.default))
     return create_package(ctx.env.backend, ctx.flow_cls.__name__, ctx.flow_file,
-                          ctx.env.settings, ctx.options.get("package_suffixes", ()), extra)
+                          ctx.env.settings, ctx.options.get("package_suffixes", ()), extra,
+                          upload)
 
 
 def package_paths(ctx: "ComputeContext") -> dict[str, str]:

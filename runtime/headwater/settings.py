@@ -5,7 +5,10 @@ Metaflow client. A profile lives in ``$METAFLOW_HOME`` (default ``~/.metaflowcon
 ``config.json``, or ``config_<METAFLOW_PROFILE>.json`` when ``METAFLOW_PROFILE`` is set.
 
 Secrets (``SECRET_KEYS``) are read from the environment only: a profile is meant to be
-shared, so a secret found in one is ignored with a warning and never returned.
+shared, so a secret found in one is ignored with a warning and never returned. A profile
+(or the environment) may instead name a file that holds the secret, ``<KEY>_FILE`` (e.g.
+``METAFLOW_SERVICE_AUTH_KEY_FILE``): the profile then carries a path, never the value, and
+the file's permissions guard it (``headwater dev up`` writes such files with mode 0600).
 """
 
 from __future__ import annotations
@@ -43,26 +46,31 @@ KNOWN_KEYS: tuple[str, ...] = (
     "METAFLOW_CARD_AZUREROOT",
     "METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_CARD_S3ROOT", "METAFLOW_S3_ENDPOINT_URL",
     "METAFLOW_SERVICE_URL", "METAFLOW_SERVICE_INTERNAL_URL", "METAFLOW_SERVICE_HEADERS",
-    "METAFLOW_SERVICE_RETRY_COUNT",
+    "METAFLOW_SERVICE_RETRY_COUNT", "METAFLOW_SERVICE_AUTH_SECRET_ID",
     "METAFLOW_UI_URL",
     "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE", "METAFLOW_AZURE_KEY_VAULT_PREFIX",
     "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION", "METAFLOW_DEFAULT_SECRETS_ROLE",
     "METAFLOW_KUBERNETES_NAMESPACE", "METAFLOW_KUBERNETES_SERVICE_ACCOUNT",
     "METAFLOW_KUBERNETES_SECRETS", "METAFLOW_KUBERNETES_CONTAINER_IMAGE",
     "METAFLOW_KUBERNETES_NODE_SELECTOR", "METAFLOW_KUBERNETES_GPU_VENDOR",
-    "METAFLOW_KUBERNETES_LABELS",
+    "METAFLOW_KUBERNETES_LABELS", "METAFLOW_KUBERNETES_TOLERATIONS",
     "METAFLOW_DEFAULT_CONTAINER_IMAGE", "METAFLOW_DEFAULT_CONTAINER_REGISTRY",
     "METAFLOW_ARGO_WORKFLOWS_KUBERNETES_SECRETS", "METAFLOW_ARGO_WORKFLOWS_UI_URL",
     "METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT", "METAFLOW_ARGO_EVENTS_EVENT_BUS",
     "METAFLOW_ARGO_EVENTS_WEBHOOK_URL",
     "METAFLOW_BATCH_JOB_QUEUE", "METAFLOW_BATCH_CONTAINER_IMAGE",
     "METAFLOW_BATCH_CONTAINER_REGISTRY", "METAFLOW_ECS_S3_ACCESS_IAM_ROLE",
-    "METAFLOW_ECS_FARGATE_EXECUTION_ROLE",
+    "METAFLOW_ECS_FARGATE_EXECUTION_ROLE", "METAFLOW_BATCH_EMIT_TAGS",
+    "METAFLOW_BATCH_DEFAULT_TAGS", "METAFLOW_BATCH_LOG_GROUP",
     "METAFLOW_SFN_IAM_ROLE", "METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE",
     "METAFLOW_SFN_DYNAMO_DB_TABLE", "METAFLOW_SFN_STATE_MACHINE_PREFIX",
     "METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN",
     "METAFLOW_USER", "METAFLOW_USER_NAMESPACE",
+    *(f"{key}_FILE" for key in sorted(SECRET_KEYS) if key.startswith("METAFLOW_")),
 )
+
+#: Suffix of the setting that names a file holding a secret's value.
+SECRET_FILE_SUFFIX = "_FILE"
 
 
 # The settings that point a cloud datastore somewhere, by datastore type.
@@ -149,14 +157,36 @@ class Settings:
             value = self.profile.get(key)
             if value not in (None, ""):
                 return value
+        else:
+            value = self._secret_from_file(key)
+            if value is not None:
+                return value
         return DEFAULTS.get(key, default)
 
+    def _secret_from_file(self, key: str) -> str | None:
+        """The secret in the file named by ``<key>_FILE`` (environment, then profile)."""
+        file_key = key + SECRET_FILE_SUFFIX
+        path = self.env.get(file_key) or self.profile.get(file_key)
+        if not path:
+            return None
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {file_key} file {path}: {exc.strerror}",
+                                     f"create the file, or unset {file_key}") from None
+        return value or None
+
     def source(self, key: str) -> str:
-        """Where ``key``'s value comes from: ``env``, ``profile``, ``default`` or ``unset``."""
+        """Where ``key``'s value comes from: ``env``, ``profile``, ``file`` (a secret read from
+        the file ``<key>_FILE`` names), ``default`` or ``unset``."""
         if self.env.get(key) not in (None, ""):
             return "env"
         if key not in SECRET_KEYS and self.profile.get(key) not in (None, ""):
             return "profile"
+        if key in SECRET_KEYS and (self.env.get(key + SECRET_FILE_SUFFIX)
+                                   or self.profile.get(key + SECRET_FILE_SUFFIX)):
+            return "file"
         return "default" if key in DEFAULTS else "unset"
 
     def is_empty(self, key: str) -> bool:

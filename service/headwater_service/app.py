@@ -26,6 +26,7 @@ from .errors import JSON, json_error
 from .middleware import ServiceMiddleware
 from .routes import ENDPOINTS, Api, endpoint
 from .store import Store
+from .ui import UiGate
 
 log = logging.getLogger("headwater_service.app")
 
@@ -79,7 +80,8 @@ def create_app(config: ServiceConfig | None = None) -> Starlette:
 
     app = Starlette(
         routes=routes, lifespan=lifespan,
-        middleware=[Middleware(ServiceMiddleware, config=config, public_paths=public)],
+        middleware=[Middleware(UiGate, config=config, store=store),  # /ui: docs/ui.md
+                    Middleware(ServiceMiddleware, config=config, public_paths=public)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.store = store
     return app

@@ -14,7 +14,9 @@ from headwater_infra.azure import (
     WorkloadIdentityArgs, grant)
 from headwater_infra.kubernetes import (
     ArgoWorkflows, ArgoWorkflowsArgs, ClusterLayout, HeadwaterNamespace, HeadwaterNamespaceArgs,
-    MetadataService, MetadataServiceArgs)
+    MetadataService, MetadataServiceArgs, NvidiaDevicePlugin, NvidiaDevicePluginArgs)
+from headwater_infra.kubernetes.manifests import GPU_TOLERATION
+from headwater_infra.azure.keyvault import API_KEY_SECRET_NAME
 from headwater_infra.naming import Naming
 from headwater_infra.options import read_config
 from headwater_infra.profile import KubernetesProfile, azure_profile, profile_output
@@ -23,7 +25,7 @@ from headwater_infra.settings import StackSettings
 SECTIONS = {"network": NetworkArgs, "storage": StorageArgs, "keyVault": KeyVaultArgs,
             "database": DatabaseArgs, "cluster": AksClusterArgs, "registry": RegistryArgs,
             "kubernetes": ClusterLayout, "service": MetadataServiceArgs,
-            "argo": ArgoWorkflowsArgs}
+            "argo": ArgoWorkflowsArgs, "devicePlugin": NvidiaDevicePluginArgs}
 # deployerType: who runs `pulumi up`, a person (User) or a CI service principal;
 # usersGroup: object id of the Entra ID group of Headwater users (optional).
 EXTRA = {"deployerType": (Literal["User", "ServicePrincipal"], "User"),
@@ -37,6 +39,7 @@ tags = {**settings.tags, "stack": naming.stack}
 client = authorization.get_client_config_output()
 sub = client.subscription_id
 ip_ranges = settings.allowed_client_ip_ranges
+prod = settings.environment == "prod"  # data resources are protected from deletion
 # Globally unique names (storage, vault, Postgres, registry) end with this; kept in state.
 suffix = random.RandomString("name-suffix", length=6, special=False, upper=False).result
 
@@ -46,14 +49,20 @@ common = dict(resource_group_name=group.name, location=location, naming=naming, 
 network = Network("network", NetworkArgs(**common, **settings.knobs("network")))
 nodes = [network.node_subnet.id]
 storage = Storage("storage", StorageArgs(**common, suffix=suffix, allowed_subnet_ids=nodes,
-                                         allowed_ip_ranges=ip_ranges, **settings.knobs("storage")))
-vault = KeyVault("vault", KeyVaultArgs(**common, suffix=suffix, tenant_id=client.tenant_id,
-                                       allowed_subnet_ids=nodes, allowed_ip_ranges=ip_ranges,
-                                       **settings.knobs("keyVault")))
+                                         allowed_ip_ranges=ip_ranges, protect=prod,
+                                         **settings.knobs("storage")))
+# Two vaults: flows' secrets (users and tasks read them) and the service's (nobody does).
+vault_args = dict(common, suffix=suffix, tenant_id=client.tenant_id, allowed_subnet_ids=nodes,
+                  allowed_ip_ranges=ip_ranges, protect=prod, **settings.knobs("keyVault"))
+vault = KeyVault("vault", KeyVaultArgs(**vault_args))
+service_vault = KeyVault("service-vault", KeyVaultArgs(**vault_args, kind="svc"))
 database = Database("database", DatabaseArgs(
     **common, suffix=suffix, subnet_id=network.postgres_subnet.id,
-    private_dns_zone_id=network.postgres_zone.id, vault=vault, **settings.knobs("database")),
-    opts=pulumi.ResourceOptions(depends_on=[network.postgres_zone_link]))
+    private_dns_zone_id=network.postgres_zone.id, vault=service_vault,
+    dns_zone_link=network.postgres_zone_link, protect=prod, **settings.knobs("database")))
+# The metadata service's API key: clients (users, tasks) read it from the flows' vault.
+api_key = random.RandomPassword("service-api-key", length=48, special=False)
+vault.secret("service-api-key-secret", API_KEY_SECRET_NAME, api_key.result)
 cluster = AksCluster("cluster", AksClusterArgs(
     **common, tenant_id=client.tenant_id, node_subnet_id=network.node_subnet.id,
     allowed_ip_ranges=ip_ranges, **settings.knobs("cluster")))
@@ -68,7 +77,7 @@ tasks = WorkloadIdentity("tasks", WorkloadIdentityArgs(
     grants=[Grant("Storage Blob Data Contributor", storage.account_id),
             Grant("Key Vault Secrets User", vault.vault_id)]))
 service = WorkloadIdentity("service", WorkloadIdentityArgs(
-    **identity, kind="service", subjects=[layout.subject(layout.service_service_account)],
+    **identity, kind="service", subjects=[layout.service_subject()],
     grants=[Grant("Storage Blob Data Reader", storage.account_id)]))
 # The cluster places internal load balancers in the VNet; the deployer administers it.
 grant("cluster-network", cluster.principal_id, Grant("Network Contributor", network.vnet.id), sub)
@@ -95,6 +104,11 @@ namespace = HeadwaterNamespace("headwater", HeadwaterNamespaceArgs(
 after_namespace = pulumi.ResourceOptions(provider=provider, depends_on=[namespace])
 argo = ArgoWorkflows("argo", ArgoWorkflowsArgs(layout, **settings.knobs("argo")),
                      opts=after_namespace)
+gpu = bool(settings.knobs("cluster").get("gpu_pool"))
+if gpu:
+    NvidiaDevicePlugin("nvidia", NvidiaDevicePluginArgs(**settings.knobs("devicePlugin")),
+                       opts=pulumi.ResourceOptions(provider=provider,
+                                                   depends_on=list(cluster.pools.values())))
 
 pulumi.export("resourceGroup", group.name)
 pulumi.export("clusterName", cluster.cluster_name)
@@ -102,6 +116,7 @@ pulumi.export("registry", registry.login_server)
 pulumi.export("registryName", registry.registry.name)
 pulumi.export("storageAccount", storage.account_name)
 pulumi.export("keyVault", vault.vault_name)
+pulumi.export("serviceKeyVault", service_vault.vault_name)
 pulumi.export("databaseHost", database.host)
 pulumi.export("databasePasswordSecret", database.password_secret_name)
 
@@ -115,6 +130,7 @@ else:
         "task": settings.task_image or f"{server}/headwater-task:{version}"})
     metadata = MetadataService("metadata", MetadataServiceArgs(
         layout, image=images["service"], version=version, database_url=database.url,
+        api_key=api_key.result,
         client_cidrs=[network.address_space], pod_labels=pod_labels,
         service_annotations={
             "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
@@ -128,7 +144,8 @@ else:
         card_root=storage.card_root, vault_uri=vault.vault_uri,
         service_url=settings.service_url or f"http://{network.service_ip}",
         service_internal_url=metadata.internal_url, registry=registry.login_server,
-        task_image=images["task"], kubernetes=KubernetesProfile(
+        task_image=images["task"], auth_secret_id=vault.secret_uri(API_KEY_SECRET_NAME),
+        kubernetes=KubernetesProfile(
             namespace=layout.namespace, service_account=layout.task_service_account,
             secrets=[layout.task_secret], labels=pod_labels, argo_ui_url=argo.ui_url,
-            gpu_vendor="nvidia" if settings.knobs("cluster").get("gpu_pool") else None)))
+            gpu_vendor="nvidia" if gpu else None, tolerations=[GPU_TOLERATION] if gpu else [])))

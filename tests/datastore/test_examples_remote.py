@@ -92,6 +92,7 @@ def test_retry_catch_flow(remote, example, hw_env):
     assert run.data.summary["transform_failed"]
 
 
+@pytest.mark.slow
 def test_config_flow(remote, example, hw_env):
     example("config_flow.py", "run")
     run = Flow("ConfigurableMLFlow").latest_run
@@ -100,6 +101,7 @@ def test_config_flow(remote, example, hw_env):
     assert model.n_estimators == 20 and run["train_model"].task.data.train_accuracy > 0.9
 
 
+@pytest.mark.slow
 def test_ml_flow(remote, example, hw_env):
     example("ml_flow.py", "run", "--n-samples", "2000")
     run = Flow("ProductionMLFlow").latest_run
@@ -110,6 +112,7 @@ def test_ml_flow(remote, example, hw_env):
     assert_stored_remotely(remote, "ProductionMLFlow", hw_env)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume(remote, run_flow, hw_env, tmp_path):
     """A task killed mid-run, then ``resume``: earlier tasks are cloned by reference and
     nothing the failed run stored in the remote store changes."""

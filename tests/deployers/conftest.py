@@ -54,3 +54,26 @@ def compile_argo(monkeypatch):
         return out if isinstance(out, list) else [out]
 
     return run
+
+
+def upload_code_package(path: Path) -> None:
+    """Store the flow's code package as ``create`` would (``--only-json`` uploads nothing);
+    the package is deterministic, so it is the one the compiled commands name."""
+    import importlib.util
+
+    from headwater.compute.base import ComputeContext
+    from headwater.flowspec import FlowSpec
+    from headwater.package import package_for_run
+    from headwater.settings import Settings
+    from headwater.datastore import get_backend
+    from headwater.metadata import get_provider
+    from headwater.task import RunEnvironment
+
+    spec = importlib.util.spec_from_file_location(f"deployed_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flow_cls = next(v for v in vars(module).values() if isinstance(v, type)
+                    and issubclass(v, FlowSpec) and v is not FlowSpec)
+    settings = Settings()
+    env = RunEnvironment(settings, get_backend(settings), get_provider(settings))
+    package_for_run(ComputeContext(flow_cls, None, env, str(path), {}))

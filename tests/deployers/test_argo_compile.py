@@ -216,3 +216,11 @@ def test_namespace_after_the_deploy_command_is_kubernetes(flow_file, compile_arg
     template = compile_argo(flow_file("linear"), "--namespace", "production-ml")[0]
     assert template["metadata"]["namespace"] == "production-ml"
     assert compile_argo(flow_file("linear"))[0]["metadata"]["namespace"] == "flows"
+
+
+def test_a_batch_step_is_refused_on_argo(flow_file, compile_argo):
+    source = SHAPES["linear"].replace("    @step\n    def middle", "    @batch(cpu=2)\n    @step\n    def middle"
+                                      ).replace("import FlowSpec", "import batch, FlowSpec")
+    proc = compile_argo(flow_file(source), check=False)
+    assert proc.returncode == 1 and "step 'middle' has @batch" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # every pod is a fresh interpreter
 from headwater import Flow, namespace
 
 from .argo_runner import ArgoLocalRunner
-from .conftest import IMAGE
+from .conftest import IMAGE, upload_code_package
 
 
 @pytest.fixture
@@ -42,6 +42,7 @@ def pod_identity() -> dict[str, str]:
 
 def deploy_and_run(path, compile_argo, workflow: str, parameters=None):
     template = compile_argo(path, env=dict(os.environ))[0]
+    upload_code_package(path)
     runner = ArgoLocalRunner(template, workflow, str(path.parent), pod_identity())
     phase = runner.run(parameters)
     return runner, phase
@@ -60,6 +61,9 @@ def test_linear_flow_with_parameters(shared, flow_file, compile_argo):
     assert run.successful
     assert run.data.value == 31
     assert [t.id for t in run["middle"]] == ["t"]
+    # the container entry point stored the task's logs, and named the code package
+    assert "value 31 x" in run["end"].task.stdout
+    assert run["end"].task.metadata_dict.get("code-package-sha")
     assert "runtime:argo-workflows" in run.system_tags
 
 
@@ -112,6 +116,7 @@ def test_a_failed_production_run_resumes_locally(shared, flow_file, compile_argo
         'self.y = "b"', 'import os\n        if os.environ.get("BREAK_B"): raise ValueError("b broke")\n        self.y = "b"')
     path = flow_file(source, "resumable/flow.py")
     template = compile_argo(path, env=dict(os.environ))[0]
+    upload_code_package(path)
     runner = ArgoLocalRunner(template, "branch-1", str(path.parent),
                              dict(pod_identity(), BREAK_B="1"))
     assert runner.run() == "Failed"

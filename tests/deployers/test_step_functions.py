@@ -22,7 +22,7 @@ import pytest
 from headwater import Flow, namespace
 
 from .asl_runner import AslLocalRunner
-from .conftest import shared_env
+from .conftest import shared_env, upload_code_package
 from .flows import SHAPES
 
 REPO = Path(__file__).parents[2]
@@ -234,6 +234,7 @@ def job_identity() -> dict[str, str]:
 
 def run_locally(path: Path, shared, execution: str, parameters: dict) -> AslLocalRunner:
     definition = compile_sfn(path, env=dict(os.environ))
+    upload_code_package(path)
     runner = AslLocalRunner(definition, execution, str(path.parent), job_identity(),
                             shared.client("dynamodb"))
     status = runner.run({"Parameters": parameters})
@@ -323,3 +324,12 @@ def test_real_tasks_switch_inside_a_branch(shared, flow_file):
     run = Flow("SwitchInBranchFlow")["sfn-sib1"]
     assert run.data.gots == ["b", "d"]
     assert {"deep", "deeper"} <= {s.id for s in run}
+
+
+def test_a_kubernetes_step_is_refused_on_step_functions(flow_file):
+    source = SHAPES["linear"].replace("    @step\n    def middle",
+                                      "    @kubernetes(cpu=2)\n    @step\n    def middle"
+                                      ).replace("import FlowSpec", "import kubernetes, FlowSpec")
+    proc = compile_sfn(flow_file(source), check=False)
+    assert proc.returncode == 1 and "step 'middle' has @kubernetes" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

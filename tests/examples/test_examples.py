@@ -95,6 +95,7 @@ def test_hello_flow_rejects_an_unknown_option(example):
 
 # --- ml_flow.py -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ml_flow_trains_a_model_readable_from_the_client(example):
     example("ml_flow.py", "run")
     run = Flow("ProductionMLFlow").latest_run
@@ -116,6 +117,7 @@ def test_ml_flow_trains_a_model_readable_from_the_client(example):
     assert "Loaded 10000 rows" in run["load_data"].task.stderr  # logging goes to stderr
 
 
+@pytest.mark.slow
 def test_ml_flow_parameters_change_the_split(example):
     example("ml_flow.py", "run", "--test-size", "0.25", "--n-samples", "4000",
             "--random-seed", "7")
@@ -125,6 +127,7 @@ def test_ml_flow_parameters_change_the_split(example):
     assert (stats["train_size"], stats["test_size"]) == (3000, 1000)
 
 
+@pytest.mark.slow
 def test_ml_flow_with_an_unsupported_model_fails_in_train_model(example):
     proc = example("ml_flow.py", "run", "--model-type", "xgboost", "--n-samples", "1000",
                    check=False)
@@ -137,6 +140,7 @@ def test_ml_flow_with_an_unsupported_model_fails_in_train_model(example):
     assert run["preprocess_data"].task.data.preprocessing_stats["test_size"] == 200
 
 
+@pytest.mark.slow
 def test_ml_flow_rejects_a_badly_typed_parameter(example):
     proc = example("ml_flow.py", "run", "--test-size", "a-fifth", check=False)
     output = failed_clearly(proc, "--test-size", "a-fifth")
@@ -267,6 +271,7 @@ def test_catch_keeps_the_error_after_the_last_retry(example):
 
 # --- config_flow.py -------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_config_flow_reads_the_toml_beside_it(example):
     example("config_flow.py", "run")
     run = Flow("ConfigurableMLFlow").latest_run
@@ -279,6 +284,7 @@ def test_config_flow_reads_the_toml_beside_it(example):
     assert "Loaded 2000 rows in batches of 500" in run["load_data"].task.stdout
 
 
+@pytest.mark.slow
 def test_config_file_from_the_command_line_reaches_steps_and_decorators(example, tmp_path):
     text = (EXAMPLES / "config.toml").read_text()
     text = text.replace("n_estimators = 20", "n_estimators = 5")

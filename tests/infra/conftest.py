@@ -10,6 +10,12 @@ import pytest
 
 from .harness import build_many
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+SSO_ROLE = ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+            "AWSReservedSSO_HeadwaterUsers_0123456789abcdef")
+SSO_INSTANCE = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+SSO_PERMISSION_SET = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
+
 # label -> (cloud, stack, config overrides)
 BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     **{f"{cloud}-{env}": (cloud, env, {}) for cloud in ("azure", "aws")
@@ -19,6 +25,12 @@ BUILDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "aws-bootstrap": ("aws", "dev", {"serviceVersion": None}),
     # ECS: the migration task of a version exists (and is run by hand) before the service.
     "aws-migrate-first": ("aws", "dev", {"serviceVersion": None, "migrationVersion": "0.1.0"}),
+    # The ECS service behind HTTPS with an ACM certificate for a name of the team's.
+    "aws-tls": ("aws", "dev", {"service": {"certificateArn": CERTIFICATE,
+                                           "hostname": "metadata.hw-dev.example.com"}}),
+    # Users sign in through IAM Identity Center: the policy is referenced by a permission set.
+    "aws-sso": ("aws", "dev", {"usersRoleArn": SSO_ROLE, "ssoInstanceArn": SSO_INSTANCE,
+                               "usersPermissionSetArn": SSO_PERMISSION_SET}),
 }
 FULL = [f"{cloud}-{env}" for cloud in ("azure", "aws") for env in ("dev", "prod", "sandbox")]
 
@@ -32,6 +44,7 @@ class Inventory:
         self.outputs = {k: v["value"] for k, v in report["outputs"].items()}
         self.secret_outputs = {k for k, v in report["outputs"].items() if v["secret"]}
         self.passwords = report["passwords"]
+        self.password_of = report["passwordOf"]     # RandomPassword name -> value
 
     def __repr__(self) -> str:
         return f"Inventory({self.label})"
@@ -48,6 +61,11 @@ class Inventory:
         found = [r for r in self.resources if r["name"] == name]
         assert len(found) == 1, f"{self.label}: no single resource named {name}"
         return found[0]
+
+    def in_namespace(self, namespace: str) -> list[dict[str, Any]]:
+        """The namespaced Kubernetes objects declared in ``namespace``."""
+        return [r for r in self.resources if r["type"].startswith("kubernetes:")
+                and (r["inputs"].get("metadata") or {}).get("namespace") == namespace]
 
     def types(self) -> dict[str, int]:
         counts: dict[str, int] = {}

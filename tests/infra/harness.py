@@ -11,7 +11,9 @@ Pulumi's runtime settings are process-global, so each build runs in its own proc
 
     python -m tests.infra.harness azure dev [--set key=json] [--out FILE]
 
-prints (or writes) JSON: ``{"resources": [...], "outputs": {...}, "passwords": [...]}``.
+prints (or writes) JSON: ``{"resources": [...], "outputs": {...}, "passwords": [...]}``; each
+resource has its ``inputs``, whether it ends up ``protect``-ed, and the names of the
+resources it explicitly ``dependsOn``.
 ``build`` runs that from Python; ``build_many`` runs several in parallel.
 """
 
@@ -93,6 +95,7 @@ def _mocks_class():
             self.stack = stack
             self.resources: list[dict[str, Any]] = []
             self.passwords: list[str] = []
+            self.password_of: dict[str, str] = {}   # RandomPassword name -> its value
 
         def new_resource(self, args):
             inputs = dict(args.inputs)
@@ -115,6 +118,7 @@ def _mocks_class():
                 if args.typ.endswith("RandomPassword"):
                     value = "Pw-" + _digest("password", self.stack, args.name)[: max(length - 3, 8)]
                     self.passwords.append(value)
+                    self.password_of[args.name] = value
                 else:
                     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
                     raw = int(_digest("string", self.stack, args.name), 16)
@@ -274,8 +278,20 @@ def run_in_process(cloud: str, stack: str, overrides: dict[str, Any]) -> dict[st
     program = STACKS / cloud / "__main__.py"
     sys.path.insert(0, str(program.parent))
 
+    # The mocks see inputs only; resource options (explicit depends_on, the protect flag a
+    # resource ends up with after inheriting its parent's) are read from the resources.
+    declared: list[tuple[str, str, Any, list]] = []
+
+    def record(args):
+        depends = args.opts.depends_on if args.opts else None
+        if depends is not None and not isinstance(depends, (list, tuple)):
+            depends = [depends]
+        declared.append((args.type_, args.name, args.resource, list(depends or [])))
+        return None
+
     @pulumi.runtime.test
     def run():
+        pulumi.runtime.register_stack_transformation(record)
         runpy.run_path(str(program), run_name="__main__")
         stack_resource = pulumi.runtime.settings.get_root_resource()
         exported = {k: pulumi.Output.from_input(v) for k, v in stack_resource.outputs.items()}
@@ -286,7 +302,15 @@ def run_in_process(cloud: str, stack: str, overrides: dict[str, Any]) -> dict[st
         return pulumi.Output.from_input(asyncio.ensure_future(collect()))
 
     run()
-    return {"resources": mocks.resources, "outputs": outputs, "passwords": mocks.passwords}
+    options = {(typ, name): {"protect": bool(resource._protect),
+                             "dependsOn": sorted(d._name for d in depends
+                                                 if isinstance(d, pulumi.Resource))}
+               for typ, name, resource, depends in declared}
+    for entry in mocks.resources:
+        entry.update(options.get((entry["type"], entry["name"]),
+                                 {"protect": False, "dependsOn": []}))
+    return {"resources": mocks.resources, "outputs": outputs, "passwords": mocks.passwords,
+            "passwordOf": mocks.password_of}
 
 
 def build(cloud: str, stack: str, overrides: dict[str, Any] | None = None,

@@ -26,11 +26,14 @@ def validate(obj: dict) -> None:
 def every_manifest() -> list[dict]:
     return [
         manifests.namespace(LAYOUT, "dev"),
+        manifests.service_namespace(LAYOUT, "dev"),
         manifests.service_account(LAYOUT, LAYOUT.task_service_account,
                                   {"azure.workload.identity/client-id": "0000-1111"}),
         manifests.service_account(LAYOUT, LAYOUT.service_service_account,
-                                  {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}),
+                                  {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"},
+                                  namespace=LAYOUT.service_namespace),
         manifests.database_secret(LAYOUT, "postgresql://u:p@h:5432/d?sslmode=require"),
+        manifests.service_auth_secret(LAYOUT, "key-value"),
         manifests.task_env_secret(LAYOUT),
         manifests.metadata_deployment(LAYOUT, IMAGE, 2, Resources(cpu_limit="1"),
                                       {"azure.workload.identity/use": "true"}),
@@ -87,8 +90,8 @@ def test_what_the_stacks_send_to_kubernetes_is_valid(stack, label):
     objects = [_ints(_unwrap(r["inputs"])) for r in inventory.custom()
                if r["type"].startswith("kubernetes:") and "/v1:" in r["type"]]
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == sorted(["Namespace", "ServiceAccount", "ServiceAccount", "Secret", "Secret",
-                            "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
+    assert kinds == sorted(["Namespace", "Namespace", "ServiceAccount", "ServiceAccount",
+                            "Secret", "Secret", "Secret", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
                             "Job", "Role", "RoleBinding"]
                            + (["Role", "RoleBinding"] if label == "aws-prod" else []))
     for obj in objects:
@@ -104,8 +107,11 @@ def test_metadata_deployment_runs_the_service_with_probes():
                                     "--port", "8080"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
-    assert container["env"] == [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {
-        "secretKeyRef": {"name": "headwater-database", "key": "url"}}}]
+    assert container["env"] == [
+        {"name": "HEADWATER_DATABASE_URL", "valueFrom": {
+            "secretKeyRef": {"name": "headwater-database", "key": "url"}}},
+        {"name": "HEADWATER_SERVICE_API_KEYS", "valueFrom": {
+            "secretKeyRef": {"name": "headwater-service-auth", "key": "keys"}}}]
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
     assert pod["serviceAccountName"] == LAYOUT.service_service_account
     # Restricted pod security.
@@ -128,7 +134,9 @@ def test_migration_job_upgrades_explicitly_once_per_version():
 def test_service_is_internal_only_and_pods_admit_only_the_private_network():
     policy = manifests.metadata_network_policy(LAYOUT, ["10.40.0.0/16"])
     sources = policy["spec"]["ingress"][0]["from"]
-    assert sources == [{"podSelector": {}}, {"ipBlock": {"cidr": "10.40.0.0/16"}}]
+    assert sources == [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "headwater"}}}, {"ipBlock": {"cidr": "10.40.0.0/16"}}]
+    assert policy["metadata"]["namespace"] == "headwater-service"
     assert policy["spec"]["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from headwater.cli.configure import profile_problems, secret_in_value
 from headwater.settings import SECRET_KEYS
+from headwater_infra.azure.roles import ROLES
 
 from .conftest import FULL
 
@@ -49,7 +50,8 @@ def test_no_secret_in_outputs_or_profile(stack, label):
 @pytest.mark.parametrize("label", FULL)
 def test_password_travels_only_as_a_pulumi_secret(stack, label):
     inventory = stack(label)
-    password = inventory.passwords[0]
+    password = inventory.password_of[
+        "database-admin-password" if label.startswith("azure") else "database-password"]
     holders = []
     for resource in inventory.resources:
         for value, secret in _strings(resource["inputs"]):
@@ -98,12 +100,15 @@ def test_azure_storage_is_private_and_tls_only(stack, env):
 
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
 def test_azure_key_vault_uses_rbac_and_a_firewall(stack, env):
-    properties = stack(f"azure-{env}").one(AZ + "keyvault:Vault")["inputs"]["properties"]
-    assert properties["enableRbacAuthorization"] is True
-    assert "accessPolicies" not in properties
-    assert properties["networkAcls"]["defaultAction"] == "Deny"
-    # Purge protection cannot be undone, so only prod has it.
-    assert properties.get("enablePurgeProtection") is (True if env == "prod" else None)
+    vaults = stack(f"azure-{env}").of_type(AZ + "keyvault:Vault")
+    assert len(vaults) == 2  # the flows' and the service's
+    for vault in vaults:
+        properties = vault["inputs"]["properties"]
+        assert properties["enableRbacAuthorization"] is True
+        assert "accessPolicies" not in properties
+        assert properties["networkAcls"]["defaultAction"] == "Deny"
+        # Purge protection cannot be undone, so only prod has it.
+        assert properties.get("enablePurgeProtection") is (True if env == "prod" else None)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
@@ -140,8 +145,10 @@ def test_azure_role_assignments_are_scoped_to_one_resource(stack, env):
         inputs = assignment["inputs"]
         role = inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         assert role in ROLE_SCOPES, f"{assignment['name']} grants an unexpected role {role}"
-        target = inventory.one(AZ + ROLE_SCOPES[role])
-        assert inputs["scope"] == target["id"], assignment["name"]
+        targets = [r["id"] for r in inventory.of_type(AZ + ROLE_SCOPES[role])]
+        if role == ROLES["Key Vault Secrets User"]:  # only ever on the flows' vault
+            targets = [inventory.named("vault-vault")["id"]]
+        assert len(targets) == 1 and inputs["scope"] == targets[0], assignment["name"]
 
 
 def test_azure_identities_hold_exactly_their_grants(stack):
@@ -159,7 +166,7 @@ def test_azure_identities_hold_exactly_their_grants(stack):
     federations = {r["inputs"]["subject"]: r["inputs"] for r in
                    inventory.of_type(AZ + "managedidentity:FederatedIdentityCredential")}
     assert set(federations) == {"system:serviceaccount:headwater:headwater-tasks",
-                                "system:serviceaccount:headwater:headwater-metadata"}
+                                "system:serviceaccount:headwater-service:headwater-metadata"}
     for federation in federations.values():
         assert federation["audiences"] == ["api://AzureADTokenExchange"]
         assert federation["issuer"].startswith("https://westeurope.oic.prod-aks.azure.com/")
@@ -287,8 +294,11 @@ def test_task_role_reaches_only_its_bucket_and_flow_secrets(stack):
     secrets = policies["batch-task-role-secrets"]["Statement"][0]
     assert secrets["Resource"] == [
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hw-dev/flows/*"]
-    database_secret = inventory.one("aws:secretsmanager/secret:Secret")["inputs"]["name"]
+    database_secret = inventory.named("database-secret")["inputs"]["name"]
     assert database_secret == "hw-dev/metadata/database"  # outside the flows/ prefix
+    # Besides flows/, tasks read the service's API key (they are its clients), nothing else.
+    assert policies["batch-task-role-secrets"]["Statement"][1]["Resource"] == [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hw-dev/service/api-key"]
     artifacts = policies["batch-task-role-artifacts"]["Statement"]
     bucket = inventory.one("aws:s3/bucket:Bucket")["inputs"]["bucket"]
     assert artifacts[1]["Resource"] == [f"arn:aws:s3:::{bucket}/*"]

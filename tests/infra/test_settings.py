@@ -170,5 +170,5 @@ def test_aws_network_and_bucket_arguments_are_checked():
 def test_database_high_availability_needs_a_standby_capable_tier():
     with pytest.raises(ValueError, match="highAvailability needs tier GeneralPurpose"):
         DatabaseArgs(resource_group_name="rg", location="x", naming=NAMING, suffix="s",
-                     subnet_id="s", private_dns_zone_id="z", vault=None,
+                     subnet_id="s", private_dns_zone_id="z", vault=None, dns_zone_link=None,
                      high_availability=True, tier="Burstable")

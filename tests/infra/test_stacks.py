@@ -8,8 +8,8 @@ import pytest
 
 AZ = "azure-native:"
 K8S_CORE = {  # the in-cluster objects of a fully deployed stack
-    "kubernetes:core/v1:Namespace": 1, "kubernetes:core/v1:ServiceAccount": 2,
-    "kubernetes:core/v1:Secret": 2, "kubernetes:apps/v1:Deployment": 1,
+    "kubernetes:core/v1:Namespace": 2, "kubernetes:core/v1:ServiceAccount": 2,
+    "kubernetes:core/v1:Secret": 3, "kubernetes:apps/v1:Deployment": 1,
     "kubernetes:batch/v1:Job": 1, "kubernetes:core/v1:Service": 1,
     "kubernetes:policy/v1:PodDisruptionBudget": 1,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:helm.sh/v3:Release": 1,
@@ -19,12 +19,12 @@ AZURE_CORE = {
     AZ + "network:Subnet": 3, AZ + "privatedns:PrivateZone": 1,
     AZ + "privatedns:VirtualNetworkLink": 1, AZ + "storage:StorageAccount": 1,
     AZ + "storage:BlobServiceProperties": 1, AZ + "storage:BlobContainer": 2,
-    AZ + "storage:ManagementPolicy": 1, AZ + "keyvault:Vault": 1, AZ + "keyvault:Secret": 1,
+    AZ + "storage:ManagementPolicy": 1, AZ + "keyvault:Vault": 2, AZ + "keyvault:Secret": 2,
     AZ + "dbforpostgresql:Server": 1, AZ + "dbforpostgresql:Database": 1,
     AZ + "dbforpostgresql:Configuration": 1, AZ + "containerservice:ManagedCluster": 1,
     AZ + "containerregistry:Registry": 1, AZ + "managedidentity:UserAssignedIdentity": 2,
     AZ + "managedidentity:FederatedIdentityCredential": 2,
-    "random:index/randomPassword:RandomPassword": 1, "pulumi:providers:kubernetes": 1,
+    "random:index/randomPassword:RandomPassword": 2, "pulumi:providers:kubernetes": 1,
 }
 AWS_CORE = {
     "aws:ec2/vpc:Vpc": 1, "aws:ec2/natGateway:NatGateway": 1,
@@ -35,7 +35,7 @@ AWS_CORE = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
     "aws:s3/bucketPolicy:BucketPolicy": 1, "aws:rds/instance:Instance": 1,
     "aws:rds/subnetGroup:SubnetGroup": 1, "aws:rds/parameterGroup:ParameterGroup": 1,
-    "aws:secretsmanager/secret:Secret": 1, "aws:ecr/repository:Repository": 2,
+    "aws:secretsmanager/secret:Secret": 2, "aws:ecr/repository:Repository": 2,
     "aws:batch/computeEnvironment:ComputeEnvironment": 1, "aws:batch/jobQueue:JobQueue": 1,
     "aws:dynamodb/table:Table": 1, "aws:iam/policy:Policy": 1,
 }
@@ -43,7 +43,9 @@ ECS = {"aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
        "aws:ecs/taskDefinition:TaskDefinition": 2, "aws:lb/loadBalancer:LoadBalancer": 1,
        "aws:lb/targetGroup:TargetGroup": 1, "aws:lb/listener:Listener": 1}
 EKS = {"aws:eks/cluster:Cluster": 1, "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
-       "aws:kms/key:Key": 1, "aws:eks/accessEntry:AccessEntry": 1, **K8S_CORE}
+       "aws:kms/key:Key": 1, "aws:eks/accessEntry:AccessEntry": 1, "aws:eks/addon:Addon": 1,
+       **K8S_CORE,
+       "kubernetes:helm.sh/v3:Release": 3}  # Argo, the cluster autoscaler, the NVIDIA plugin
 
 
 def assert_has(inventory, expected: dict[str, int]) -> None:
@@ -55,7 +57,9 @@ def assert_has(inventory, expected: dict[str, int]) -> None:
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
 def test_azure_inventory(stack, env):
     inventory = stack(f"azure-{env}")
-    assert_has(inventory, {**AZURE_CORE, **K8S_CORE})
+    assert_has(inventory, {**AZURE_CORE, **K8S_CORE,
+                           # Argo (+ the NVIDIA device plugin where there is a GPU pool)
+                           "kubernetes:helm.sh/v3:Release": 2 if env == "prod" else 1})
     pools = {r["inputs"]["agentPoolName"] for r in inventory.of_type(AZ + "containerservice:AgentPool")}
     assert pools == {"dev": {"user"}, "prod": {"user", "gpu"}, "sandbox": set()}[env]
     # 2 workload identity grants + 1 service grant + AcrPull + network + deployer admin
@@ -91,7 +95,8 @@ def test_components_own_their_resources(stack):
     assert {t for t in stack("aws-prod").types() if t.startswith("headwater:aws")} == {
         "headwater:aws:Network", "headwater:aws:ArtifactBucket", "headwater:aws:Database",
         "headwater:aws:Repositories", "headwater:aws:Batch", "headwater:aws:StepFunctions",
-        "headwater:aws:UsersPolicy", "headwater:aws:EksCluster"}
+        "headwater:aws:UsersPolicy", "headwater:aws:EksCluster", "headwater:aws:ServiceApiKey",
+        "headwater:aws:ClusterAutoscaler"}
 
 
 def test_environments_differ_where_the_yaml_says(stack):

@@ -1,8 +1,9 @@
 """Sandbox teardown (scripts/teardown-sandboxes, headwater_infra.teardown).
 
 The Pulumi CLI, which the Automation API drives, cannot run here: the tests hand the
-script a fake workspace with the same four methods as ``PulumiWorkspace`` (list_stacks,
-list_tags, destroy, remove_stack) and check what it is asked to do.
+script a fake workspace with the same methods as ``PulumiWorkspace`` and check what it is
+asked to do. The usage signal (newest artifact) is read from a real S3 API (moto server);
+its Azure twin (``usage._newest_azure``) is not exercised here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
-from headwater_infra.teardown import EXPIRES_TAG, KEEP_TAG, main, parse_ttl, plan, teardown
+from headwater_infra.teardown import (
+    EXPIRES_CONFIG, EXPIRES_TAG, KEEP_CONFIG, KEEP_TAG, MarkSource, main, mark_source, parse_ttl,
+    plan, teardown)
+from headwater_infra.usage import UsageUnknown, last_artifact_write
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +36,16 @@ class Summary:  # what LocalWorkspace.list_stacks returns (pulumi.automation.Sta
 
 class FakeWorkspace:
     def __init__(self, stacks: list[Summary], tags: dict[str, dict[str, str]] | None = None,
-                 failing: set[str] = frozenset()):
+                 failing: set[str] = frozenset(), used: dict | None = None,
+                 config: dict[str, dict[str, str]] | None = None, version: str = "3.211.0",
+                 self_managed: bool = True):
         self.stacks = {s.name: s for s in stacks}
         self.tags = tags or {}
         self.failing = failing
+        self.used = used or {}          # stack -> datetime, or an exception to raise
+        self.config = config or {}
+        self.version = version
+        self.managed_by_self = self_managed
         self.calls: list[tuple[str, str]] = []
 
     def list_stacks(self):
@@ -42,6 +53,21 @@ class FakeWorkspace:
 
     def list_tags(self, stack):
         return dict(self.tags.get(stack, {}))
+
+    def get_config(self, stack, key):
+        return self.config.get(stack, {}).get(key)
+
+    def pulumi_version(self):
+        return self.version
+
+    def self_managed(self):
+        return self.managed_by_self
+
+    def last_used(self, stack):
+        used = self.used.get(stack)
+        if isinstance(used, Exception):
+            raise used
+        return used
 
     def destroy(self, stack, log):
         self.calls.append(("destroy", stack))
@@ -91,7 +117,8 @@ def test_plan_picks_expired_and_idle_sandboxes_only():
         "sandbox-new": "keep",
         "sandbox-badtag": "skip",
     }
-    assert decisions["sandbox-old"].reason == "not updated for 5.0 days (TTL 3.0 days)"
+    assert decisions["sandbox-old"].reason == \
+        "not updated for 5.0 days and no artifacts (TTL 3.0 days)"
     assert decisions["sandbox-tagged"].reason == "expired at 2026-11-24 11:00Z"
     assert "pulumi stack tag set headwater:expires-at" in decisions["sandbox-badtag"].reason
 
@@ -176,3 +203,95 @@ def test_script_explains_a_missing_pulumi_cli(tmp_path):
                           env={"PATH": "/nonexistent", "HOME": str(tmp_path)})
     assert done.returncode == 2
     assert "the pulumi CLI is not installed" in done.stderr
+
+
+# --- the usage signal -----------------------------------------------------------------------
+
+def test_a_sandbox_used_within_the_ttl_is_never_destroyed():
+    fake = FakeWorkspace([Summary(f"sandbox-{n}", naive(NOW - timedelta(days=30)))
+                          for n in ("daily", "abandoned", "empty", "unreadable")],
+                         used={"sandbox-daily": NOW - timedelta(hours=5),
+                               "sandbox-abandoned": NOW - timedelta(days=10),
+                               "sandbox-unreadable": UsageUnknown("AccessDenied")})
+    decisions = {d.stack: d for d in plan(fake, NOW, timedelta(hours=72))}
+    assert {n: d.action for n, d in decisions.items()} == {
+        "sandbox-daily": "keep", "sandbox-abandoned": "destroy", "sandbox-empty": "destroy",
+        "sandbox-unreadable": "skip"}
+    assert decisions["sandbox-daily"].reason == \
+        "used 5.0 hours ago (newest artifact; not updated for 30.0 days)"
+    assert decisions["sandbox-abandoned"].reason == \
+        "not updated for 30.0 days nor used for 10.0 days (TTL 3.0 days)"
+    assert "cannot be read: AccessDenied" in decisions["sandbox-unreadable"].reason
+    teardown(fake, list(decisions.values()), dry_run=False, log=lambda line: None)
+    assert ("destroy", "sandbox-daily") not in fake.calls
+    assert ("destroy", "sandbox-unreadable") not in fake.calls
+
+
+def test_usage_is_the_newest_artifact_in_the_bucket(aws_env, s3_bucket):
+    """Real S3 API (moto server): the newest object under the artifact root, not cards."""
+    import boto3
+
+    profile = {"METAFLOW_DEFAULT_DATASTORE": "s3",
+               "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{s3_bucket}/artifacts"}
+    assert last_artifact_write(profile) is None
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="artifacts/Flow/data/ab/abcd", Body=b"x")
+    first = s3.head_object(Bucket=s3_bucket, Key="artifacts/Flow/data/ab/abcd")["LastModified"]
+    assert last_artifact_write(profile) == first.astimezone(timezone.utc)
+    with pytest.raises(UsageUnknown, match="has no usage signal"):
+        last_artifact_write({"METAFLOW_DEFAULT_DATASTORE": "local"})
+
+
+# --- where keep/expiry marks live ---------------------------------------------------------------
+
+@pytest.mark.parametrize("version, self_managed, source", [
+    ("3.211.0", True, MarkSource.TAGS), ("3.250.1", True, MarkSource.TAGS),
+    ("3.150.0", False, MarkSource.TAGS),          # Pulumi Cloud keeps tags on any CLI
+    ("3.150.0", True, MarkSource.CONFIG), ("3.210.9", True, MarkSource.CONFIG),
+])
+def test_marks_come_from_config_where_the_cli_ignores_tags(version, self_managed, source):
+    fake = FakeWorkspace([], version=version, self_managed=self_managed)
+    chosen, explanation = mark_source(fake)
+    assert chosen is source
+    assert version in explanation
+    if source is MarkSource.CONFIG:
+        assert "ignores stack tags on a self-managed backend" in explanation
+
+
+def test_config_marks_keep_and_expire_like_tags():
+    fake = FakeWorkspace([Summary("sandbox-kept", naive(NOW - timedelta(days=9))),
+                          Summary("sandbox-expired", naive(NOW - timedelta(hours=1))),
+                          Summary("sandbox-tag-only", naive(NOW - timedelta(days=9)))],
+                         config={"sandbox-kept": {KEEP_CONFIG: "true"},
+                                 "sandbox-expired": {EXPIRES_CONFIG: "2026-11-24T11:00:00Z"}},
+                         tags={"sandbox-tag-only": {KEEP_TAG: "true"}}, version="3.150.0")
+    actions = {d.stack: d.action for d in plan(fake, NOW, timedelta(hours=72),
+                                               source=MarkSource.CONFIG)}
+    # The tag is what this CLI loses: only config counts.
+    assert actions == {"sandbox-kept": "keep", "sandbox-expired": "destroy",
+                       "sandbox-tag-only": "destroy"}
+
+
+def test_main_says_where_the_marks_come_from(tmp_path, capsys):
+    (tmp_path / "Pulumi.yaml").write_text("name: headwater-aws\n")
+    main(["--project", str(tmp_path), "--dry-run", "--now", "2026-11-24T12:00:00Z"],
+         lambda path: FakeWorkspace([], version="3.150.0"))
+    assert "keep/expiry from stack config headwater:keep / headwater:expiresAt: pulumi " \
+           "3.150.0 ignores stack tags" in capsys.readouterr().out
+
+
+# --- the scheduled job --------------------------------------------------------------------------
+
+def test_the_scheduled_workflow_runs_the_script_with_a_cli_that_keeps_tags():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "teardown-sandboxes.yml")
+                              .read_text())
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1: on -> True
+    assert triggers["schedule"] == [{"cron": "17 * * * *"}]
+    assert "workflow_dispatch" in triggers
+    steps = workflow["jobs"]["teardown"]["steps"]
+    pulumi = [s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@")][0]
+    major, minor, _ = (int(p) for p in pulumi["with"]["pulumi-version"].split("."))
+    assert (major, minor) >= (3, 211)
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "scripts/teardown-sandboxes $args" in runs and 'args="--ttl ' in runs
+    assert workflow["concurrency"]["cancel-in-progress"] is False  # never cut a destroy short

@@ -267,6 +267,7 @@ def _model_line(stdout: str) -> str:
     return next(line for line in stdout.splitlines() if "MODEL " in line).split("MODEL ", 1)[1]
 
 
+@pytest.mark.slow
 def test_command_line_before_and_after_the_command(run_flow, config_flow, json_file):
     assert _model_line(run_flow(config_flow, "run").stdout) == \
         "random_forest [('depth', 4), ('type', 'random_forest')]"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from headwater import Flow
 
 FLOWS = Path(__file__).parent / "flows"
@@ -74,6 +76,7 @@ def test_resume_step_given_twice_says_which_one_is_used(run_flow):
     assert "given 2 times" not in same.stderr
 
 
+@pytest.mark.slow
 def test_resume_errors(run_flow, write_flow):
     proc = run_flow(FLOWS / "faults_flow.py", "resume", check=False)
     assert proc.returncode == 1

@@ -66,6 +66,7 @@ def test_switch_with_unknown_condition_value_fails_clearly(run_flow):
     assert "condition 'route' of step 'choose' is 'warp'" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_tags_run_id_file_and_namespaces(run_flow, tmp_path):
     id_file = tmp_path / "run-id"
     run_flow(FLOWS / "conditional_flow.py", "run", "--tag", "exp1", "--tag", "exp2",
@@ -124,6 +125,7 @@ def test_max_workers_limits_parallelism(run_flow, write_flow, tmp_path):
     assert Flow("WorkersFlow").latest_run.data.peak <= 2
 
 
+@pytest.mark.slow
 def test_foreach_bad_inputs(run_flow, write_flow):
     template = """
         from headwater import FlowSpec, step

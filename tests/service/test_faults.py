@@ -80,6 +80,7 @@ def own_postgres():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_postgres_down_then_up_again(own_postgres, start_service):
     server_url, stop, start = own_postgres
     with psycopg.connect(server_url, autocommit=True) as conn:

@@ -41,6 +41,7 @@ def tables(url: str) -> set[str]:
 
 # --- the command line ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_status_and_upgrade_from_an_empty_database(make_database):
     url = make_database(schema=False)
     latest = migrations.latest_version()

@@ -100,6 +100,7 @@ def test_retry_and_catch(example, shared_mode):
     assert sorted(int(r["value"]) for r in rows if r["field_name"] == "attempt") == [0, 1]
 
 
+@pytest.mark.slow
 def test_config_flow(example):
     example("config_flow.py", "run")
     run = Flow("ConfigurableMLFlow").latest_run
@@ -109,6 +110,7 @@ def test_config_flow(example):
     assert run["train_model"].task.data.model.n_estimators == 20
 
 
+@pytest.mark.slow
 def test_ml_flow(example):
     example("ml_flow.py", "run", "--n-samples", "2000")
     run = Flow("ProductionMLFlow").latest_run
@@ -120,6 +122,7 @@ def test_ml_flow(example):
     assert list(model.predict(X_test)) == list(run["evaluate_model"].task.data.test_predictions)
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_recorded_and_resumed_from_the_service(example, shared_mode):
     proc = example("ml_flow.py", "run", "--model-type", "xgboost", "--n-samples", "500",
                    check=False)

@@ -9,6 +9,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 12  # ~30 operations: the whole run stays well under a minute
 
 

@@ -1,6 +1,9 @@
 """AWS components (pulumi-aws): network, S3, RDS, ECR, ECS metadata service, Batch, Step
-Functions/EventBridge, EKS, and the users' policy."""
+Functions/EventBridge, EKS and its autoscaler, the service's API key, and the users'
+policy."""
 
+from .api_key import ServiceApiKey, ServiceApiKeyArgs
+from .autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from .batch import Batch, BatchArgs
 from .database import Database, DatabaseArgs
 from .eks import EksCluster, EksClusterArgs, NodeGroup
@@ -12,7 +15,8 @@ from .storage import ArtifactBucket, ArtifactBucketArgs
 from .users import UsersPolicy, UsersPolicyArgs
 
 __all__ = [
-    "ArtifactBucket", "ArtifactBucketArgs", "Batch", "BatchArgs", "Database", "DatabaseArgs",
+    "ArtifactBucket", "ArtifactBucketArgs", "Batch", "BatchArgs", "ClusterAutoscaler",
+    "ClusterAutoscalerArgs", "ServiceApiKey", "ServiceApiKeyArgs", "Database", "DatabaseArgs",
     "EcsMetadataService", "EcsMetadataServiceArgs", "EksCluster", "EksClusterArgs", "Network",
     "NetworkArgs", "NodeGroup", "Repositories", "RepositoriesArgs", "StepFunctions",
     "StepFunctionsArgs", "UsersPolicy", "UsersPolicyArgs",

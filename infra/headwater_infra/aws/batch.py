@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import Naming
+from ..options import WIRED
 from .iam import assume_role, role, statement
 
 __all__ = ["Batch", "BatchArgs"]
 
-LOG_GROUP = "/aws/batch/job"  # where Batch sends job logs unless told otherwise
+LOG_GROUP = "/aws/batch/job"  # where Batch sends job logs unless told otherwise (shared)
 
 
 @dataclass
@@ -35,6 +36,9 @@ class BatchArgs:
     # On EKS, task pods assume the same role through IRSA: (provider arn, issuer host, subject).
     web_identities: list[tuple] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # Secrets every task may read besides flows/ (the service's API key).
+    client_secret_arns: list[pulumi.Input[str]] = field(default_factory=list, metadata=WIRED)
+    log_retention_days: int = 30
     compute: Literal["FARGATE", "FARGATE_SPOT", "EC2", "SPOT"] = "FARGATE"
     max_vcpus: int = 64
     instance_types: list[str] = field(default_factory=lambda: ["optimal"])
@@ -56,6 +60,15 @@ class Batch(pulumi.ComponentResource):
         secrets_prefix = arn.apply(lambda v: f"arn:aws:secretsmanager:{v[0]}:{v[1]}:secret:"
                                              f"{root}/flows/*")
         self.secrets_prefix = f"{root}/flows/"
+        # The stack's own job log group (METAFLOW_BATCH_LOG_GROUP): users may read it, and
+        # only it, so no stack's users read another's job logs.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=f"/headwater/{root}/batch",
+            retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        secret_statements = [statement(["secretsmanager:GetSecretValue"], [secrets_prefix])]
+        if args.client_secret_arns:
+            secret_statements.append(statement(["secretsmanager:GetSecretValue"],
+                                               list(args.client_secret_arns)))
         self.task_role = role(
             f"{name}-task-role", args.naming, "batch-task",
             assume_role(["ecs-tasks.amazonaws.com"], args.web_identities), {
@@ -63,7 +76,7 @@ class Batch(pulumi.ComponentResource):
                     statement(["s3:ListBucket"], [args.bucket_arn]),
                     statement(["s3:GetObject", "s3:PutObject"],
                               [pulumi.Output.concat(args.bucket_arn, "/*")])],
-                "secrets": [statement(["secretsmanager:GetSecretValue"], [secrets_prefix])],
+                "secrets": secret_statements,
             }, tags, self)
         logs = arn.apply(lambda v: f"arn:aws:logs:{v[0]}:{v[1]}:log-group:{LOG_GROUP}:*")
         self.execution_role = role(
@@ -73,7 +86,9 @@ class Batch(pulumi.ComponentResource):
                     statement(["ecr:GetAuthorizationToken"], ["*"]),
                     statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
-                "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [logs])],
+                # Jobs that name no log group still write to Batch's default one.
+                "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [
+                    logs, pulumi.Output.concat(self.log_group.arn, ":*")])],
             }, tags, self)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg", name=f"{root}-batch", vpc_id=args.vpc_id,
@@ -110,4 +125,6 @@ class Batch(pulumi.ComponentResource):
         self.task_role_arn = self.task_role.arn
         self.task_role_name = self.task_role.name
         self.execution_role_arn = self.execution_role.arn
+        self.log_group_name = self.log_group.name
+        self.log_group_arn = self.log_group.arn
         self.register_outputs({"job_queue": self.job_queue_arn})

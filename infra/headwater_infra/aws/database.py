@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from ..naming import Naming
+from ..options import WIRED
 
 __all__ = ["Database", "DatabaseArgs"]
 
@@ -25,6 +26,9 @@ class DatabaseArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: list[pulumi.Input[str]]
     tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = field(default=False, metadata=WIRED)   # prod: the instance cannot be deleted
+    # 0 deletes the secret at once (sandboxes: re-created under the same name within days).
+    secret_recovery_days: int = field(default=7, metadata=WIRED)
     engine_version: str = "16"
     instance_class: str = "db.t4g.micro"
     allocated_storage_gb: int = 20
@@ -92,12 +96,12 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             iam_database_authentication_enabled=False,
             tags=args.tags,
-            opts=child)
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret", name=f"{root}/metadata/database",
             description="Headwater metadata database credentials (the service reads "
                         "'password'; never exported)",
-            recovery_window_in_days=7, tags=args.tags, opts=child)
+            recovery_window_in_days=args.secret_recovery_days, tags=args.tags, opts=child)
         aws.secretsmanager.SecretVersion(
             f"{name}-secret-value", secret_id=self.secret.id,
             secret_string=pulumi.Output.secret(pulumi.Output.json_dumps({

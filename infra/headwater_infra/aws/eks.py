@@ -5,6 +5,8 @@ The API server is private plus, only if client ranges are configured, public to 
 ranges; access is by EKS access entries (the deployer is admin; the users' role gets the
 ``headwater-users`` Kubernetes group, which the namespace's RoleBinding empowers); Kubernetes
 secrets are encrypted with a customer-managed KMS key; nodes run in the private subnets.
+The VPC CNI add-on enforces NetworkPolicy (off by default on EKS), so the policies the stack
+declares hold, as Cilium makes them hold on AKS.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config={"provider": {"keyArn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=["api", "audit", "authenticator"],
             tags=tags, opts=child)
+        # EKS installs the VPC CNI unmanaged, with network policy off; adopt it as an add-on
+        # with its policy agent on.
+        self.vpc_cni = aws.eks.Addon(
+            f"{name}-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            tags=tags, opts=child)
         node_role = role(f"{name}-node-role", args.naming, "eks-node",
                          assume_role(["ec2.amazonaws.com"]), {}, tags, self,
                          managed=_WORKER_POLICIES)
@@ -95,7 +104,7 @@ class EksCluster(pulumi.ComponentResource):
                                 "desiredSize": max(group.min_size, 1 if kind == "general"
                                                    else 0)},
                 labels={"headwater.dev/pool": kind}, tags=tags,
-                opts=pulumi.ResourceOptions(parent=self,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.vpc_cni],
                                             ignore_changes=["scalingConfig.desiredSize"]),
                 **extra)
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
@@ -109,6 +118,7 @@ class EksCluster(pulumi.ComponentResource):
                                 kubernetes_groups=[USERS_GROUP], tags=tags, opts=child)
 
         self.cluster_name = self.cluster.name
+        self.name = args.naming.aws_name("eks")   # known before the cluster exists
         self.security_group_id = self.cluster.vpc_config.apply(
             lambda c: c.cluster_security_group_id)
         self.kubeconfig = pulumi.Output.all(

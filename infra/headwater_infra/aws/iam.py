@@ -15,7 +15,11 @@ import pulumi_aws as aws
 
 from ..naming import Naming
 
-__all__ = ["assume_role", "policy_json", "role", "statement"]
+__all__ = ["assume_role", "policy_json", "role", "statement", "STACK_TAG", "stack_tagged"]
+
+# The tag Batch jobs of a stack carry (the profile's METAFLOW_BATCH_DEFAULT_TAGS): job ids
+# are random, so "this stack's jobs" can only be told by it.
+STACK_TAG = "headwater:stack"
 
 # APIs that accept only Resource "*" (AWS offers no resource-level permission for them).
 UNSCOPED_ACTIONS = frozenset({
@@ -28,6 +32,11 @@ UNSCOPED_ACTIONS = frozenset({
     "batch:DescribeJobs", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
     "batch:DescribeComputeEnvironments", "batch:ListJobs", "batch:RegisterJobDefinition",
     "states:ListStateMachines",
+    # The cluster autoscaler's reads (its writes are limited by tag).
+    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
 })
 
 
@@ -38,6 +47,12 @@ def statement(actions: list[str], resources: list[Any], **condition: Any) -> dic
     if condition:
         block["Condition"] = condition
     return block
+
+
+def stack_tagged(root: str, request: bool = False) -> dict[str, Any]:
+    """Condition: the resource carries (``request``: is being given) ``STACK_TAG=root``."""
+    which = "aws:RequestTag" if request else "aws:ResourceTag"
+    return {"StringEquals": {f"{which}/{STACK_TAG}": root}}
 
 
 def policy_json(statements: list[dict[str, Any]]) -> pulumi.Output[str]:

@@ -3,8 +3,10 @@
 A role Step Functions assumes to run Batch jobs (and the managed EventBridge rule
 ``.sync`` jobs rely on), a role EventBridge assumes to start the flows' state machines on a
 schedule, the DynamoDB table that carries foreach cardinalities between states, and the
-log group executions write to. State machines are named ``<prefix>...`` and every grant is
-limited to that prefix.
+log group executions write to. State machines are named ``<prefix>_<flow>`` (Metaflow's
+convention) and every grant is limited to that prefix and its delimiter, so ``hw-dev``'s
+grants do not reach ``hw-dev2``'s machines; Batch jobs are stopped only when they carry the
+stack's tag.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import Naming
-from .iam import UNSCOPED_ACTIONS, assume_role, policy_json, role, statement
+from .iam import UNSCOPED_ACTIONS, assume_role, policy_json, role, stack_tagged, statement
 
 __all__ = ["StepFunctions", "StepFunctionsArgs"]
 
@@ -63,7 +65,11 @@ class StepFunctions(pulumi.ComponentResource):
                 "run-batch-jobs": [
                     statement(["batch:SubmitJob"], [args.job_queue_arn, job_definitions]),
                     statement(["batch:TerminateJob"], [where.apply(
-                        lambda v: f"arn:aws:batch:{v[0]}:{v[1]}:job/*")]),
+                        lambda v: f"arn:aws:batch:{v[0]}:{v[1]}:job/*")],
+                        **stack_tagged(root)),
+                    statement(["batch:TagResource"], [where.apply(
+                        lambda v: f"arn:aws:batch:{v[0]}:{v[1]}:job/*")],
+                        **stack_tagged(root, request=True)),
                     statement(["batch:DescribeJobs"], ["*"]),
                     statement(["events:DescribeRule", "events:PutRule", "events:PutTargets"],
                               [batch_rule])],
@@ -77,7 +83,7 @@ class StepFunctions(pulumi.ComponentResource):
                                            "dynamodb:UpdateItem"], [self.table.arn])]),
             opts=child)
         state_machines = where.apply(
-            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{root}*")
+            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{root}_*")
         self.events_role = role(
             f"{name}-events-role", args.naming, "eventbridge",
             assume_role(["events.amazonaws.com"]),

@@ -3,7 +3,13 @@
 Tasks run in the private subnets and accept traffic only from the load balancer, which
 accepts it only from inside the VPC (and from ``client_cidrs``, e.g. a VPN). The database
 password reaches the container as ``PGPASSWORD`` from Secrets Manager (libpq reads it), so
-the connection URL in the task definition holds none.
+the connection URL in the task definition holds none; the API keys the service requires
+reach it the same way (``HEADWATER_SERVICE_API_KEYS``).
+
+With ``certificateArn`` and ``hostname`` (an ACM certificate for a name you point at the
+load balancer, e.g. a CNAME to its DNS name), the load balancer serves only HTTPS (TLS 1.2
+or 1.3) on 443 and the profile's URLs are ``https://<hostname>``; without them it serves
+HTTP on 80 inside the VPC.
 
 Schema migrations are a separate task definition, run on purpose with ``aws ecs
 run-task`` (the stack exports the exact command): the service never upgrades its schema.
@@ -39,6 +45,7 @@ class EcsMetadataServiceArgs:
     database_secret_arn: pulumi.Input[str]     # JSON with a "password" key
     repository_arns: list[pulumi.Input[str]]
     bucket_arn: pulumi.Input[str]
+    api_key_secret_arn: pulumi.Input[str]      # the key the service requires of clients
     tags: dict[str, str] = field(default_factory=dict)
     desired_count: int = 2
     cpu: int = 512
@@ -46,10 +53,15 @@ class EcsMetadataServiceArgs:
     client_cidrs: list[str] = field(default_factory=list)
     exec_access: bool = False
     log_retention_days: int = 30
+    certificate_arn: str | None = None         # ACM certificate for `hostname`: HTTPS only
+    hostname: str | None = None
 
     def __post_init__(self) -> None:
         if self.desired_count < 1:
             raise ValueError("service.desiredCount must be at least 1")
+        if bool(self.certificate_arn) != bool(self.hostname):
+            raise ValueError("service.certificateArn and service.hostname go together: the "
+                             "certificate must be for the name clients use")
 
 
 def _container(name: str, image, command: list[str], args: EcsMetadataServiceArgs,
@@ -65,7 +77,9 @@ def _container(name: str, image, command: list[str], args: EcsMetadataServiceArg
         "environment": [{"name": "HEADWATER_DATABASE_URL", "value": args.database_url}],
         "secrets": [{"name": "PGPASSWORD",
                      "valueFrom": pulumi.Output.concat(args.database_secret_arn,
-                                                       ":password::")}],
+                                                       ":password::")},
+                    {"name": "HEADWATER_SERVICE_API_KEYS",
+                     "valueFrom": args.api_key_secret_arn}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": args.region,
             "awslogs-stream-prefix": prefix}},
@@ -101,7 +115,8 @@ class EcsMetadataService(pulumi.ComponentResource):
                 "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                    [pulumi.Output.concat(self.log_group.arn, ":*")])],
                 "database-password": [statement(["secretsmanager:GetSecretValue"],
-                                                [args.database_secret_arn])],
+                                                [args.database_secret_arn,
+                                                 args.api_key_secret_arn])],
             }, tags, self)
         task_policies = {"read-artifacts": [
             statement(["s3:ListBucket"], [args.bucket_arn]),
@@ -132,11 +147,14 @@ class EcsMetadataService(pulumi.ComponentResource):
             logs, "db-upgrade", False))
 
         clients = [args.vpc_cidr, *args.client_cidrs]
+        tls = args.certificate_arn is not None
+        port = 443 if tls else 80
         self.lb_security_group = aws.ec2.SecurityGroup(
             f"{name}-lb-sg", name=f"{root}-metadata-lb", vpc_id=args.vpc_id,
             description="Internal load balancer of the Headwater metadata service",
-            ingress=[{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrBlocks": clients,
-                      "description": "HTTP from the private network"}],
+            ingress=[{"protocol": "tcp", "fromPort": port, "toPort": port,
+                      "cidrBlocks": clients,
+                      "description": ("HTTPS" if tls else "HTTP") + " from the private network"}],
             egress=[{"protocol": "tcp", "fromPort": SERVICE_PORT, "toPort": SERVICE_PORT,
                      "cidrBlocks": [args.vpc_cidr], "description": "to the service tasks"}],
             tags=tags, opts=child)
@@ -160,13 +178,17 @@ class EcsMetadataService(pulumi.ComponentResource):
             health_check={"path": "/ready", "matcher": "200", "interval": 10, "timeout": 5,
                           "healthyThreshold": 2, "unhealthyThreshold": 3},
             tags=tags, opts=child)
+        listener = {"port": 443, "protocol": "HTTPS", "certificate_arn": args.certificate_arn,
+                    "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"} if tls else {
+            "port": 80, "protocol": "HTTP"}
         self.listener = aws.lb.Listener(
-            f"{name}-http", load_balancer_arn=self.load_balancer.arn, port=80,
-            protocol="HTTP",
+            f"{name}-https" if tls else f"{name}-http",
+            load_balancer_arn=self.load_balancer.arn,
             default_actions=[{"type": "forward", "targetGroupArn": self.target_group.arn}],
-            tags=tags, opts=child)
+            tags=tags, opts=child, **listener)
         self.service = None
-        self.url = self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
+        self.url = pulumi.Output.from_input(f"https://{args.hostname}") if tls else \
+            self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
         if args.image is not None:
             self._serve(name, args, task_definition, logs)
         self.migration_command = pulumi.Output.all(

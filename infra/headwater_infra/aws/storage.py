@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import Naming
+from ..options import WIRED
 from .iam import policy_json
 
 __all__ = ["ArtifactBucket", "ArtifactBucketArgs", "PREFIXES"]
@@ -27,6 +28,7 @@ class ArtifactBucketArgs:
     naming: Naming
     suffix: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = field(default=False, metadata=WIRED)   # prod: the bucket cannot be deleted
     versioning: bool = False
     infrequent_access_after_days: int | None = 30
     expire_after_days: int | None = None
@@ -57,7 +59,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             bucket=pulumi.Output.from_input(args.suffix).apply(args.naming.s3_bucket),
             force_destroy=args.force_destroy,
             tags=args.tags,
-            opts=child)
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block", bucket=self.bucket.id, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,

@@ -1,9 +1,17 @@
 """What a data scientist's own AWS identity needs to use the stack from a laptop.
 
-A customer-managed policy, attached to the role users sign in with (an SSO permission
-set's role, say) when ``usersRoleArn`` is set, or attached by an admin later: read and
-write artifacts, read flow secrets, submit and follow Batch jobs with the stack's roles,
-and deploy flows as state machines under the stack's prefix.
+A customer-managed policy (path ``/headwater/``, name ``<root>-users``): read and write
+artifacts, read flow secrets and the service's API key, submit and follow Batch jobs with
+the stack's roles (stop only jobs tagged with the stack), read the stack's own job logs,
+and deploy flows as state machines named ``<prefix>_<flow>``.
+
+How it reaches users:
+- an IAM role (``usersRoleArn``): the policy is attached to it;
+- an IAM Identity Center role (``AWSReservedSSO_*``): such roles belong to their permission
+  set and cannot have policies attached, so the permission set references the policy by
+  name and path instead (a customer managed policy reference). With ``ssoInstanceArn`` and
+  ``usersPermissionSetArn`` set, the stack adds that reference itself (only where the
+  stack's account administers Identity Center); otherwise an admin adds it.
 """
 
 from __future__ import annotations
@@ -14,9 +22,17 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import Naming
-from .iam import policy_json, statement
+from .iam import policy_json, stack_tagged, statement
 
-__all__ = ["UsersPolicy", "UsersPolicyArgs"]
+__all__ = ["UsersPolicy", "UsersPolicyArgs", "POLICY_PATH", "is_identity_center_role"]
+
+POLICY_PATH = "/headwater/"
+
+
+def is_identity_center_role(role_arn: str) -> bool:
+    """Roles IAM Identity Center creates for a permission set (no policy can be attached)."""
+    name = role_arn.rsplit("/", 1)[-1]
+    return name.startswith("AWSReservedSSO_") or "/aws-reserved/sso.amazonaws.com/" in role_arn
 
 
 @dataclass
@@ -30,8 +46,18 @@ class UsersPolicyArgs:
     pass_roles: list[pulumi.Input[str]]      # roles jobs and state machines run as
     state_machine_prefix: str
     dynamo_table_arn: pulumi.Input[str]
+    log_group_arn: pulumi.Input[str]         # the stack's Batch job logs
+    client_secret_arns: list[pulumi.Input[str]]  # the service's API key
     role_arn: str | None = None              # attach to this role, if given
+    sso_instance_arn: str | None = None      # Identity Center: reference the policy from
+    permission_set_arn: str | None = None    # this permission set
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if bool(self.sso_instance_arn) != bool(self.permission_set_arn):
+            raise ValueError("ssoInstanceArn and usersPermissionSetArn go together: set both "
+                             "(the stack references its policy from the permission set) or "
+                             "neither")
 
 
 class UsersPolicy(pulumi.ComponentResource):
@@ -45,39 +71,61 @@ class UsersPolicy(pulumi.ComponentResource):
         arn = lambda service, resource: where.apply(  # noqa: E731
             lambda v: f"arn:aws:{service}:{v[0]}:{v[1]}:{resource}")
         prefix = args.state_machine_prefix
+        root = args.naming.root
         statements = [
             statement(["s3:ListBucket"], [args.bucket_arn]),
             statement(["s3:GetObject", "s3:PutObject"],
                       [pulumi.Output.concat(args.bucket_arn, "/*")]),
             statement(["secretsmanager:GetSecretValue"],
-                      [arn("secretsmanager", f"secret:{args.secrets_prefix}*")]),
+                      [arn("secretsmanager", f"secret:{args.secrets_prefix}*"),
+                       *args.client_secret_arns]),
             statement(["batch:SubmitJob"], [args.job_queue_arn, arn("batch", "job-definition/*")]),
-            statement(["batch:TerminateJob", "batch:CancelJob"], [arn("batch", "job/*")]),
-            statement(["batch:DeregisterJobDefinition"], [arn("batch", "job-definition/*")]),
+            # Job ids are random: only the stack's tag tells its jobs from others'.
+            statement(["batch:TagResource"], [arn("batch", "job/*")],
+                      **stack_tagged(root, request=True)),
+            statement(["batch:TerminateJob", "batch:CancelJob"], [arn("batch", "job/*")],
+                      **stack_tagged(root)),
+            statement(["batch:DeregisterJobDefinition"], [arn("batch", "job-definition/*")],
+                      **stack_tagged(root)),
             statement(["batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
                        "batch:DescribeJobs", "batch:ListJobs", "batch:RegisterJobDefinition"],
                       ["*"]),
-            statement(["logs:GetLogEvents"], [arn("logs", "log-group:/aws/batch/job:*")]),
+            statement(["logs:GetLogEvents"],
+                      [pulumi.Output.concat(args.log_group_arn, ":log-stream:*")]),
             statement(["iam:PassRole"], args.pass_roles),
             statement(["states:CreateStateMachine", "states:UpdateStateMachine",
                        "states:DeleteStateMachine", "states:DescribeStateMachine",
                        "states:StartExecution", "states:ListExecutions",
-                       "states:TagResource"], [arn("states", f"stateMachine:{prefix}*")]),
+                       "states:TagResource"], [arn("states", f"stateMachine:{prefix}_*")]),
             statement(["states:DescribeExecution", "states:StopExecution",
-                       "states:GetExecutionHistory"], [arn("states", f"execution:{prefix}*")]),
+                       "states:GetExecutionHistory"], [arn("states", f"execution:{prefix}_*")]),
             statement(["states:ListStateMachines"], ["*"]),
             statement(["events:PutRule", "events:PutTargets", "events:DeleteRule",
                        "events:RemoveTargets", "events:DescribeRule"],
-                      [arn("events", f"rule/{prefix}*")]),
+                      [arn("events", f"rule/{prefix}_*")]),
             statement(["dynamodb:GetItem"], [args.dynamo_table_arn]),
         ]
         self.policy = aws.iam.Policy(
-            f"{name}-policy", name=args.naming.iam_role("users"),
+            f"{name}-policy", name=args.naming.iam_role("users"), path=POLICY_PATH,
             description="Use the Headwater stack from a workstation", policy=policy_json(
                 statements), tags=args.tags, opts=child)
-        if args.role_arn:
+        if args.permission_set_arn:
+            aws.ssoadmin.CustomerManagedPolicyAttachment(
+                f"{name}-permission-set", instance_arn=args.sso_instance_arn,
+                permission_set_arn=args.permission_set_arn,
+                customer_managed_policy_reference={"name": self.policy.name,
+                                                   "path": POLICY_PATH},
+                opts=child)
+        if args.role_arn and not is_identity_center_role(args.role_arn):
             aws.iam.RolePolicyAttachment(
                 f"{name}-attachment", role=args.role_arn.rsplit("/", 1)[-1],
                 policy_arn=self.policy.arn, opts=child)
+        elif args.role_arn and not args.permission_set_arn:
+            pulumi.log.warn(
+                f"usersRoleArn is an IAM Identity Center role, which cannot have a policy "
+                f"attached: add the customer managed policy {args.naming.iam_role('users')} "
+                f"(path {POLICY_PATH}) to its permission set, or set ssoInstanceArn and "
+                f"usersPermissionSetArn so the stack does")
+        self.policy_name = self.policy.name
         self.policy_arn = self.policy.arn
         self.register_outputs({"policy_arn": self.policy_arn})

@@ -2,7 +2,7 @@
 
 The server has no public endpoint: it lives in a subnet delegated to it and resolves
 through a private DNS zone linked to the VNet, so only the cluster's network reaches it.
-The admin password is generated here, stored in Key Vault, and handed to the cluster as a
+The admin password is generated here, stored in the service's Key Vault, and handed to the cluster as a
 Pulumi secret; it is never printed or exported. TLS is required for every connection.
 """
 
@@ -16,6 +16,7 @@ import pulumi_random as random
 from pulumi_azure_native import dbforpostgresql as postgres
 
 from ..naming import Naming
+from ..options import WIRED
 from .keyvault import KeyVault
 
 __all__ = ["Database", "DatabaseArgs", "PASSWORD_SECRET_NAME"]
@@ -31,8 +32,10 @@ class DatabaseArgs:
     suffix: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     private_dns_zone_id: pulumi.Input[str]
-    vault: KeyVault
+    vault: KeyVault                          # the service's vault: no user or task reads it
+    dns_zone_link: pulumi.Resource           # the server resolves only once the zone is linked
     tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = field(default=False, metadata=WIRED)   # prod: the server cannot be deleted
     version: Literal["15", "16", "17"] = "16"
     sku: str = "Standard_B1ms"
     tier: Literal["Burstable", "GeneralPurpose", "MemoryOptimized"] = "Burstable"
@@ -85,7 +88,9 @@ class Database(pulumi.ComponentResource):
             administrator_login=args.admin_login,
             administrator_login_password=pulumi.Output.secret(self.password.result),
             tags=args.tags,
-            opts=child)
+            # Explicit: children do not inherit the component's depends_on.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dns_zone_link],
+                                        protect=args.protect))
         self.require_tls = postgres.Configuration(
             f"{name}-require-tls",
             configuration_name="require_secure_transport",

@@ -1,10 +1,14 @@
-"""The secrets backend: a Key Vault that grants access through Azure RBAC only.
+"""Key Vaults that grant access through Azure RBAC only.
+
+A stack has two: the flows' vault (the secrets backend flows read with
+``@secrets(sources=["az-key-vault"])``; users and the tasks' identity are its readers) and
+the service's vault (the database credential; no user or task principal holds any role on
+it), so a flow can never read the metadata database's password.
 
 RBAC authorization (no access policies) means every reader is a role assignment that can
 be scoped and audited; soft delete is always on, purge protection is on unless a stack
 turns it off (dev and sandbox do, so their vault names can be reused at once), and the
-firewall admits only the cluster's subnet and the configured client ranges. Flows read
-their secrets here with ``@secrets(sources=["azure-key-vault"])``.
+firewall admits only the cluster's subnet and the configured client ranges.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import pulumi
 from pulumi_azure_native import keyvault
 
 from ..naming import Naming
+from ..options import WIRED
 
-__all__ = ["KeyVault", "KeyVaultArgs"]
+__all__ = ["KeyVault", "KeyVaultArgs", "API_KEY_SECRET_NAME"]
+
+# The metadata service's API key, in the flows' vault: every client of the service reads it.
+API_KEY_SECRET_NAME = "headwater-service-api-key"
 
 
 @dataclass
@@ -29,6 +37,8 @@ class KeyVaultArgs:
     allowed_subnet_ids: list[pulumi.Input[str]]
     allowed_ip_ranges: list[str]
     tags: dict[str, str] = field(default_factory=dict)
+    kind: str | None = field(default=None, metadata=WIRED)  # names a second vault ("svc")
+    protect: bool = field(default=False, metadata=WIRED)    # prod: cannot be deleted
     purge_protection: bool = True
     soft_delete_days: int = 90
 
@@ -62,17 +72,22 @@ class KeyVault(pulumi.ComponentResource):
             properties["enablePurgeProtection"] = True
         self.vault = keyvault.Vault(
             f"{name}-vault",
-            vault_name=pulumi.Output.from_input(args.suffix).apply(args.naming.key_vault),
+            vault_name=pulumi.Output.from_input(args.suffix).apply(
+                lambda suffix: args.naming.key_vault(suffix, args.kind)),
             resource_group_name=args.resource_group_name,
             location=args.location,
             properties=properties,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.vault_id = self.vault.id
         self.vault_name = self.vault.name
         self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
         self.resource_group_name = args.resource_group_name
         self.register_outputs({"vault_uri": self.vault_uri})
+
+    def secret_uri(self, secret_name: str) -> pulumi.Output[str]:
+        """The secret's identifier without a version (always the current value)."""
+        return self.vault_uri.apply(lambda uri: f"{uri.rstrip('/')}/secrets/{secret_name}")
 
     def secret(self, name: str, secret_name: str, value: pulumi.Input[str],
                content_type: str = "text/plain") -> keyvault.Secret:

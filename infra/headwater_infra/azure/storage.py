@@ -17,6 +17,7 @@ import pulumi
 from pulumi_azure_native import storage
 
 from ..naming import Naming, check
+from ..options import WIRED
 
 __all__ = ["Storage", "StorageArgs", "storage_ip_rule"]
 
@@ -32,6 +33,7 @@ class StorageArgs:
     allowed_subnet_ids: list[pulumi.Input[str]]
     allowed_ip_ranges: list[str]
     tags: dict[str, str] = field(default_factory=dict)
+    protect: bool = field(default=False, metadata=WIRED)   # prod: the account cannot be deleted
     sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS"] = \
         "Standard_LRS"
     soft_delete_days: int = 30
@@ -102,7 +104,7 @@ class Storage(pulumi.ComponentResource):
                                         for s in args.allowed_subnet_ids],
             },
             tags=args.tags,
-            opts=child)
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
             account_name=self.account.name,

@@ -15,6 +15,7 @@ _EXPORTS = {
     "ClusterLayout": "manifests", "Resources": "manifests",
     "MetadataService": "metadata_service", "MetadataServiceArgs": "metadata_service",
     "HeadwaterNamespace": "namespace", "HeadwaterNamespaceArgs": "namespace",
+    "NvidiaDevicePlugin": "gpu", "NvidiaDevicePluginArgs": "gpu",
 }
 __all__ = sorted(_EXPORTS)
 

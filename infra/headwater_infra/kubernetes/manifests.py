@@ -4,6 +4,11 @@ Functions, not resources: tests validate every object offline against the Kubern
 schema (``kubernetes_validate``, strict), and the components in this package hand the same
 dicts to ``pulumi_kubernetes``. Nothing here imports Pulumi.
 
+Two namespaces: the flows' namespace (tasks, Argo workflows, what users may create pods
+in) and the service's namespace (the metadata service and everything holding its
+credentials: the database URL, the API keys), where no user or task role grants anything,
+so no user's pod can mount the service's secrets.
+
 Pods run as a non-root user with a read-only root file system, no privilege escalation,
 all capabilities dropped and the runtime's default seccomp profile: the ``restricted`` Pod
 Security Standard (the namespace enforces ``baseline``, since user tasks may need more).
@@ -19,12 +24,15 @@ __all__ = [
     "ClusterLayout", "Resources", "SERVICE_PORT", "argo_values", "database_secret",
     "metadata_deployment", "metadata_disruption_budget", "metadata_network_policy",
     "metadata_service", "migration_job", "migration_job_name", "namespace", "service_account",
-    "task_env_secret", "users_role", "users_role_binding", "workflow_role",
+    "service_auth_secret", "service_namespace", "task_env_secret", "GPU_TOLERATION", "users_role", "users_role_binding", "workflow_role",
     "workflow_role_binding",
 ]
 
 SERVICE_PORT = 8080          # the port `headwater-service serve` listens on in the pod
 METADATA_APP = "headwater-metadata"
+# What a pod needs to land on a GPU node (both clusters taint their GPU nodes so).
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
+                  "effect": "NoSchedule"}
 _PART_OF = {"app.kubernetes.io/part-of": "headwater",
             "app.kubernetes.io/managed-by": "pulumi"}
 
@@ -34,25 +42,36 @@ class ClusterLayout:
     """Names inside the cluster that both the cloud identities (federated credentials, IRSA
     trust) and the Kubernetes objects must agree on."""
 
-    namespace: str = "headwater"
+    namespace: str = "headwater"                  # flows: tasks, Argo workflows, users
+    service_namespace: str = "headwater-service"  # the metadata service and its secrets
     task_service_account: str = "headwater-tasks"
     service_service_account: str = "headwater-metadata"
     task_secret: str = "headwater-task-env"
     database_secret: str = "headwater-database"
+    auth_secret: str = "headwater-service-auth"
 
     def __post_init__(self) -> None:
-        for value in (self.namespace, self.task_service_account,
-                      self.service_service_account, self.task_secret, self.database_secret):
+        if self.namespace == self.service_namespace:
+            raise ValueError("namespace and serviceNamespace must differ: users may create "
+                             "pods in the flows' namespace, which must not hold the "
+                             "service's secrets")
+        for value in (self.namespace, self.service_namespace, self.task_service_account,
+                      self.service_service_account, self.task_secret, self.database_secret,
+                      self.auth_secret):
             if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
                 raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase "
                                  f"letters, digits and '-', at most 63)")
 
-    def subject(self, service_account: str) -> str:
-        """The token subject a service account's pods present to the cloud."""
-        return f"system:serviceaccount:{self.namespace}:{service_account}"
+    def subject(self, service_account: str, namespace: str | None = None) -> str:
+        """The token subject a service account's pods present to the cloud (in the flows'
+        namespace unless ``namespace`` says otherwise)."""
+        return f"system:serviceaccount:{namespace or self.namespace}:{service_account}"
+
+    def service_subject(self) -> str:
+        return self.subject(self.service_service_account, self.service_namespace)
 
     def service_host(self) -> str:
-        return f"{METADATA_APP}.{self.namespace}.svc.cluster.local"
+        return f"{METADATA_APP}.{self.service_namespace}.svc.cluster.local"
 
 
 @dataclass(frozen=True)
@@ -94,20 +113,41 @@ def namespace(layout: ClusterLayout, environment: str) -> dict[str, Any]:
     }
 
 
+def service_namespace(layout: ClusterLayout, environment: str) -> dict[str, Any]:
+    """The service's namespace: only the service's own pods, which meet "restricted"."""
+    return {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": _meta(layout.service_namespace, labels={
+            "headwater.dev/environment": environment,
+            "pod-security.kubernetes.io/enforce": "restricted",
+        }),
+    }
+
+
 def service_account(layout: ClusterLayout, name: str,
                     annotations: dict[str, str] | None = None,
-                    labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """A service account; ``annotations``/``labels`` bind it to a cloud identity
+                    labels: dict[str, str] | None = None,
+                    namespace: str | None = None) -> dict[str, Any]:
+    """A service account (in the flows' namespace unless ``namespace`` says otherwise);
+    ``annotations``/``labels`` bind it to a cloud identity
     (``azure.workload.identity/client-id`` or ``eks.amazonaws.com/role-arn``)."""
     return {"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": _meta(name, layout.namespace, labels, annotations)}
+            "metadata": _meta(name, namespace or layout.namespace, labels, annotations)}
 
 
 def database_secret(layout: ClusterLayout, database_url: str) -> dict[str, Any]:
     """The metadata service's connection string (holds the password: a Pulumi secret)."""
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": _meta(layout.database_secret, layout.namespace),
+            "metadata": _meta(layout.database_secret, layout.service_namespace),
             "stringData": {"url": database_url}}
+
+
+def service_auth_secret(layout: ClusterLayout, api_key: str) -> dict[str, Any]:
+    """The API key the service accepts (a Pulumi secret; clients read their copy from the
+    cloud's secret store)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(layout.auth_secret, layout.service_namespace),
+            "stringData": {"keys": api_key}}
 
 
 def task_env_secret(layout: ClusterLayout) -> dict[str, Any]:
@@ -118,13 +158,17 @@ def task_env_secret(layout: ClusterLayout) -> dict[str, Any]:
 
 
 def _restricted_container(name: str, image: str, command: list[str], layout: ClusterLayout,
-                          resources: Resources) -> dict[str, Any]:
+                          resources: Resources, api_keys: bool = False) -> dict[str, Any]:
+    env = [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {"secretKeyRef": {
+        "name": layout.database_secret, "key": "url"}}}]
+    if api_keys:  # the service refuses requests without one of these keys
+        env.append({"name": "HEADWATER_SERVICE_API_KEYS", "valueFrom": {"secretKeyRef": {
+            "name": layout.auth_secret, "key": "keys"}}})
     return {
         "name": name,
         "image": image,
         "command": command,
-        "env": [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {"secretKeyRef": {
-            "name": layout.database_secret, "key": "url"}}}],
+        "env": env,
         "resources": resources.to_dict(),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -157,7 +201,7 @@ def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
     container = _restricted_container(
         "metadata", image,
         ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)],
-        layout, resources)
+        layout, resources, api_keys=True)
     container["ports"] = [{"name": "http", "containerPort": SERVICE_PORT, "protocol": "TCP"}]
     container["livenessProbe"] = {"httpGet": {"path": "/ping", "port": "http"},
                                   "initialDelaySeconds": 10, "periodSeconds": 10,
@@ -170,7 +214,7 @@ def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
         "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}])
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": _meta(METADATA_APP, layout.namespace, selector),
+        "metadata": _meta(METADATA_APP, layout.service_namespace, selector),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector},
@@ -193,7 +237,7 @@ def metadata_service(layout: ClusterLayout,
         "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
     }
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": _meta(METADATA_APP, layout.namespace,
+            "metadata": _meta(METADATA_APP, layout.service_namespace,
                               {"app.kubernetes.io/name": METADATA_APP}, annotations),
             "spec": spec}
 
@@ -201,18 +245,19 @@ def metadata_service(layout: ClusterLayout,
 def metadata_disruption_budget(layout: ClusterLayout) -> dict[str, Any]:
     """Keep one pod serving while nodes are drained (cluster upgrades)."""
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": _meta(METADATA_APP, layout.namespace),
+            "metadata": _meta(METADATA_APP, layout.service_namespace),
             "spec": {"minAvailable": 1,
                      "selector": {"matchLabels": {"app.kubernetes.io/name": METADATA_APP}}}}
 
 
 def metadata_network_policy(layout: ClusterLayout, client_cidrs: list[str]) -> dict[str, Any]:
-    """Only pods of the namespace and clients in ``client_cidrs`` (the private network)
-    reach the service's pods, and only on its port."""
-    sources: list[dict[str, Any]] = [{"podSelector": {}}]
+    """Only pods of the flows' namespace (tasks, Argo workflows) and clients in
+    ``client_cidrs`` (the private network) reach the service's pods, and only on its port."""
+    sources: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": layout.namespace}}}]
     sources += [{"ipBlock": {"cidr": cidr}} for cidr in client_cidrs]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": _meta(METADATA_APP, layout.namespace),
+            "metadata": _meta(METADATA_APP, layout.service_namespace),
             "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": METADATA_APP}},
                      "policyTypes": ["Ingress"],
                      "ingress": [{"from": sources,
@@ -237,7 +282,7 @@ def migration_job(layout: ClusterLayout, image: str, version: str,
     pod = _restricted_pod(layout, [container], restartPolicy="Never")
     return {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": _meta(migration_job_name(version), layout.namespace,
+        "metadata": _meta(migration_job_name(version), layout.service_namespace,
                           {"app.kubernetes.io/name": "headwater-db-upgrade",
                            "app.kubernetes.io/version": version[:63]}),
         "spec": {"backoffLimit": 1, "activeDeadlineSeconds": 900,

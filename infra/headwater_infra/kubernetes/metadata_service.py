@@ -1,5 +1,9 @@
-"""The metadata service on Kubernetes: connection secret, migration Job, Deployment,
-Service, disruption budget and network policy.
+"""The metadata service on Kubernetes, in the service's namespace: connection and API key
+secrets, migration Job, Deployment, Service, disruption budget and network policy.
+
+The service requires an API key (``HEADWATER_SERVICE_API_KEYS``): the stack generates one
+per environment, keeps it in the cloud's secret store for clients, and hands it to the
+service here as a Kubernetes secret.
 
 Order matters on an upgrade: the Job for the new version runs ``headwater-service db
 upgrade`` to completion first, and only then does the Deployment roll to the new image.
@@ -25,6 +29,7 @@ class MetadataServiceArgs:
     image: pulumi.Input[str]
     version: str                               # names the migration Job
     database_url: pulumi.Input[str]            # a Pulumi secret
+    api_key: pulumi.Input[str]                 # a Pulumi secret
     client_cidrs: list[str]                    # who may reach the pods (the private network)
     service_annotations: dict[str, str] = field(default_factory=dict)
     pod_labels: dict[str, str] = field(default_factory=dict)
@@ -49,6 +54,9 @@ class MetadataService(pulumi.ComponentResource):
                              manifests.database_secret(layout,
                                                        pulumi.Output.secret(args.database_url)),
                              child)
+        self.auth_secret = create(
+            f"{name}-auth", manifests.service_auth_secret(
+                layout, pulumi.Output.secret(args.api_key)), child)
         after_secret = child_options(self, opts, [self.secret])
         self.migration = create(
             f"{name}-db-upgrade-{manifests.migration_job_name(args.version)}",
@@ -59,7 +67,7 @@ class MetadataService(pulumi.ComponentResource):
             f"{name}-deployment",
             manifests.metadata_deployment(layout, args.image, args.replicas, args.resources,
                                           args.pod_labels),
-            child_options(self, opts, [self.secret, self.migration]))
+            child_options(self, opts, [self.secret, self.auth_secret, self.migration]))
         self.service = create(f"{name}-service",
                               manifests.metadata_service(layout, args.service_annotations),
                               child)

@@ -1,5 +1,6 @@
-"""Where Headwater lives in a cluster: the namespace, its service accounts, the task
-environment secret, and what the users' group may do there."""
+"""Where Headwater lives in a cluster: the flows' namespace (task account, task environment
+secret, what the users' group may do there) and the service's namespace (the service's
+account; no user or task role reaches into it)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class HeadwaterNamespaceArgs:
 
 
 class HeadwaterNamespace(pulumi.ComponentResource):
-    """Namespace, task and service accounts, the (empty) task env secret, users' RBAC."""
+    """Both namespaces, task and service accounts, the (empty) task env secret, users'
+    RBAC (in the flows' namespace only)."""
 
     def __init__(self, name: str, args: HeadwaterNamespaceArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -38,8 +40,13 @@ class HeadwaterNamespace(pulumi.ComponentResource):
         self.task_account = create(f"{name}-task-account", manifests.service_account(
             layout, layout.task_service_account, args.task_annotations),
             inside)
+        self.service_namespace = create(
+            f"{name}-service-namespace", manifests.service_namespace(layout, args.environment),
+            pulumi.ResourceOptions(parent=self))
         self.service_account = create(f"{name}-service-account", manifests.service_account(
-            layout, layout.service_service_account, args.service_annotations), inside)
+            layout, layout.service_service_account, args.service_annotations,
+            namespace=layout.service_namespace),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.service_namespace]))
         # Admins add keys with kubectl; Pulumi must not wipe them on the next update.
         self.task_secret = create(f"{name}-task-env", manifests.task_env_secret(layout),
                                   pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -13,18 +13,6 @@ from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from .flow_cli import FlowContext
-
-# Profile keys a deployed task needs; never a secret (settings.SECRET_KEYS are refused).
-TASK_ENVIRONMENT_KEYS = (
-    "METAFLOW_DEFAULT_DATASTORE", "METAFLOW_DEFAULT_METADATA",
-    "METAFLOW_DATASTORE_SYSROOT_AZURE", "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT",
-    "METAFLOW_CARD_AZUREROOT", "METAFLOW_DATASTORE_SYSROOT_S3", "METAFLOW_CARD_S3ROOT",
-    "METAFLOW_S3_ENDPOINT_URL", "METAFLOW_SERVICE_HEADERS", "METAFLOW_SERVICE_RETRY_COUNT",
-    "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE", "METAFLOW_AZURE_KEY_VAULT_PREFIX",
-    "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION", "METAFLOW_DEFAULT_SECRETS_ROLE",
-    "METAFLOW_USER_NAMESPACE",
-)
-
 
 # Flow parameters after the command's own options are passed through as `--name value`.
 PASS_PARAMETERS = {"ignore_unknown_options": True}
@@ -45,15 +33,26 @@ def require_shared_mode(obj: "FlowContext", target: str) -> None:
             "METAFLOW_SERVICE_URL (a shared-mode profile has both)")
 
 
+def refuse_other_compute(graph: Any, target: str, backend: str, instead: str) -> None:
+    """A step sized for another scheduler's compute (``@batch`` on Argo, ``@kubernetes`` on
+    Step Functions) is refused rather than silently run with other settings."""
+    for node in graph:
+        for deco in node.decorators:
+            named = deco.compute_backend()
+            if named is not None and named != backend:
+                raise ConfigurationError(
+                    f"step {node.name!r} has @{deco.name}, which {target} cannot run "
+                    f"(its tasks run on {backend})",
+                    f"use @{instead} for {target}, or deploy with the scheduler that matches")
+
+
 def task_environment(obj: "FlowContext") -> dict[str, str]:
-    """The profile as environment for a deployed task: what the deployer's profile says,
-    with the in-cluster service URL when there is one, and the deploying user."""
-    settings = obj.settings
-    env = {k: v for k in TASK_ENVIRONMENT_KEYS if (v := settings.get(k))}
-    url = settings.get("METAFLOW_SERVICE_INTERNAL_URL") or settings.get("METAFLOW_SERVICE_URL")
-    if url:
-        env["METAFLOW_SERVICE_URL"] = url
-    env["METAFLOW_USER"] = settings.user
+    """The profile as environment for a deployed task (what remote compute passes, never a
+    secret), run as the deploying user."""
+    from ..compute.container import container_environment
+
+    env = container_environment(obj.settings)
+    env["METAFLOW_USER"] = obj.settings.user
     return env
 
 
@@ -76,12 +75,24 @@ def flow_schedule(obj: "FlowContext") -> tuple[str | None, str | None]:
     return None, None
 
 
-def container_command(obj: "FlowContext", flow_args: list[str]) -> list[str]:
-    """The command a deployed task's container runs for ``flow_args``."""
+def task_command(obj: "FlowContext", graph: Any, upload: bool) -> Callable[[list[str]], list[str]]:
+    """How a deployed task's container runs the flow command it is given: the container
+    entry point, which unpacks the flow's code package (built here, uploaded to the
+    datastore once; with ``upload=False`` only its id is worked out)."""
     import os
 
-    script = os.path.basename(obj.flow_file or "flow.py")
-    return ["python", script, *flow_args]
+    from ..compute.base import ComputeContext
+    from ..compute.container import container_command
+    from ..package import package_for_run, package_paths
+
+    configs = {name: path for name, path in obj.config_files.items() if name}
+    ctx = ComputeContext(obj.flow_cls, graph, obj.environment(),
+                         os.path.abspath(obj.flow_file or "flow.py"),
+                         {"with_specs": list(obj.with_specs), "config_files": configs})
+    package = package_for_run(ctx, upload=upload)
+    inside = package_paths(ctx)
+    return lambda flow_args: container_command(package, None, obj.with_specs, inside,
+                                               flow_args=flow_args)
 
 
 def add_deploy_commands(cli: click.Group) -> None:
@@ -139,7 +150,8 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.pass_obj
     def create(obj: "FlowContext", k8s_namespace, tags, max_workers, workflow_timeout,
                only_json):
-        objects = _compile_argo(obj, k8s_namespace, list(tags), max_workers, workflow_timeout)
+        objects = _compile_argo(obj, k8s_namespace, list(tags), max_workers, workflow_timeout,
+                                upload=not only_json)
         if only_json:
             click.echo(json.dumps(objects if len(objects) > 1 else objects[0], indent=2))
             return
@@ -221,7 +233,8 @@ def add_deploy_commands(cli: click.Group) -> None:
         flow_cron, _ = flow_schedule(obj)
         cron = schedule or flow_cron
         expression = eventbridge_schedule(cron) if cron else None
-        definition, bodies = _compile_step_functions(obj, list(tags), max_workers)
+        definition, bodies = _compile_step_functions(obj, list(tags), max_workers,
+                                                     upload=not only_json)
         if only_json:
             click.echo(json.dumps(definition, indent=2))
             return
@@ -294,8 +307,8 @@ def _state_machine_name(obj: "FlowContext") -> str:
     return (prefix + re.sub(r"[^A-Za-z0-9_-]", "_", deployment_name(obj)))[:80]
 
 
-def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None
-                            ) -> tuple[dict, dict[str, dict]]:
+def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None,
+                            upload: bool) -> tuple[dict, dict[str, dict]]:
     """The state machine definition, and the job definitions it names (by step)."""
     from ..deployers.step_functions import StepFunctionsCompiler, StepFunctionsOptions
     from ..deployers.step_functions_client import job_definition_body
@@ -303,6 +316,7 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
 
     graph = obj.prepare()
     require_shared_mode(obj, "Step Functions")
+    refuse_other_compute(graph, "Step Functions", "batch", "batch")
     settings = obj.settings
     queue = settings.require("METAFLOW_BATCH_JOB_QUEUE", "to run the flow's tasks on AWS Batch")
     table = settings.require("METAFLOW_SFN_DYNAMO_DB_TABLE",
@@ -329,7 +343,7 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
                                    state_table=table, environment=task_environment(obj),
                                    tags=[t for t in tags], max_workers=max_workers)
     compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
-                                     command=lambda args: container_command(obj, args),
+                                     command=task_command(obj, graph, upload),
                                      job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
     return compiler.definition(), bodies
 
@@ -370,11 +384,13 @@ def _parse_parameter_args(flow_cls: type, args: list[str]) -> dict[str, Any]:
 
 
 def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str],
-                  max_workers: int | None, workflow_timeout: int | None) -> list[dict]:
+                  max_workers: int | None, workflow_timeout: int | None,
+                  upload: bool) -> list[dict]:
     from ..deployers.argo import ArgoCompiler, ArgoOptions, k8s_name
 
     graph = obj.prepare()
     require_shared_mode(obj, "Argo Workflows")
+    refuse_other_compute(graph, "Argo Workflows", "kubernetes", "kubernetes")
     settings = obj.settings
     image = settings.get("METAFLOW_KUBERNETES_CONTAINER_IMAGE") or settings.get(
         "METAFLOW_DEFAULT_CONTAINER_IMAGE")
@@ -394,7 +410,7 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
         max_workers=max_workers, workflow_timeout=workflow_timeout,
         schedule=schedule, timezone=timezone)
     compiler = ArgoCompiler(obj.flow_cls, graph, options,
-                            command=lambda args: container_command(obj, args))
+                            command=task_command(obj, graph, upload))
     objects = [compiler.workflow_template()]
     cron = compiler.cron_workflow()
     if cron:

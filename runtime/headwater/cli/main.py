@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "configure": "headwater.cli.configure:configure",
     "runs": "headwater.cli.inspect:runs",
     "card": "headwater.cli.card:card",
+    "dev": "headwater.dev.cli:dev",
 }
 
 

@@ -73,10 +73,12 @@ def container_environment(settings: "Settings") -> dict[str, str]:
     return env
 
 
-def container_command(package: "CodePackage", spec: "TaskSpec", with_specs: Iterable[str] = (),
+def container_command(package: "CodePackage", spec: "TaskSpec | None",
+                      with_specs: Iterable[str] = (),
                       config_files: Mapping[str, str] | None = None,
-                      python: str = "python") -> list[str]:
-    """The command that runs attempt ``spec`` from ``package`` in a container.
+                      python: str = "python", flow_args: list[str] | None = None) -> list[str]:
+    """The command that runs attempt ``spec`` from ``package`` in a container, or, for a
+    deployed task (``spec`` None), the flow command ``flow_args`` (``deployed-step ...``).
     ``with_specs`` are the run's ``--with`` options; ``config_files`` maps a Config's name to
     its file's path inside the package."""
     command = [python, "-m", "headwater.compute.container",
@@ -87,8 +89,10 @@ def container_command(package: "CodePackage", spec: "TaskSpec", with_specs: Iter
         command += ["--with", spec_text]
     for name, path in sorted((config_files or {}).items()):
         command += ["--config", name, path]
-    command += ["--spec", json.dumps(spec.to_json(), separators=(",", ":"), sort_keys=True)]
-    return command
+    if spec is not None:
+        return command + ["--spec", json.dumps(spec.to_json(), separators=(",", ":"),
+                                               sort_keys=True)]
+    return command + ["--", *(flow_args or [])]
 
 
 def shell_line(command: list[str]) -> str:
@@ -190,34 +194,44 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--flow-file", required=True)
     parser.add_argument("--with", dest="with_specs", action="append", default=[])
     parser.add_argument("--config", dest="configs", nargs=2, action="append", default=[])
-    parser.add_argument("--spec", required=True)
+    parser.add_argument("--spec", help="The attempt to run (remote compute).")
     parser.add_argument("--workdir", default=None, help="Where to unpack (default: a new "
                                                         "temporary folder).")
-    return parser.parse_args(argv)
+    parser.add_argument("flow_args", nargs=argparse.REMAINDER,
+                        help="Instead of --spec: the flow command to run after '--' (a "
+                             "deployed task: deployed-step ...), which names its attempt "
+                             "itself in $HEADWATER_SPEC_FILE")
+    args = parser.parse_args(argv)
+    if args.flow_args[:1] == ["--"]:
+        args.flow_args = args.flow_args[1:]
+    if bool(args.spec) == bool(args.flow_args):
+        parser.error("give either --spec or a flow command after --")
+    return args
 
 
 def run(argv: list[str]) -> int:
     """Run the attempt; returns the exit code."""
     from .. import __version__
     from ..datastore import get_backend
-    from ..datastore.task_store import TaskDataStore
     from ..exceptions import HeadwaterException
-    from ..metadata import get_provider
     from ..package import CodePackage, download_package
     from ..settings import Settings
     from ..task import TaskSpec
     from .errors import ImageVersionMismatch
 
     args = _parse(argv)
-    spec = TaskSpec.from_json(json.loads(args.spec))
+    spec = TaskSpec.from_json(json.loads(args.spec)) if args.spec else None
     stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
     tees = {"stdout": LogTee(None, stdout), "stderr": LogTee(None, stderr)}
-    logs = None
+    records: _AttemptRecords | None = None
     try:
         settings = Settings()
         backend = get_backend(settings)
-        store = TaskDataStore(backend, spec.flow_name, spec.run_id, spec.step_name, spec.task_id)
-        logs = AttemptLogs(store, spec.attempt, tees)
+        package = CodePackage(args.package_sha, args.package_key, 0, __version__,
+                              args.flow_file)
+        records = _AttemptRecords(settings, backend, package, tees)
+        if spec is not None:
+            records.attempt_is(spec)
         if args.headwater_version != __version__:
             raise ImageVersionMismatch(
                 f"the image has headwater {__version__}, but the code package was made by "
@@ -231,21 +245,14 @@ def run(argv: list[str]) -> int:
                 f"the image has headwater {__version__}, but the code package was made by "
                 f"headwater {manifest.get('headwater_version')}",
                 "build the task image from the same headwater version")
-        package = CodePackage(args.package_sha, args.package_key, 0, __version__,
-                              args.flow_file)
-        metadata = get_provider(settings)
-        tags = [f"attempt_id:{spec.attempt}"]
-        entries = package.metadata(backend.TYPE, backend.root)
-        for entry in entries:
-            entry.tags = tags
-        metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
-                                   spec.user, entries)
+        if spec is not None:
+            records.register_package()
     except HeadwaterException as exc:
         # One line, so it is also the last line a backend shows as the failure's reason.
         line = f"{exc.headline}: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else "")
         tees["stderr"].write((line + "\n").encode())
-        if logs is not None:
-            logs.save()
+        if records is not None:
+            records.save_logs()
         return SETUP_FAILED_EXIT
 
     command = [sys.executable, os.path.join(workdir, args.flow_file)]
@@ -253,12 +260,18 @@ def run(argv: list[str]) -> int:
         command += ["--with", spec_text]
     for name, path in args.configs:
         command += ["--config", name, path]
-    command += ["step", "--spec", args.spec]
-    child = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+    child_env = dict(os.environ)
+    if spec is not None:
+        command += ["step", "--spec", args.spec]
+    else:  # a deployed task: it finds its attempt and writes it where we can read it
+        command += args.flow_args
+        child_env[SPEC_FILE_VARIABLE] = records.spec_file = os.path.join(workdir,
+                                                                         ".attempt.json")
+    child = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, env=child_env,
                              stderr=subprocess.PIPE, start_new_session=True)
     for stream, tee in tees.items():
         tee.source = getattr(child, stream)
-        tee.start(result_line=stream == "stdout")
+        tee.start(result_line=stream == "stdout" and spec is not None)
 
     def forward(signum, frame) -> None:  # the Job was deleted or the job terminated
         try:
@@ -269,13 +282,79 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     stop = threading.Event()
-    logs.save_periodically(stop)
+    records.save_periodically(stop)
     code = child.wait()
     for tee in tees.values():
         tee.thread.join(10)
     stop.set()
-    logs.save()
+    records.save_logs()
     return 128 - code if code < 0 else code
+
+
+# A deployed task (whose attempt only it can work out) writes its TaskSpec as JSON to the
+# file this variable names, before it runs the step.
+SPEC_FILE_VARIABLE = "HEADWATER_SPEC_FILE"
+
+
+class _AttemptRecords:
+    """What the container records for its attempt: the code package's metadata and the
+    logs. For a deployed task the attempt becomes known only once the task has written it
+    (``SPEC_FILE_VARIABLE``); until then logs are kept in memory."""
+
+    def __init__(self, settings, backend, package, tees: dict[str, LogTee]):
+        self.settings, self.backend, self.package, self.tees = settings, backend, package, tees
+        self.spec = None
+        self.logs: AttemptLogs | None = None
+        self.spec_file: str | None = None
+        self.package_registered = False
+
+    def attempt_is(self, spec) -> None:
+        from ..datastore.task_store import TaskDataStore
+
+        self.spec = spec
+        store = TaskDataStore(self.backend, spec.flow_name, spec.run_id, spec.step_name,
+                              spec.task_id)
+        self.logs = AttemptLogs(store, spec.attempt, self.tees)
+
+    def register_package(self) -> None:
+        from ..metadata import get_provider
+
+        spec = self.spec
+        entries = self.package.metadata(self.backend.TYPE, self.backend.root)
+        for entry in entries:
+            entry.tags = [f"attempt_id:{spec.attempt}"]
+        get_provider(self.settings).register_metadata(
+            spec.flow_name, spec.run_id, spec.step_name, spec.task_id, spec.user, entries)
+        self.package_registered = True
+
+    def _resolve(self) -> None:
+        """Pick up a deployed task's attempt once it has written it."""
+        if self.spec is not None or not self.spec_file or not os.path.exists(self.spec_file):
+            return
+        from ..task import TaskSpec
+
+        try:
+            with open(self.spec_file) as f:
+                spec = TaskSpec.from_json(json.load(f))
+        except (OSError, ValueError):
+            return  # being written: next time
+        self.attempt_is(spec)
+        try:
+            self.register_package()
+        except Exception as exc:  # the task's own records matter more than this row
+            sys.stderr.write(f"headwater: could not record the code package: {exc}\n")
+
+    def save_logs(self) -> None:
+        self._resolve()
+        if self.logs is not None:
+            self.logs.save()
+
+    def save_periodically(self, stop: threading.Event) -> None:
+        def loop() -> None:
+            while not stop.wait(1.0 if self.spec is None else LOG_UPLOAD_SECONDS):
+                self.save_logs()
+
+        threading.Thread(target=loop, daemon=True).start()
 
 
 def main() -> None:

@@ -6,6 +6,12 @@ pools and thread pools made before a fork must not be used after it (their socke
 threads belong to the parent), so everything process-bound lives in a ``_ProcessState``
 that is rebuilt whenever ``os.getpid()`` changes.
 
+SDK sessions are the exception: a boto3 session holds no sockets, only the service models it
+loaded and the credentials it resolved, and building one costs a task process 100+ ms (most
+of a small task's time in shared mode). ``shared_boto3_session()`` makes one per program,
+before the scheduler forks, and task processes build their clients (their own connection
+pools) from it.
+
 Downloads for ``local_path`` go to ``$TMPDIR/headwater-cache-<uid>/<pid>-*/<store>/``, one
 folder per process shared by its backends. It is removed when the process exits normally; task processes end with ``os._exit`` (no exit
 handlers), so each new cache also removes the folders of processes that no longer exist.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import abc
 import atexit
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -29,6 +36,8 @@ from .base import StorageBackend
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_NOTHING = object()
 
 #: Concurrent requests per process for batches and for the chunks of one large transfer.
 DEFAULT_MAX_WORKERS = 16
@@ -52,6 +61,7 @@ class _ProcessState:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.clients: Any = None
+        self.inherited: Any = None  # the parent's clients, after a fork
         self.pool: ThreadPoolExecutor | None = None
         self.cache_dir: str | None = None
         self.cached_versions: dict[str, str | None] = {}
@@ -78,8 +88,11 @@ class RemoteBackend(StorageBackend):
     def _process(self) -> _ProcessState:
         state = self._state
         if state is None or state.pid != os.getpid():
-            # First use, or first use after fork(): never touch the parent's objects.
+            # First use, or first use after fork(): never touch the parent's objects (its
+            # clients are handed to ``_reconnect``, which decides what may be kept).
+            inherited = state.clients if state is not None else None
             state = self._state = _ProcessState()
+            state.inherited = inherited
         return state
 
     @property
@@ -89,7 +102,9 @@ class RemoteBackend(StorageBackend):
         if state.clients is None:
             with state.lock:
                 if state.clients is None:
-                    state.clients = self._connect()
+                    inherited, state.inherited = state.inherited, None
+                    state.clients = (self._connect() if inherited is None
+                                     else self._reconnect(inherited))
         return state.clients
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -105,15 +120,32 @@ class RemoteBackend(StorageBackend):
     def _connect(self) -> Any:
         """Build the SDK clients for the current process."""
 
+    def _reconnect(self, inherited: Any) -> Any:
+        """Clients for a forked process, given the parent's. The default builds new ones;
+        a backend whose clients can drop their connections (and so hold nothing of the
+        parent's) may return them instead: building a client is most of a small task's
+        cost in shared mode."""
+        return self._connect()
+
     # --- batches -------------------------------------------------------------------------
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on the pool, results in order. At most ``2 * max_workers``
         calls are in flight, so a long batch never holds every result in memory at once.
-        Every started call finishes before an error is raised (the first, in order)."""
+        Every started call finishes before an error is raised (the first, in order).
+        A batch of one runs in the calling thread: most of a small task's batches are one
+        object, and starting a pool thread for it costs more than the request."""
+        items = iter(items)
+        first = next(items, _NOTHING)
+        if first is _NOTHING:
+            return
+        second = next(items, _NOTHING)
+        if second is _NOTHING:
+            yield fn(first)
+            return
+        items = itertools.chain((first, second), items)
         pool = self._pool()
         window: deque[Future] = deque()
-        items = iter(items)
         limit = 2 * self.max_workers
         error: BaseException | None = None
         try:
@@ -203,6 +235,31 @@ class RemoteBackend(StorageBackend):
         return tempfile.mkstemp(dir=self.cache_dir(), prefix=".upload-")
 
 
+# --- SDK sessions shared across fork -------------------------------------------------------
+
+_boto3_session: tuple[tuple, Any] | None = None  # (the AWS_* environment it was made in, session)
+_boto3_session_lock = threading.Lock()
+
+
+def shared_boto3_session() -> Any:
+    """The program's boto3 session, made on first use and inherited by forked processes.
+
+    Only sessions are shared: every process builds its own clients from it, so no
+    connection crosses a fork. Credentials are resolved here, in the process that makes
+    the session, so a child never inherits a half-done resolution (or its lock). A change
+    to the ``AWS_*`` environment (profile, credentials, region) makes a new session."""
+    global _boto3_session
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _boto3_session_lock:
+        if _boto3_session is None or _boto3_session[0] != environment:
+            import boto3
+
+            session = boto3.session.Session()
+            session.get_credentials()
+            _boto3_session = (environment, session)
+        return _boto3_session[1]
+
+
 # --- cache folders ------------------------------------------------------------------------
 
 
@@ -225,8 +282,9 @@ def process_cache_dir() -> str:
 
 
 def _reinit_after_fork() -> None:
-    global _process_cache_lock
+    global _process_cache_lock, _boto3_session_lock
     _process_cache_lock = threading.Lock()
+    _boto3_session_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..exceptions import (ConfigurationError, DataAlreadyExists, DataNotFound, DataStoreAuthError,
                           DataStoreError, DataStoreThrottled)
-from .remote import CHUNK_BYTES, DEFAULT_MAX_WORKERS, RemoteBackend, _unlink, check_key
+from .remote import (CHUNK_BYTES, DEFAULT_MAX_WORKERS, RemoteBackend, _unlink, check_key,
+                     shared_boto3_session)
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -128,8 +129,8 @@ class S3Backend(RemoteBackend):
         config = Config(max_pool_connections=2 * self.max_workers,
                         retries={"mode": "standard"},
                         s3={"addressing_style": "path"} if self.endpoint_url else {})
-        # A session per process: boto3's default session is not safe to share across fork().
-        session = boto3.session.Session()
+        # Clients per process (no socket crosses a fork), from one session per program.
+        session = shared_boto3_session()
         options = {"config": config, **self._client_options}
         if self.endpoint_url:
             options.setdefault("endpoint_url", self.endpoint_url)
@@ -137,6 +138,13 @@ class S3Backend(RemoteBackend):
         transfer = TransferConfig(multipart_threshold=self.chunk_bytes,
                                   multipart_chunksize=self.chunk_bytes,
                                   max_concurrency=self.max_workers, use_threads=True)
+        return client, transfer
+
+    def _reconnect(self, inherited: Any) -> Any:
+        # The parent's client minus its connections: close() drops the pooled sockets (in
+        # this process only; the parent keeps its own), new ones open on the next request.
+        client, transfer = inherited
+        client.close()
         return client, transfer
 
     @property

@@ -14,6 +14,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..compute.container import SPEC_FILE_VARIABLE
 from .coordinates import PARAMETERS_STEP, TaskLocator, latest_success, task_id_for
 
 if TYPE_CHECKING:
@@ -92,6 +93,11 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
         attempt = next_attempt(env, flow, run_id, step, task_id)
     spec = TaskLocator(graph, env, flow, run_id).spec(step, path, attempt, user, namespace,
                                                       tags)
+    spec_file = os.environ.get(SPEC_FILE_VARIABLE)
+    if spec_file:  # the container entry point stores this attempt's logs
+        with open(spec_file + ".tmp", "w") as f:
+            json.dump(spec.to_json(), f)
+        os.replace(spec_file + ".tmp", spec_file)
     result = TaskRunner(flow_cls, graph, spec, env).run()
     if outputs is not None and result.ok:
         # The foreach's item indices (Argo fans out over them, as does a Map state) and

@@ -2,7 +2,8 @@
 (``headwater-service``, or Netflix's metaflow-service).
 
 Settings: ``METAFLOW_SERVICE_URL`` (required), ``METAFLOW_SERVICE_AUTH_KEY`` (environment
-only; sent as ``x-api-key``), ``METAFLOW_SERVICE_HEADERS`` (a JSON object of extra headers),
+only; sent as ``x-api-key``) or ``METAFLOW_SERVICE_AUTH_SECRET_ID`` (where the stack keeps
+the key; ``service_auth.py`` reads it), ``METAFLOW_SERVICE_HEADERS`` (a JSON object of extra headers),
 ``METAFLOW_SERVICE_RETRY_COUNT`` (attempts per request, default 5).
 
 - Connection errors and 5xx answers are retried with exponential backoff (bounded); a
@@ -144,8 +145,9 @@ class ServiceMetadataProvider(MetadataProvider):
         except ValueError:
             raise ConfigurationError(f"METAFLOW_SERVICE_RETRY_COUNT={retries!r} is not a number",
                                      "set it to the number of attempts, e.g. 5") from None
-        return cls(url, auth_key=settings.get("METAFLOW_SERVICE_AUTH_KEY"), headers=headers,
-                   retries=attempts)
+        from ..service_auth import service_auth_key
+
+        return cls(url, auth_key=service_auth_key(settings), headers=headers, retries=attempts)
 
     def describe(self) -> str:
         return f"service@{_redact(self.url)}"

@@ -1,0 +1,258 @@
+"""Who can read what, in what the stacks declare (issue 12, items 1-6): the database
+credential out of every user's and task's reach, the service in a namespace users cannot
+create pods in, an API key the service requires, IAM grants that stop at the stack's own
+names, NetworkPolicy enforced on EKS, and prod's data resources protected from deletion.
+
+Built under Pulumi's mocks (tests/infra/harness.py): this proves what is declared, not
+what the clouds then enforce.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+from headwater_infra.azure.database import PASSWORD_SECRET_NAME
+from headwater_infra.azure.keyvault import API_KEY_SECRET_NAME
+from headwater_infra.aws.iam import STACK_TAG
+from headwater_infra.kubernetes.manifests import ClusterLayout
+from headwater_infra.profile import AUTH_SECRET_ID_KEY
+
+from .conftest import FULL
+
+AZ = "azure-native:"
+LAYOUT = ClusterLayout()
+
+
+# --- 1. the database credential -------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_user_or_task_principal_can_read_the_database_secret(stack, env):
+    inventory = stack(f"azure-{env}")
+    secrets = {r["inputs"]["secretName"]: r for r in inventory.of_type(AZ + "keyvault:Secret")}
+    vaults = {r["inputs"]["vaultName"]: r for r in inventory.of_type(AZ + "keyvault:Vault")}
+    database_vault = vaults[secrets[PASSWORD_SECRET_NAME]["inputs"]["vaultName"]]
+    flows_vault = vaults[secrets[API_KEY_SECRET_NAME]["inputs"]["vaultName"]]
+    assert database_vault is not flows_vault
+    readers = {}
+    for assignment in inventory.of_type(AZ + "authorization:RoleAssignment"):
+        scope = assignment["inputs"]["scope"]
+        readers.setdefault(scope, set()).add(assignment["name"])
+        # Nothing at all is granted on (or inside) the vault that holds the password.
+        assert not scope.startswith(database_vault["id"]), assignment["name"]
+    expected = {"tasks-key-vault-secrets-user"}
+    if env == "prod":  # usersGroup is set in Pulumi.prod.yaml
+        expected.add("users-key-vault-secrets-user")
+    assert readers[flows_vault["id"]] == expected
+
+
+# --- 2. the service's namespace ------------------------------------------------------------
+
+def _subjects(binding):
+    return {(s["kind"], s["name"]) for s in binding["inputs"].get("subjects", [])}
+
+
+@pytest.mark.parametrize("label", ["azure-prod", "aws-prod"])
+def test_users_and_tasks_get_nothing_in_the_service_namespace(stack, label):
+    inventory = stack(label)
+    users = {("Group", "00000000-0000-0000-0000-000000000000"), ("Group", "headwater-users")}
+    task = ("ServiceAccount", LAYOUT.task_service_account)
+    bindings = [r for r in inventory.resources
+                if r["type"].startswith("kubernetes:rbac.authorization.k8s.io/v1:")
+                and r["type"].endswith("Binding")]
+    assert bindings, "the stack binds the users' and the executor's roles"
+    for binding in bindings:
+        assert "ClusterRoleBinding" not in binding["type"], binding["name"]
+        if _subjects(binding) & (users | {task}):
+            assert binding["inputs"]["metadata"]["namespace"] == LAYOUT.namespace
+    service_side = inventory.in_namespace(LAYOUT.service_namespace)
+    kinds = sorted(r["inputs"].get("kind") or r["type"].rsplit(":", 1)[-1] for r in service_side)
+    assert kinds == ["Deployment", "Job", "NetworkPolicy", "PodDisruptionBudget", "Secret",
+                     "Secret", "Service", "ServiceAccount"]
+    # Every pod that holds the service's credentials runs there; none in the flows' namespace.
+    for resource in inventory.in_namespace(LAYOUT.namespace):
+        assert resource["type"] not in ("kubernetes:apps/v1:Deployment",
+                                        "kubernetes:batch/v1:Job"), resource["name"]
+        if resource["type"] == "kubernetes:core/v1:Secret":
+            assert resource["inputs"]["metadata"]["name"] == LAYOUT.task_secret
+    namespace = [r for r in inventory.of_type("kubernetes:core/v1:Namespace")
+                 if r["inputs"]["metadata"]["name"] == LAYOUT.service_namespace][0]
+    assert namespace["inputs"]["metadata"]["labels"][
+        "pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_users_role_grants_no_secrets_and_stays_in_the_flows_namespace(stack):
+    role = [r for r in stack("azure-prod").of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+            if r["inputs"]["metadata"]["name"] == "headwater-users"][0]["inputs"]
+    assert role["metadata"]["namespace"] == LAYOUT.namespace
+    for rule in role["rules"]:
+        assert "secrets" not in rule["resources"]
+
+
+# --- 3. the API key --------------------------------------------------------------------------
+
+def _service_env(inventory):
+    deployments = inventory.of_type("kubernetes:apps/v1:Deployment")
+    if deployments:
+        container = deployments[0]["inputs"]["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    definition = [r for r in inventory.of_type("aws:ecs/taskDefinition:TaskDefinition")
+                  if r["inputs"]["family"].endswith("-metadata")][0]
+    container = json.loads(definition["inputs"]["containerDefinitions"])[0]
+    return {s["name"]: s["valueFrom"] for s in container["secrets"]}
+
+
+@pytest.mark.parametrize("label", FULL)
+def test_the_service_requires_an_api_key_the_profile_only_names(stack, label):
+    inventory = stack(label)
+    env = _service_env(inventory)
+    assert "HEADWATER_SERVICE_API_KEYS" in env  # keys set: the service refuses anonymous calls
+    key = inventory.password_of["service-api-key" if label.startswith("azure")
+                                else "service-api-key-value"]
+    where = inventory.profile[AUTH_SECRET_ID_KEY]
+    if label.startswith("azure"):
+        assert env["HEADWATER_SERVICE_API_KEYS"] == {"name": LAYOUT.auth_secret, "key": "keys"}
+        flows_vault = inventory.named("vault-vault")["inputs"]["vaultName"]
+        assert where == f"https://{flows_vault}.vault.azure.net/secrets/{API_KEY_SECRET_NAME}"
+    else:
+        arn = inventory.named("service-api-key-secret")
+        assert where.startswith("arn:aws:secretsmanager:") and where.endswith(
+            f":secret:{arn['inputs']['name']}")
+        if label != "aws-prod":  # ECS reads it from Secrets Manager itself
+            assert env["HEADWATER_SERVICE_API_KEYS"] == where
+    holders = set()
+    for resource in inventory.resources:
+        text = json.dumps(resource["inputs"])
+        if key in text:
+            assert "4dabf18193072939515e22adb298388d" in text, resource["name"]  # a secret
+            holders.add(resource["type"])
+    expected = {"azure": {AZ + "keyvault:Secret", "kubernetes:core/v1:Secret"},
+                "ecs": {"aws:secretsmanager/secretVersion:SecretVersion"},
+                "eks": {"aws:secretsmanager/secretVersion:SecretVersion",
+                        "kubernetes:core/v1:Secret"}}
+    platform = "azure" if label.startswith("azure") else "eks" if label == "aws-prod" else "ecs"
+    assert holders == expected[platform]
+    for value in inventory.profile.values():
+        assert key not in value
+    assert key not in inventory.outputs_text()
+
+
+# --- 4. IAM stops at the stack's names ----------------------------------------------------------
+
+def _other_stacks(root: str) -> list[str]:
+    """ARNs of resources another stack in the same account and region owns."""
+    base = "arn:aws:{}:eu-west-1:123456789012:{}"
+    arns = []
+    for other in (f"{root}2", f"{root}-bob", "hw-sandbox-bob", "hw-prod"):
+        if other == root:
+            continue
+        arns += [base.format("states", f"stateMachine:{other}_TrainFlow"),
+                 base.format("states", f"execution:{other}_TrainFlow:run-1"),
+                 base.format("events", f"rule/{other}_TrainFlow"),
+                 base.format("secretsmanager", f"secret:{other}/flows/api-AbCdEf"),
+                 base.format("secretsmanager", f"secret:{other}/service/api-key-AbCdEf"),
+                 base.format("logs", f"log-group:/headwater/{other}/batch:log-stream:x/y/z")]
+    # Shared by every stack: the default Batch log group; jobs and job definitions (their
+    # ids and names say nothing about the stack).
+    arns += [base.format("logs", "log-group:/aws/batch/job:log-stream:metaflow_1/default/z"),
+             base.format("batch", "job/1c4e-other-stacks-job"),
+             base.format("batch", "job-definition/metaflow_9f86d081:1")]
+    return arns
+
+
+def _pinned_to(statement, root: str) -> bool:
+    equals = statement.get("Condition", {}).get("StringEquals", {})
+    return equals.get(f"aws:ResourceTag/{STACK_TAG}") == root or \
+        equals.get(f"aws:RequestTag/{STACK_TAG}") == root
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
+def test_no_iam_statement_reaches_another_stacks_resources(stack, env):
+    inventory = stack(f"aws-{env}")
+    root = f"hw-{env}"
+    others = _other_stacks(root)
+    checked = 0
+    for resource in inventory.resources:
+        if resource["type"] not in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
+            continue
+        for statement in json.loads(resource["inputs"]["policy"])["Statement"]:
+            resources = statement["Resource"]
+            resources = [resources] if isinstance(resources, str) else resources
+            actions = statement["Action"]
+            if resources == ["*"] or _pinned_to(statement, root):
+                continue  # "*": UNSCOPED_ACTIONS only (test_security); tags: this stack's
+            if set(actions) <= {"logs:CreateLogStream", "logs:PutLogEvents"}:
+                continue  # the execution role writes job output; it reads nothing back
+            for pattern in resources:
+                # SubmitJob names a job definition, which only the stack's queue runs.
+                if actions == ["batch:SubmitJob"] and ":job-definition/" in pattern:
+                    continue
+                reached = [arn for arn in others if fnmatch.fnmatchcase(arn, pattern)]
+                assert not reached, (resource["name"], actions, pattern, reached)
+                checked += 1
+    assert checked > 20
+
+
+def test_stopping_jobs_needs_the_stacks_tag_which_the_profile_sets(stack):
+    inventory = stack("aws-dev")
+    users = json.loads(inventory.one("aws:iam/policy:Policy")["inputs"]["policy"])["Statement"]
+    by_action = {tuple(s["Action"]): s for s in users}
+    stop = by_action[("batch:CancelJob", "batch:TerminateJob")]
+    assert stop["Condition"] == {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": "hw-dev"}}
+    assert by_action[("batch:TagResource",)]["Condition"] == {
+        "StringEquals": {f"aws:RequestTag/{STACK_TAG}": "hw-dev"}}
+    assert json.loads(inventory.profile["METAFLOW_BATCH_DEFAULT_TAGS"]) == {STACK_TAG: "hw-dev"}
+    assert inventory.profile["METAFLOW_BATCH_EMIT_TAGS"] == "true"
+    logs = by_action[("logs:GetLogEvents",)]["Resource"]
+    assert logs == ["arn:aws:logs:eu-west-1:123456789012:log-group:/headwater/hw-dev/batch"
+                    ":log-stream:*"]
+    assert inventory.profile["METAFLOW_BATCH_LOG_GROUP"] == "/headwater/hw-dev/batch"
+
+
+# --- 5. NetworkPolicy on EKS ------------------------------------------------------------------
+
+def test_eks_enforces_network_policy(stack):
+    inventory = stack("aws-prod")
+    addon = inventory.one("aws:eks/addon:Addon")["inputs"]
+    assert addon["addonName"] == "vpc-cni"
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    for group in inventory.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert "cluster-vpc-cni" in group["dependsOn"]  # nodes join with the agent on
+    assert inventory.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+
+
+# --- 6. prod data resources are protected -------------------------------------------------------
+
+DATA = {"azure": [AZ + "storage:StorageAccount", AZ + "keyvault:Vault",
+                  AZ + "dbforpostgresql:Server"],
+        "aws": ["aws:s3/bucket:Bucket", "aws:rds/instance:Instance"]}
+
+
+@pytest.mark.parametrize("label", FULL)
+def test_prod_data_resources_are_protected(stack, label):
+    inventory = stack(label)
+    cloud, env = label.split("-")
+    for kind in DATA[cloud]:
+        found = inventory.of_type(kind)
+        assert found, kind
+        for resource in found:
+            assert resource["protect"] is (env == "prod"), (label, resource["name"])
+    # Only the data: the rest of a prod stack can still be replaced.
+    assert not [r for r in inventory.custom() if r["protect"] and r["type"] not in DATA[cloud]]
+
+
+def test_ecs_service_serves_only_https_with_a_certificate(stack):
+    from .conftest import CERTIFICATE
+
+    inventory = stack("aws-tls")
+    listener = inventory.one("aws:lb/listener:Listener")["inputs"]
+    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
+    assert listener["certificateArn"] == CERTIFICATE
+    assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    group = inventory.named("metadata-lb-sg")["inputs"]["ingress"]
+    assert [(r["fromPort"], r["toPort"]) for r in group] == [(443, 443)]  # no plain HTTP
+    assert inventory.profile["METAFLOW_SERVICE_URL"] == "https://metadata.hw-dev.example.com"
+    assert inventory.profile["METAFLOW_SERVICE_INTERNAL_URL"] == \
+        "https://metadata.hw-dev.example.com"
