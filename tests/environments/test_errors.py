@@ -89,3 +89,13 @@ def test_conda_without_micromamba_or_conda_says_how_to_switch(write_flow, run_fl
 def test_bad_packages_argument(write_flow, run_flow):
     err = _fails(write_flow, run_flow, ["six"])
     assert "@pypi(packages=...) on step 'start' takes a dict of package names to versions" in err
+
+
+def test_python_version_not_installed(write_flow, run_flow, env_cache, hw_env, uv_calls):
+    flow = write_flow(FLOW.format(deco="pypi", field="packages", packages={"six": "1.16.0"})
+                      .replace("{'six': '1.16.0'})", "{'six': '1.16.0'}, python='3.99')"))
+    proc = run_flow(flow, "run", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no Python 3.99 interpreter is installed for the environment" in proc.stderr
+    assert not uv_calls("pip compile")  # refused before resolving
+    assert not (hw_env / "environments").exists()

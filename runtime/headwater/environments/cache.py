@@ -85,12 +85,10 @@ class EnvironmentCache:
 
     def _build(self, lock: Lock, venv: str, wheels: str) -> None:
         uv = uv_binary()
-        python = sys.executable if lock.spec.python == current_python() else lock.spec.python
-        _run([uv, "venv", "--quiet", "--relocatable", "--python", python,
-              "--python-preference", "only-system", venv],
-             f"no Python {lock.spec.python} interpreter for the environment",
-             f"install Python {lock.spec.python}, or drop python= to use "
-             f"{current_python()}")
+        _run([uv, "venv", "--quiet", "--relocatable", "--python",
+              find_interpreter(lock.spec.python), venv],
+             f"creating the environment {lock.lock_hash} failed",
+             "delete the environment cache folder and run again")
         requirements = os.path.join(wheels, "lock.txt")
         with open(requirements, "w") as f:
             f.write(lock.requirements_text())
@@ -120,6 +118,21 @@ class EnvironmentCache:
         except OSError:
             shutil.rmtree(work, ignore_errors=True)
         return target
+
+
+def find_interpreter(version: str) -> str:
+    """An installed interpreter of Python ``version`` (the scheduler's own when it is that
+    version); never downloads one."""
+    if version == current_python():
+        return sys.executable
+    done = subprocess.run([uv_binary(), "python", "find", "--python-preference", "only-system",
+                           "--no-python-downloads", version], capture_output=True, text=True)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise EnvironmentSetupError(f"no Python {version} interpreter is installed for the "
+                                    f"environment",
+                                    f"install Python {version}, or drop python= to use "
+                                    f"{current_python()}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def _package_dir(name: str) -> str:

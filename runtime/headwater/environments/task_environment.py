@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-from .cache import SUPPORT_VARIABLE, EnvironmentCache
+from .cache import SUPPORT_VARIABLE, EnvironmentCache, find_interpreter
 from .declared import step_spec
 from .errors import SnapshotMissing
 from .snapshot import SnapshotStore
@@ -86,6 +86,7 @@ def ensure_environment(spec: EnvironmentSpec, store: SnapshotStore, cache: Envir
                                       f"the datastore ({store.backend.root})",
                                       "run the flow (python flow.py run) where the package "
                                       "index is reachable first")
+            find_interpreter(spec.python)  # before resolving: a typo stores nothing
             lock = _resolve(spec, store, say, steps, resolved_dir)
             fill = partial(_copy_wheels, lock, resolved_dir)
         else:
