@@ -130,3 +130,17 @@ def test_resolver_failures_are_classified(stderr, kind, text):
     error = classify_failure(EnvironmentSpec.build("pypi", "3.11", {"six": "1"}), stderr)
     assert type(error).__name__ == kind
     assert text in error.message and "\n" not in error.message
+
+
+def test_support_path_links_headwater_and_only_what_the_datastore_needs():
+    import headwater
+    from headwater.environments.cache import support_entries
+
+    local = support_entries(())
+    assert local["headwater"] == os.path.realpath(os.path.dirname(headwater.__file__))
+    assert {"click", "cloudpickle", "urllib3"} <= set(local)
+    assert "azure" not in local and "boto3" not in local
+    azure = support_entries(("azure",))
+    assert "azure" in azure and "msal" in azure  # the SDK and its own requirements
+    for unrelated in ("pandas", "numpy", "pytest", "pulumi", "six"):
+        assert unrelated not in azure

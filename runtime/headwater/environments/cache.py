@@ -12,7 +12,9 @@ half-built environment under its hash.
 Headwater itself is not installed into the environment: its ``.pth`` file appends the
 folders named by ``HEADWATER_SUPPORT_PATH`` to ``sys.path`` *after* the environment's own
 site-packages, and the task launcher points that at ``support/<digest>``, which links only
-the running headwater package and its base dependencies (click, cloudpickle, urllib3). So
+the running headwater package and the installed distributions it requires: its base
+requirements (click, cloudpickle, urllib3) plus, for a shared datastore, that cloud's
+extra (azure-storage-blob ... or boto3 ..., with their own requirements). So
 the task runs the very headwater the scheduler runs (an editable checkout included, no
 version skew, nothing to download), one built environment serves any headwater, the
 packages the step pinned win over headwater's own, and nothing else from the scheduler's
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +37,12 @@ from .errors import EnvironmentSetupError
 from .spec import Lock, current_python
 from .tools import uv_binary
 
-SUPPORT_PACKAGES = ("headwater", "click", "cloudpickle", "urllib3")
+# Headwater's extras a task needs inside an environment, by datastore type (the SDK that
+# reads and writes its artifacts, and the secrets backend of the same cloud).
+DATASTORE_EXTRAS: dict[str, tuple[str, ...]] = {"local": (), "azure": ("azure",),
+                                                "s3": ("aws",)}
+# Headwater's base requirements, for a checkout run without installed metadata.
+BASE_REQUIREMENTS = ("click", "cloudpickle", "urllib3")
 SUPPORT_VARIABLE = "HEADWATER_SUPPORT_PATH"
 _PTH = ("import os, sys; sys.path.extend(p for p in os.environ.get('HEADWATER_SUPPORT_PATH', "
         "'').split(os.pathsep) if p)\n")
@@ -102,9 +110,11 @@ class EnvironmentCache:
             f.write(_PTH)
         open(os.path.join(venv, _READY), "w").close()
 
-    def support_path(self) -> str:
-        """A folder linking the running headwater and its base dependencies (see above)."""
-        sources = {name: _package_dir(name) for name in SUPPORT_PACKAGES}
+    def support_path(self, datastore_type: str = "local") -> str:
+        """A folder linking the running headwater and the installed distributions it needs
+        for ``datastore_type`` (its base requirements plus that datastore's extra, with
+        their own requirements), see above."""
+        sources = support_entries(DATASTORE_EXTRAS.get(datastore_type, ()))
         digest = hashlib.sha256(repr(sorted(sources.items())).encode()).hexdigest()[:16]
         target = os.path.join(self.root, "support", digest)
         if os.path.isdir(target):
@@ -112,7 +122,7 @@ class EnvironmentCache:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         work = tempfile.mkdtemp(prefix=f"{digest}.building-", dir=os.path.dirname(target))
         for name, source in sources.items():
-            os.symlink(source, os.path.join(work, os.path.basename(source)))
+            os.symlink(source, os.path.join(work, name))
         try:
             os.rename(work, target)
         except OSError:
@@ -133,6 +143,47 @@ def find_interpreter(version: str) -> str:
                                     f"install Python {version}, or drop python= to use "
                                     f"{current_python()}")
     return done.stdout.strip().splitlines()[-1]
+
+
+def support_entries(extras: tuple[str, ...]) -> dict[str, str]:
+    """Top-level entry name (package folder, module, ``.dist-info``) -> its path, for the
+    running headwater and the distributions it requires with ``extras``."""
+    from importlib import metadata
+
+    entries = {"headwater": _package_dir("headwater")}
+    try:
+        wanted = [r for r in metadata.requires("headwater") or [] if _wanted(r, extras)]
+    except metadata.PackageNotFoundError:
+        wanted = list(BASE_REQUIREMENTS)
+    seen: set[str] = set()
+    while wanted:
+        match = _REQUIREMENT_NAME.match(wanted.pop())
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+        if not name or name in seen or name == "headwater":
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # an optional requirement that is not installed here
+        wanted.extend(r for r in dist.requires or [] if _wanted(r, ()))
+        for file in dist.files or []:
+            top = file.parts[0]
+            if top in ("..", "__pycache__", "headwater") or top.endswith(".pth"):
+                continue
+            entries.setdefault(top, os.path.realpath(str(dist.locate_file(top))))
+    return entries
+
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _wanted(requirement: str, extras: tuple[str, ...]) -> bool:
+    """Whether a requirement line applies: no ``extra ==`` marker, or one of ``extras``
+    (other markers are settled by whether the distribution is installed)."""
+    marker = requirement.partition(";")[2]
+    found = re.findall(r"extra\s*==\s*['\"]([^'\"]+)['\"]", marker)
+    return not found or any(e in extras for e in found)
 
 
 def _package_dir(name: str) -> str:

@@ -124,10 +124,10 @@ def _copy_wheels(lock: Lock, source: str, target: str) -> None:
                         os.path.join(target, package.filename))
 
 
-def task_variables(spec: EnvironmentSpec, lock: Lock) -> dict[str, str]:
+def task_variables(spec: EnvironmentSpec, lock: Lock, datastore_type: str) -> dict[str, str]:
     """What a task process inside the environment needs in its environment variables."""
     return {INSIDE_VARIABLE: spec.key, LOCK_VARIABLE: lock.lock_hash,
-            SUPPORT_VARIABLE: EnvironmentCache().support_path()}
+            SUPPORT_VARIABLE: EnvironmentCache().support_path(datastore_type)}
 
 
 def exec_step(ctx: "ComputeContext", spec: "TaskSpec", result_fd: int) -> None:
@@ -143,7 +143,7 @@ def exec_step(ctx: "ComputeContext", spec: "TaskSpec", result_fd: int) -> None:
         argv += ["--config", name, path] if name else ["--config-file", path]
     argv += ["--quiet", "step", "--spec", json.dumps(spec.to_json())]
     os.set_inheritable(result_fd, True)
-    variables = {**os.environ, **task_variables(env.spec, env.lock),
+    variables = {**os.environ, **task_variables(env.spec, env.lock, ctx.env.backend.TYPE),
                  RESULT_FD_VARIABLE: str(result_fd)}
     os.execve(env.python, argv, variables)
 
@@ -176,7 +176,7 @@ def enter_environment(flow_cls: type, graph: "FlowGraph", task: "TaskSpec",
     lock, python = ensure_environment(spec, SnapshotStore(backend), EnvironmentCache(), say,
                                       step_name, offline=True)
     argv = [python] + sys.argv
-    os.execve(python, argv, {**os.environ, **task_variables(spec, lock)})
+    os.execve(python, argv, {**os.environ, **task_variables(spec, lock, backend.TYPE)})
     return None  # not reached
 
 
