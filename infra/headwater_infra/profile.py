@@ -25,12 +25,14 @@ from typing import Any, Callable
 from headwater.cli.configure import profile_problems
 
 __all__ = ["KubernetesProfile", "azure_profile", "aws_profile", "check_profile",
-           "profile_output", "AZURE_SECRETS_BACKEND", "AUTH_SECRET_ID_KEY"]
+           "profile_output", "AZURE_SECRETS_BACKEND", "AUTH_SECRET_ID_KEY", "CA_CERT_KEY"]
 
 # Metaflow's name for the Key Vault secrets backend (Headwater accepts it too).
 AZURE_SECRETS_BACKEND = "az-key-vault"
 # Where clients find the service's API key (the key itself stays in the secret store).
 AUTH_SECRET_ID_KEY = "METAFLOW_SERVICE_AUTH_SECRET_ID"
+# The CA certificate (public) that signed the service's certificate, as PEM.
+CA_CERT_KEY = "METAFLOW_SERVICE_CA_CERT"
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,15 @@ class KubernetesProfile:
 def azure_profile(*, blob_endpoint: str, artifact_root: str, card_root: str, vault_uri: str,
                   service_url: str, service_internal_url: str, registry: str,
                   task_image: str, kubernetes: KubernetesProfile,
-                  auth_secret_id: str | None = None) -> dict[str, str]:
+                  auth_secret_id: str | None = None,
+                  service_ca_cert: str | None = None) -> dict[str, str]:
     """Profile for the Azure stack: Blob datastore, metadata service, Key Vault, AKS/Argo."""
     return _finish({
         "METAFLOW_DEFAULT_DATASTORE": "azure",
         "METAFLOW_DATASTORE_SYSROOT_AZURE": artifact_root,
         "METAFLOW_CARD_AZUREROOT": card_root,
         "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": blob_endpoint.rstrip("/"),
-        **_service_keys(service_url, service_internal_url, auth_secret_id),
+        **_service_keys(service_url, service_internal_url, auth_secret_id, service_ca_cert),
         "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": AZURE_SECRETS_BACKEND,
         "METAFLOW_AZURE_KEY_VAULT_PREFIX": vault_uri.rstrip("/"),
         "METAFLOW_DEFAULT_CONTAINER_REGISTRY": registry,
@@ -87,7 +90,8 @@ def aws_profile(*, bucket: str, region: str, service_url: str, service_internal_
                 dynamo_table: str, state_machine_prefix: str, sfn_log_group_arn: str,
                 batch_log_group: str, stack_tag: dict[str, str],
                 kubernetes: KubernetesProfile | None = None,
-                auth_secret_id: str | None = None) -> dict[str, str]:
+                auth_secret_id: str | None = None,
+                service_ca_cert: str | None = None) -> dict[str, str]:
     """Profile for the AWS stack: S3 datastore, metadata service, Secrets Manager, Batch,
     Step Functions, and the Kubernetes keys when the stack runs on EKS. Batch jobs carry
     ``stack_tag`` (the users' policy lets them stop only jobs with it) and log to the
@@ -96,7 +100,7 @@ def aws_profile(*, bucket: str, region: str, service_url: str, service_internal_
         "METAFLOW_DEFAULT_DATASTORE": "s3",
         "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{bucket}/artifacts",
         "METAFLOW_CARD_S3ROOT": f"s3://{bucket}/cards",
-        **_service_keys(service_url, service_internal_url, auth_secret_id),
+        **_service_keys(service_url, service_internal_url, auth_secret_id, service_ca_cert),
         "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "aws-secrets-manager",
         "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION": region,
         "METAFLOW_DEFAULT_CONTAINER_REGISTRY": registry,
@@ -118,13 +122,14 @@ def aws_profile(*, bucket: str, region: str, service_url: str, service_internal_
     })
 
 
-def _service_keys(service_url: str, service_internal_url: str,
-                  auth_secret_id: str | None) -> dict[str, str | None]:
+def _service_keys(service_url: str, service_internal_url: str, auth_secret_id: str | None,
+                  service_ca_cert: str | None) -> dict[str, str | None]:
     return {
         "METAFLOW_DEFAULT_METADATA": "service",
         "METAFLOW_SERVICE_URL": service_url,
         "METAFLOW_SERVICE_INTERNAL_URL": service_internal_url,
         AUTH_SECRET_ID_KEY: auth_secret_id,
+        CA_CERT_KEY: service_ca_cert,
     }
 
 

@@ -40,6 +40,8 @@ class RunRequest:
     max_workers: int = 16
     max_num_splits: int = 100
     run_id_file: str | None = None
+    # ComputeContext.options for remote backends: "with_specs" (the --with decorators),
+    # "config_files" (Config name -> path), and what a backend's own options add.
     compute_options: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -7,7 +7,8 @@ task it is a clone of. The rules:
 - linear steps and static branches start their successors; a foreach starts one task per
   item (at most ``max_num_splits``); a switch starts the branch the step chose;
 - a join starts once every input it waits for has arrived (all branches of a static split,
-  all tasks of a foreach, the one branch of a switch);
+  all tasks of a foreach); the step after a switch's branches follows the one branch taken
+  at once, with the same split stack as the switch;
 - a failed attempt is retried while the step's decorators grant attempts (``retries``), after
   their ``retry_delay_seconds``; after the last one the run fails;
 - an attempt that died without recording a result (killed, ``os._exit``, a segfault) is
@@ -33,7 +34,6 @@ from .task import InputRef, TaskResult, TaskSpec
 if TYPE_CHECKING:
     from .graph import FlowGraph
 
-PARAMETERS_STEP = "_parameters"
 
 
 def stack_key(stack: list[SplitFrame]) -> tuple:
@@ -193,7 +193,7 @@ class RunState:
                 self._arrive(out, target,
                              stack + [SplitFrame(node.name, "static", i, len(node.out))], ref)
         elif node.type == "switch":
-            # no frame: the one branch taken needs no join to wait for it (graph.py)
+            # no frame: the one branch taken needs no join to wait for it
             self._arrive(out, result.targets[0], stack, ref)
         else:
             self._arrive(out, node.out[0], stack, ref)
@@ -201,7 +201,8 @@ class RunState:
 
     def _arrive(self, out: list[NextTask], step: str, stack: list[SplitFrame],
                 parent: InputRef) -> None:
-        if not self.graph[step].is_join:
+        target = self.graph[step]
+        if not target.is_join or target.join_kind == "switch":
             out.append(self._task(step, [parent], stack))
             return
         frame = stack[-1]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 HEARTBEAT_SECONDS = 10.0
 LOCAL = "local"
-# Longest wait for local events while remote backends have attempts running.
+# Longest wait on one backend while others also have attempts running.
 REMOTE_POLL_SECONDS = 0.05
 
 __all__ = ["Console", "OriginRun", "RunInfo", "Scheduler", "step_backends", "check_backends"]
@@ -182,19 +182,20 @@ class Scheduler:
         for run in self.running.values():
             if run.deadline is not None:
                 timeout = min(timeout, max(0.0, run.deadline - now))
-        remote = [b for name, b in self.backends.items() if name != LOCAL and b.running]
-        local = self.backends.get(LOCAL)
-        if remote:
-            timeout = min(timeout, REMOTE_POLL_SECONDS)
+        # One backend busy: block on it. Several: a short wait on the first (local, which has
+        # the most events), then collect what the others have without waiting.
+        active = sorted((b for b in self.backends.values() if b.running),
+                        key=lambda b: b.name != LOCAL)
         events = []
-        if local is not None and (local.running or not remote):
-            events.extend(local.wait(timeout))
-            timeout = 0.0
-        for backend in remote:
-            events.extend(backend.wait(timeout))
-            timeout = 0.0
-        if local is None and not remote and timeout:
+        if not active:
             time.sleep(timeout)  # nothing runs: a retry's delay
+        elif len(active) == 1:
+            events = active[0].wait(timeout)
+        else:
+            timeout = min(timeout, REMOTE_POLL_SECONDS)
+            for backend in active:
+                events.extend(backend.wait(timeout))
+                timeout = 0.0
         for event in events:
             run = self.running.get(event.key)
             if run is None:

@@ -116,6 +116,7 @@ elif cluster is None:  # ECS: migration task first (run by hand), then the servi
                                   "and `pulumi up`")
     internal_url = external_url = service.url
     kubernetes = None
+    service_ca_cert = None  # an ACM certificate (if any) is publicly trusted
 else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
     service_image = settings.service_image or repositories.image("headwater-service", version)
     database.allow_from("database-from-cluster", cluster.security_group_id)
@@ -145,14 +146,15 @@ else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
                            opts=on_cluster)
     metadata = MetadataService("metadata", MetadataServiceArgs(
         layout, image=service_image, version=version, database_url=database.url,
-        api_key=api_key.value,
+        api_key=api_key.value, organization=naming.root,
         client_cidrs=[network.cidr], service_annotations={
             "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
         **settings.knobs("service")), opts=after_namespace)
     internal_url = metadata.internal_url
     external_url = metadata.service.status.apply(
-        lambda s: f"http://{s.load_balancer.ingress[0].hostname}")
+        lambda s: f"https://{s.load_balancer.ingress[0].hostname}")
+    service_ca_cert = metadata.ca_pem
     kubernetes = KubernetesProfile(
         namespace=layout.namespace, service_account=layout.task_service_account,
         secrets=[layout.task_secret], argo_ui_url=argo.ui_url,
@@ -171,4 +173,5 @@ if version is not None:
         events_role_arn=sfn.events_role_arn, dynamo_table=sfn.table_name,
         state_machine_prefix=sfn.state_machine_prefix, sfn_log_group_arn=sfn.log_group_arn,
         batch_log_group=batch.log_group_name, stack_tag={STACK_TAG: naming.root},
-        auth_secret_id=api_key.secret_arn, kubernetes=kubernetes))
+        auth_secret_id=api_key.secret_arn, service_ca_cert=service_ca_cert,
+        kubernetes=kubernetes))

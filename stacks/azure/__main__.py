@@ -130,7 +130,8 @@ else:
         "task": settings.task_image or f"{server}/headwater-task:{version}"})
     metadata = MetadataService("metadata", MetadataServiceArgs(
         layout, image=images["service"], version=version, database_url=database.url,
-        api_key=api_key.result,
+        api_key=api_key.result, organization=naming.root,
+        tls_ip_addresses=[network.service_ip],
         client_cidrs=[network.address_space], pod_labels=pod_labels,
         service_annotations={
             "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
@@ -142,7 +143,8 @@ else:
     pulumi.export("profile", profile_output(
         azure_profile, blob_endpoint=storage.blob_endpoint, artifact_root=storage.artifact_root,
         card_root=storage.card_root, vault_uri=vault.vault_uri,
-        service_url=settings.service_url or f"http://{network.service_ip}",
+        service_url=settings.service_url or f"https://{network.service_ip}",
+        service_ca_cert=metadata.ca_pem,
         service_internal_url=metadata.internal_url, registry=registry.login_server,
         task_image=images["task"], auth_secret_id=vault.secret_uri(API_KEY_SECRET_NAME),
         kubernetes=KubernetesProfile(

@@ -18,7 +18,8 @@ values plus the keys of the Secrets in ``envFrom``) on top of the image's own en
 (``image_env``: ``PATH``, ``PYTHONPATH``, ``HOME``, as the task image sets them). Exit code
 137 is reported as ``OOMKilled`` (what the kubelet reports when the kernel's OOM killer ends
 the container; the memory limit itself is not enforced here). ``activeDeadlineSeconds`` kills
-the process and fails the Job with ``DeadlineExceeded``; deleting a Job sends the process
+the process and fails the Job with ``DeadlineExceeded``; ``evict()`` stops a pod the way
+the kubelet does under node pressure (phase Failed, reason Evicted); deleting a Job sends the process
 SIGTERM (SIGKILL after ``grace_seconds``); ``ttlSecondsAfterFinished`` removes finished Jobs.
 
 What it does not do: authentication, watches, resource versions, field selectors, more than
@@ -197,7 +198,9 @@ class KubernetesStandIn:
                                "lastTransitionTime": _now()}]
             job.finished_at = time.monotonic()
             return
-        if pod.proc is not None and pod.proc.poll() is not None and pod.phase == "Running":
+        with self.lock:
+            running = pod.phase == "Running"
+        if pod.proc is not None and pod.proc.poll() is not None and running:
             code = pod.proc.returncode
             code = 128 - code if code < 0 else code
             terminated = {"exitCode": code, "startedAt": job.created, "finishedAt": _now(),
@@ -280,6 +283,19 @@ class KubernetesStandIn:
                                         stderr=subprocess.STDOUT, start_new_session=True)
         pod.phase = "Running"
         pod.state = {"running": {"startedAt": _now()}}
+
+    def evict(self, job_name: str, message: str) -> None:
+        """What the kubelet does under node pressure: stop the pod and mark it Evicted."""
+        job = next(j for j in self.jobs.values() if j.name == job_name)
+        pod = job.pod
+        self._kill(pod, signal.SIGKILL)
+        with self.lock:
+            pod.phase, pod.reason, pod.message = "Failed", "Evicted", message
+            pod.state = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                                        "finishedAt": _now()}}
+            job.conditions = [{"type": "Failed", "status": "True",
+                               "reason": "BackoffLimitExceeded", "lastTransitionTime": _now()}]
+            job.finished_at = time.monotonic()
 
     def _kill(self, pod: Pod | None, sig: int) -> None:
         if pod is None or pod.proc is None or pod.proc.poll() is not None:

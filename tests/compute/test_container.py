@@ -69,3 +69,18 @@ def test_version_mismatch_in_the_image(shared, kube):
            "code package was made by headwater 0.0.9" in exited.reason, exited.reason
     store = TaskDataStore(ctx.env.backend, spec.flow_name, spec.run_id, "start", spec.task_id)
     assert "Headwater version mismatch" in store.load_log(0, "stderr")
+
+
+def test_decorators_and_entry_point_stay_light():
+    """Declaring @kubernetes/@batch and loading the entry point, the package module and
+    the errors import no cloud SDK (they load when a backend starts); in a fresh
+    interpreter, so earlier imports in this process cannot hide one."""
+    import subprocess
+    import sys
+
+    code = ("import sys, headwater.decorators.kubernetes, headwater.decorators.batch, "
+            "headwater.compute.container, headwater.compute.errors, headwater.package\n"
+            "heavy = [m for m in ('kubernetes', 'boto3', 'botocore', 'azure') "
+            "if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,6 +7,7 @@ cluster accepts the Job beyond its schema (admission webhooks, quotas)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -22,7 +23,6 @@ from headwater.settings import Settings
 from headwater.task import InputRef, TaskSpec
 
 from .bridge import start_run
-from pathlib import Path
 
 POD_FLOW = Path(__file__).parent / "flows" / "pod_flow.py"
 PACKAGE = CodePackage("ab" * 32, "PodFlow/code/ab/abab.tar.gz", 1234, "0.1.0", "pod_flow.py")

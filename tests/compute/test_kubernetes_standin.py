@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from headwater import Flow
 from headwater.compute.base import TaskExited, TaskOutput
 from headwater.compute.kubernetes import KubernetesCompute
 
-from .bridge import run_remote, start_run
+from .bridge import start_run
 
 FLOWS = Path(__file__).parent / "flows"
 POD_FLOW = FLOWS / "pod_flow.py"
@@ -149,6 +148,7 @@ def test_kill_deletes_the_job_and_stops_the_pod(shared, kube):
         deadline = time.monotonic() + 60
         while b"hello from the pod" not in seen and time.monotonic() < deadline:
             seen += b"".join(e.data for e in backend.wait(0.5) if isinstance(e, TaskOutput))
+        assert b"hello from the pod" in seen  # streamed while the pod still runs
         pod = next(iter(kube.jobs.values())).pod
         backend.kill_all("interrupted (Ctrl-C)")
         exited = [e for e in backend.wait(1) if isinstance(e, TaskExited)]
@@ -162,10 +162,10 @@ def test_kill_deletes_the_job_and_stops_the_pod(shared, kube):
 
 
 @pytest.mark.parametrize("shared", ["azure"], indirect=True)
-def test_a_job_the_api_rejects_is_one_line_with_its_reason(shared, kube):
-    """A toleration with a field Kubernetes does not know: the stand-in's schema validation
-    (as the real API server's) rejects the Job with 422, and start raises one line that
-    carries the API's message. Nothing runs."""
+def test_an_invalid_job_is_one_line_with_its_reason(shared, kube):
+    """A toleration with a field Kubernetes does not know: the official client's model check
+    refuses the body before sending it (the stand-in's strict schema check would refuse it
+    too), and start raises one line naming the field. Nothing is created."""
     from headwater.compute.errors import RemoteComputeError
 
     ctx, spec = start_run(POD_FLOW, KubernetesCompute)
@@ -175,8 +175,52 @@ def test_a_job_the_api_rejects_is_one_line_with_its_reason(shared, kube):
                                                                       "bogus": "1"}]}))
     backend = KubernetesCompute(ctx)
     try:
-        with pytest.raises(RemoteComputeError, match=r"refused to create Job .*HTTP 422.*bogus"):
+        with pytest.raises(RemoteComputeError, match=r"is not a valid Kubernetes Job: .*tolerations.0.bogus"):
             backend.start(spec, None)
     finally:
         backend.close()
-    assert not kube.accepted and kube.rejected
+    assert not kube.accepted
+
+
+@pytest.mark.parametrize("shared", ["azure"], indirect=True)
+def test_a_job_the_api_refuses_carries_the_apis_message(shared, kube):
+    """The same attempt submitted twice: the API answers 409 with a Status, and start raises
+    one line with the API's message (the first Job is then cleaned up by kill_all)."""
+    from headwater.compute.errors import RemoteComputeError
+
+    ctx, spec = start_run(POD_FLOW, KubernetesCompute, {"mode": "sleep"})
+    backend = KubernetesCompute(ctx)
+    try:
+        backend.start(spec, None)
+        with pytest.raises(RemoteComputeError,
+                           match=r"refused to create Job .*\(HTTP 409 Conflict\): jobs.batch "
+                                 r'"hw-podflow-.*" already exists'):
+            backend.start(spec, None)
+        backend.kill_all("test over")
+    finally:
+        backend.close()
+    assert not kube.jobs
+
+
+@pytest.mark.parametrize("shared", ["azure"], indirect=True)
+def test_an_evicted_pod_says_evicted_with_the_kubelets_message(shared, kube):
+    """The node runs short of memory and the kubelet evicts the running pod: the attempt
+    ends with ``Evicted`` and the kubelet's message. (The eviction is triggered by the test,
+    not by real node pressure.)"""
+    import time
+
+    ctx, spec = start_run(POD_FLOW, KubernetesCompute, {"mode": "sleep"})
+    backend = KubernetesCompute(ctx)
+    try:
+        backend.start(spec, None)
+        seen, deadline = b"", time.monotonic() + 60
+        while b"hello from the pod" not in seen and time.monotonic() < deadline:
+            seen += b"".join(e.data for e in backend.wait(0.5) if isinstance(e, TaskOutput))
+        assert b"hello from the pod" in seen
+        kube.evict(kube.accepted[0]["metadata"]["name"],
+                   "The node was low on resource: memory.")
+        exited = _drain(backend)[-1]
+    finally:
+        backend.close()
+    assert exited.result is None
+    assert exited.reason == "Evicted: The node was low on resource: memory."

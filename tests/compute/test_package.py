@@ -6,10 +6,10 @@ cover the backends)."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import tarfile
-import io
 from pathlib import Path
 
 import pytest

@@ -113,6 +113,18 @@ def _mocks_class():
                 host = f"k8s-{_digest('lb', self.stack, args.name)[:24]}.elb.{self.region}" \
                        f".amazonaws.com"
                 state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
+            elif package == "tls":
+                # PEM-shaped stand-ins (no real keys): what the tls provider computes.
+                body = base64.b64encode(_digest("tls", self.stack, args.name).encode()).decode()
+                if args.typ.endswith("PrivateKey"):
+                    state["privateKeyPem"] = f"-----BEGIN PRIVATE KEY-----\n{body}\n" \
+                                             f"-----END PRIVATE KEY-----\n"
+                elif args.typ.endswith("CertRequest"):
+                    state["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{body}\n" \
+                                              f"-----END CERTIFICATE REQUEST-----\n"
+                else:
+                    state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{body}\n" \
+                                       f"-----END CERTIFICATE-----\n"
             elif package == "random":
                 length = int(inputs.get("length", 16))
                 if args.typ.endswith("RandomPassword"):

@@ -70,7 +70,7 @@ def test_users_and_tasks_get_nothing_in_the_service_namespace(stack, label):
     service_side = inventory.in_namespace(LAYOUT.service_namespace)
     kinds = sorted(r["inputs"].get("kind") or r["type"].rsplit(":", 1)[-1] for r in service_side)
     assert kinds == ["Deployment", "Job", "NetworkPolicy", "PodDisruptionBudget", "Secret",
-                     "Secret", "Service", "ServiceAccount"]
+                     "Secret", "Secret", "Service", "ServiceAccount"]
     # Every pod that holds the service's credentials runs there; none in the flows' namespace.
     for resource in inventory.in_namespace(LAYOUT.namespace):
         assert resource["type"] not in ("kubernetes:apps/v1:Deployment",
@@ -256,3 +256,36 @@ def test_ecs_service_serves_only_https_with_a_certificate(stack):
     assert inventory.profile["METAFLOW_SERVICE_URL"] == "https://metadata.hw-dev.example.com"
     assert inventory.profile["METAFLOW_SERVICE_INTERNAL_URL"] == \
         "https://metadata.hw-dev.example.com"
+
+
+@pytest.mark.parametrize("label", ["azure-dev", "azure-prod", "aws-prod"])
+def test_the_service_on_kubernetes_serves_only_tls_from_the_stacks_ca(stack, label):
+    inventory = stack(label)
+    service = inventory.one("kubernetes:core/v1:Service")["inputs"]["spec"]
+    assert service["ports"] == [{"name": "https", "port": 443, "targetPort": "https",
+                                 "protocol": "TCP"}]
+    pod = inventory.one("kubernetes:apps/v1:Deployment")["inputs"]["spec"]["template"]["spec"]
+    command = pod["containers"][0]["command"]
+    assert "--ssl-certfile" in command and "--ssl-keyfile" in command
+    secret = [r for r in inventory.of_type("kubernetes:core/v1:Secret")
+              if r["inputs"]["metadata"]["name"] == LAYOUT.tls_secret][0]["inputs"]
+    assert secret["metadata"]["namespace"] == LAYOUT.service_namespace
+    assert secret["type"] == "kubernetes.io/tls"
+    assert "4dabf18193072939515e22adb298388d" in json.dumps(secret["stringData"])  # a secret
+    request = inventory.one("tls:index/certRequest:CertRequest")["inputs"]
+    host = LAYOUT.service_host()
+    assert host in request["dnsNames"]
+    if label.startswith("azure"):  # the internal load balancer's fixed address
+        assert request["ipAddresses"] == [inventory.profile["METAFLOW_SERVICE_URL"]
+                                          .removeprefix("https://"), "127.0.0.1"]
+    else:  # the name the NLB reports
+        assert inventory.profile["METAFLOW_SERVICE_URL"].removeprefix("https://") in \
+            request["dnsNames"]
+    ca = inventory.one("tls:index/selfSignedCert:SelfSignedCert")
+    assert ca["inputs"]["isCaCertificate"] is True
+    profile = inventory.profile
+    assert profile["METAFLOW_SERVICE_URL"].startswith("https://")
+    assert profile["METAFLOW_SERVICE_INTERNAL_URL"] == f"https://{host}"
+    assert profile["METAFLOW_SERVICE_CA_CERT"].startswith("-----BEGIN CERTIFICATE-----")
+    for value in profile.values():
+        assert "PRIVATE KEY" not in value

@@ -3,6 +3,9 @@ unknown fields are errors), and what they promise: probes, migrations, least pri
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import kubernetes_validate
 import pytest
 
@@ -34,6 +37,8 @@ def every_manifest() -> list[dict]:
                                   namespace=LAYOUT.service_namespace),
         manifests.database_secret(LAYOUT, "postgresql://u:p@h:5432/d?sslmode=require"),
         manifests.service_auth_secret(LAYOUT, "key-value"),
+        manifests.service_tls_secret(LAYOUT, "-----BEGIN CERTIFICATE-----\n...",
+                                     "-----BEGIN PRIVATE KEY-----\n..."),
         manifests.task_env_secret(LAYOUT),
         manifests.metadata_deployment(LAYOUT, IMAGE, 2, Resources(cpu_limit="1"),
                                       {"azure.workload.identity/use": "true"}),
@@ -91,7 +96,7 @@ def test_what_the_stacks_send_to_kubernetes_is_valid(stack, label):
                if r["type"].startswith("kubernetes:") and "/v1:" in r["type"]]
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(["Namespace", "Namespace", "ServiceAccount", "ServiceAccount",
-                            "Secret", "Secret", "Secret", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
+                            "Secret", "Secret", "Secret", "Secret", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy",
                             "Job", "Role", "RoleBinding"]
                            + (["Role", "RoleBinding"] if label == "aws-prod" else []))
     for obj in objects:
@@ -103,10 +108,21 @@ def test_metadata_deployment_runs_the_service_with_probes():
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert deployment["spec"]["replicas"] == 2
-    assert container["command"] == ["headwater-service", "serve", "--host", "0.0.0.0",
-                                    "--port", "8080"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/ping"
+    command = container["command"]
+    assert command[:3] == ["uvicorn", "headwater_service.app:create_app", "--factory"]
+    assert command[command.index("--ssl-certfile") + 1] == "/etc/headwater/tls/tls.crt"
+    assert command[command.index("--ssl-keyfile") + 1] == "/etc/headwater/tls/tls.key"
+    assert command[command.index("--port") + 1] == "8080"
+    # The image installs headwater[service]: uvicorn's CLI with httptools and uvloop.
+    extras = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                           .read_text())["project"]["optional-dependencies"]
+    assert any(d.startswith("uvicorn[standard]") for d in extras["service"])
+    assert container["livenessProbe"]["httpGet"] == {"path": "/ping", "port": "https",
+                                                     "scheme": "HTTPS"}
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert {"name": "tls", "secret": {"secretName": "headwater-metadata-tls",
+                                      "defaultMode": 0o440}} in pod["volumes"]
     assert container["env"] == [
         {"name": "HEADWATER_DATABASE_URL", "valueFrom": {
             "secretKeyRef": {"name": "headwater-database", "key": "url"}}},

@@ -1,5 +1,6 @@
-"""The runtime side of the profile's ``METAFLOW_SERVICE_AUTH_SECRET_ID`` (issue 12, item 3):
-the service metadata provider reads the API key from the secret store the profile names.
+"""The runtime side of the profile's ``METAFLOW_SERVICE_AUTH_SECRET_ID`` and
+``METAFLOW_SERVICE_CA_CERT`` (issue 12, item 3): the service metadata provider reads the
+API key from the secret store the profile names, and trusts the stack's own CA.
 
 Secrets Manager is moto's server (a real HTTP API; boto3 unchanged); the key's arrival is
 checked on the wire, at a stand-in for the service's ``/ping`` (a stdlib HTTP server that
@@ -11,12 +12,13 @@ here, not the fetch.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from headwater.exceptions import ConfigurationError
+from headwater.exceptions import ConfigurationError, HeadwaterException
 from headwater.metadata.service import ServiceMetadataProvider
 from headwater.service_auth import _KEY_VAULT, _read, service_auth_key
 from headwater.settings import Settings
@@ -39,6 +41,10 @@ def _profile_settings(tmp_path, profile: dict[str, str], **env: str) -> Settings
 @pytest.fixture
 def ping_server():
     """``/ping`` answering like the service, remembering each request's ``x-api-key``."""
+    yield from _ping_server(None)
+
+
+def _ping_server(tls_cert):
     seen: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,9 +62,15 @@ def ping_server():
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls_cert is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_cert.cert, tls_cert.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
+    yield f"{scheme}://127.0.0.1:{server.server_port}", seen
     server.shutdown()
     server.server_close()
 
@@ -105,3 +117,23 @@ def test_key_vault_identifiers_the_stacks_emit_are_recognised():
     assert match.groups() == ("https://hw-dev-jkt9ws.vault.azure.net",
                               "headwater-service-api-key", None)
     assert _KEY_VAULT.fullmatch("https://evil.example.com/secrets/x") is None
+
+
+@pytest.fixture
+def https_ping_server(tls_cert):
+    """The same over TLS, with a certificate from a CA no system trusts (tls_cert fixture:
+    self-signed, for 127.0.0.1), as a stack's own CA is."""
+    yield from _ping_server(tls_cert)
+
+
+def test_the_provider_trusts_the_ca_the_profile_carries(tmp_path, https_ping_server,
+                                                        tls_cert):
+    url, seen = https_ping_server
+    profile = {"METAFLOW_SERVICE_URL": url, "METAFLOW_SERVICE_RETRY_COUNT": "1"}
+    # Without the CA the certificate is refused: TLS is really checked.
+    with pytest.raises(HeadwaterException):
+        ServiceMetadataProvider.from_settings(_profile_settings(tmp_path, profile)).version()
+    assert seen == []
+    profile["METAFLOW_SERVICE_CA_CERT"] = tls_cert.cert.read_text()
+    ServiceMetadataProvider.from_settings(_profile_settings(tmp_path, profile)).version()
+    assert seen == [None]

@@ -9,7 +9,8 @@ import pytest
 AZ = "azure-native:"
 K8S_CORE = {  # the in-cluster objects of a fully deployed stack
     "kubernetes:core/v1:Namespace": 2, "kubernetes:core/v1:ServiceAccount": 2,
-    "kubernetes:core/v1:Secret": 3, "kubernetes:apps/v1:Deployment": 1,
+    "kubernetes:core/v1:Secret": 4, "tls:index/privateKey:PrivateKey": 2,
+    "tls:index/selfSignedCert:SelfSignedCert": 1, "tls:index/locallySignedCert:LocallySignedCert": 1, "kubernetes:apps/v1:Deployment": 1,
     "kubernetes:batch/v1:Job": 1, "kubernetes:core/v1:Service": 1,
     "kubernetes:policy/v1:PodDisruptionBudget": 1,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:helm.sh/v3:Release": 1,
@@ -91,7 +92,8 @@ def test_components_own_their_resources(stack):
         "headwater:azure:Network", "headwater:azure:Storage", "headwater:azure:KeyVault",
         "headwater:azure:Database", "headwater:azure:AksCluster", "headwater:azure:Registry",
         "headwater:azure:WorkloadIdentity", "headwater:kubernetes:Namespace",
-        "headwater:kubernetes:MetadataService", "headwater:kubernetes:ArgoWorkflows"}
+        "headwater:kubernetes:MetadataService", "headwater:kubernetes:ArgoWorkflows",
+        "headwater:kubernetes:ServiceCertificate"}
     assert {t for t in stack("aws-prod").types() if t.startswith("headwater:aws")} == {
         "headwater:aws:Network", "headwater:aws:ArtifactBucket", "headwater:aws:Database",
         "headwater:aws:Repositories", "headwater:aws:Batch", "headwater:aws:StepFunctions",

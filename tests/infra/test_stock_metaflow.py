@@ -110,7 +110,8 @@ METAFLOW_FACTS: dict[str, Callable[[str], bool]] = {
 }
 # Headwater's own keys: Metaflow does not read them (from_conf is never called on them), so
 # any value is harmless to it.
-HEADWATER_ONLY = {"METAFLOW_SERVICE_AUTH_SECRET_ID", "METAFLOW_BATCH_LOG_GROUP"}
+HEADWATER_ONLY = {"METAFLOW_SERVICE_AUTH_SECRET_ID", "METAFLOW_BATCH_LOG_GROUP",
+                  "METAFLOW_SERVICE_CA_CERT"}
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.stem)

@@ -308,8 +308,9 @@ def test_switch_runs_the_chosen_branch_only(tmp_path):
     graph = graph_of(tmp_path, SWITCH)
     d = Driver(graph, lambda s: ok(s, graph, route="a")).run()
     assert d.steps() == ["start", "a", "merge", "end"]
-    merge = d.started[2]
-    assert merge.inputs == [InputRef("a", d.started[1].task_id, 0)] and merge.stack == []
+    branch, merge = d.started[1], d.started[2]
+    assert branch.stack == []  # one branch runs: nothing to wait for, so no split frame
+    assert merge.inputs == [InputRef("a", branch.task_id, 0)] and merge.stack == []
     assert d.state.succeeded
 
 
@@ -318,6 +319,9 @@ def test_switch_inside_a_foreach(tmp_path):
     d = Driver(graph, lambda s: ok(s, graph, foreach=2, route="b")).run()
     assert collections.Counter(d.steps()) == {"start": 1, "pick": 2, "b": 2, "merge": 2,
                                               "join": 1, "end": 1}
+    for s in d.started:
+        if s.step_name in ("b", "merge"):
+            assert [f.kind for f in s.stack] == ["foreach"]
     assert d.state.succeeded
 
 
@@ -490,3 +494,52 @@ def test_every_task_id_is_allocated_once(tmp_path, body):
     ids = [s.task_id for s in d.started]
     assert len(ids) == len(set(ids)) == len(d.allocated)
     assert d.state.succeeded
+
+
+# --- where steps run ------------------------------------------------------------------------
+
+BACKENDS = '''
+from headwater.decorators.base import StepDecorator
+
+class Far(StepDecorator):
+    name = "far"
+    def compute_backend(self):
+        return "kubernetes"
+
+class Farther(StepDecorator):
+    name = "farther"
+    def compute_backend(self):
+        return "batch"
+
+class TheFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.middle)
+
+    @Far()
+    @step
+    def middle(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_each_step_runs_on_the_backend_its_decorators_name(tmp_path):
+    from headwater.scheduler import step_backends
+
+    graph = graph_of(tmp_path, BACKENDS)
+    assert step_backends(graph) == {"start": "local", "middle": "kubernetes", "end": "local"}
+
+
+def test_a_step_claimed_by_two_backends_is_refused(tmp_path):
+    from headwater.decorators.base import DecoratorError
+    from headwater.scheduler import step_backends
+
+    graph = graph_of(tmp_path, BACKENDS.replace("    @Far()\n", "    @Far()\n    @Farther()\n"))
+    with pytest.raises(DecoratorError) as info:
+        step_backends(graph)
+    assert info.value.message == ("step 'middle' asks for more than one compute backend "
+                                  "(batch, kubernetes)")

@@ -61,6 +61,10 @@ def test_run_page_draws_the_dag_with_step_status(world, browser):
     assert browser.count('[data-testid="gantt"] rect.bar') == 6
     assert "3" in browser.text('[data-testid="parameters"]')
     browser.screenshot("run")
+    browser.click('[data-step="work"]')  # a foreach node links to its task list
+    browser.wait('[data-testid="step-tasks"]')
+    assert browser.count('[data-testid="step-tasks"] [data-task]') == 3
+    assert browser.url().endswith(f"/ui/FanoutFlow/{world.runs['ok']}/work")
 
 
 def test_a_failed_foreach_shows_its_split_and_the_run_fails(world, browser):
@@ -70,6 +74,8 @@ def test_a_failed_foreach_shows_its_split_and_the_run_fails(world, browser):
     assert browser.attr('[data-step="work"]', "data-tasks") == "4"
     assert browser.attr('[data-step="work"]', "data-failed") != "0"
     assert int(browser.attr('[data-step="work"]', "data-succeeded")) >= 1
+    # where the run would have gone next, from a successful task's transition
+    assert browser.attr('[data-step="join"]', "data-status") == "pending"
     # the scheduler gave up: once its heartbeat is stale the page (refreshing itself) says so
     browser.wait_for('document.querySelector("[data-testid=run-status]").textContent === '
                      '"failed"', timeout=90000)

@@ -193,3 +193,12 @@ def test_a_pickle_that_names_a_global_is_never_run(tmp_path):
     header = json.dumps({"pickle": [64, len(safe)], "buffers": []}).encode()
     head = b"HWA1" + struct.pack("<I", len(header)) + header
     assert render(head + b"\0" * (64 - len(head)) + safe) == "{'a': [1, 2.5, 'x', None, True]}"
+
+
+def test_the_ui_routes_are_read_only_and_answer_json_errors(api):
+    got = api.post(f"{UI}", json={})
+    assert got.status_code == 405 and got.json()["error"] == "method_not_allowed"
+    assert api.get("/ui/api/nothing/here").json()["error"] == "not_found"
+    page = api.get("/ui", follow_redirects=True)
+    assert page.status_code == 200 and "<main id=\"app\">" in page.text
+    assert page.headers["metadata_service_version"]  # the API's middleware serves /ui too

@@ -24,11 +24,13 @@ __all__ = [
     "ClusterLayout", "Resources", "SERVICE_PORT", "argo_values", "database_secret",
     "metadata_deployment", "metadata_disruption_budget", "metadata_network_policy",
     "metadata_service", "migration_job", "migration_job_name", "namespace", "service_account",
-    "service_auth_secret", "service_namespace", "task_env_secret", "GPU_TOLERATION", "users_role", "users_role_binding", "workflow_role",
+    "service_auth_secret", "service_namespace", "service_tls_secret", "task_env_secret",
+    "GPU_TOLERATION", "TLS_DIR", "users_role", "users_role_binding", "workflow_role",
     "workflow_role_binding",
 ]
 
-SERVICE_PORT = 8080          # the port `headwater-service serve` listens on in the pod
+SERVICE_PORT = 8080          # the port the service listens on in the pod (HTTPS)
+TLS_DIR = "/etc/headwater/tls"
 METADATA_APP = "headwater-metadata"
 # What a pod needs to land on a GPU node (both clusters taint their GPU nodes so).
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
@@ -49,6 +51,7 @@ class ClusterLayout:
     task_secret: str = "headwater-task-env"
     database_secret: str = "headwater-database"
     auth_secret: str = "headwater-service-auth"
+    tls_secret: str = "headwater-metadata-tls"
 
     def __post_init__(self) -> None:
         if self.namespace == self.service_namespace:
@@ -57,7 +60,7 @@ class ClusterLayout:
                              "service's secrets")
         for value in (self.namespace, self.service_namespace, self.task_service_account,
                       self.service_service_account, self.task_secret, self.database_secret,
-                      self.auth_secret):
+                      self.auth_secret, self.tls_secret):
             if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
                 raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase "
                                  f"letters, digits and '-', at most 63)")
@@ -157,6 +160,13 @@ def task_env_secret(layout: ClusterLayout) -> dict[str, Any]:
             "metadata": _meta(layout.task_secret, layout.namespace)}
 
 
+def service_tls_secret(layout: ClusterLayout, certificate: str, key: str) -> dict[str, Any]:
+    """The service's certificate and key (the key is a Pulumi secret)."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": _meta(layout.tls_secret, layout.service_namespace),
+            "stringData": {"tls.crt": certificate, "tls.key": key}}
+
+
 def _restricted_container(name: str, image: str, command: list[str], layout: ClusterLayout,
                           resources: Resources, api_keys: bool = False) -> dict[str, Any]:
     env = [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {"secretKeyRef": {
@@ -195,23 +205,37 @@ def _restricted_pod(layout: ClusterLayout, containers: list[dict[str, Any]],
 def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
                         resources: Resources = Resources(),
                         pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """The metadata service: ``replicas`` pods behind probes on ``/ping`` (alive) and
-    ``/ready`` (database reachable and schema current), rolled one pod at a time."""
+    """The metadata service: ``replicas`` pods serving HTTPS (the certificate in
+    ``layout.tls_secret``) behind probes on ``/ping`` (alive) and ``/ready`` (database
+    reachable and schema current), rolled one pod at a time.
+
+    uvicorn is started directly, with the options ``headwater-service serve`` uses, because
+    ``serve`` has no TLS options; the service reads its settings from the environment
+    either way."""
     selector = {"app.kubernetes.io/name": METADATA_APP}
     container = _restricted_container(
         "metadata", image,
-        ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)],
+        ["uvicorn", "headwater_service.app:create_app", "--factory",
+         "--host", "0.0.0.0", "--port", str(SERVICE_PORT),
+         "--ssl-certfile", f"{TLS_DIR}/tls.crt", "--ssl-keyfile", f"{TLS_DIR}/tls.key",
+         "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--no-server-header",
+         "--timeout-keep-alive", "30", "--backlog", "2048"],
         layout, resources, api_keys=True)
-    container["ports"] = [{"name": "http", "containerPort": SERVICE_PORT, "protocol": "TCP"}]
-    container["livenessProbe"] = {"httpGet": {"path": "/ping", "port": "http"},
+    container["ports"] = [{"name": "https", "containerPort": SERVICE_PORT, "protocol": "TCP"}]
+    container["volumeMounts"].append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
+    container["livenessProbe"] = {"httpGet": {"path": "/ping", "port": "https",
+                                              "scheme": "HTTPS"},
                                   "initialDelaySeconds": 10, "periodSeconds": 10,
                                   "timeoutSeconds": 3, "failureThreshold": 3}
-    container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "http"},
+    container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "https",
+                                               "scheme": "HTTPS"},
                                    "periodSeconds": 5, "timeoutSeconds": 3,
                                    "failureThreshold": 2}
     pod = _restricted_pod(layout, [container], topologySpreadConstraints=[{
         "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
         "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": selector}}])
+    pod["volumes"].append({"name": "tls", "secret": {"secretName": layout.tls_secret,
+                                                     "defaultMode": 0o440}})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _meta(METADATA_APP, layout.service_namespace, selector),
@@ -228,13 +252,13 @@ def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
 
 def metadata_service(layout: ClusterLayout,
                      annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    """Port 80 in front of the pods: a private (internal) load balancer for clients in the
-    network, and the cluster DNS name for tasks. Cloud-specific ``annotations`` make the
-    load balancer internal."""
+    """Port 443 in front of the pods (TLS passes through to them): a private (internal)
+    load balancer for clients in the network, and the cluster DNS name for tasks.
+    Cloud-specific ``annotations`` make the load balancer internal."""
     spec: dict[str, Any] = {
         "type": "LoadBalancer",
         "selector": {"app.kubernetes.io/name": METADATA_APP},
-        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
     }
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": _meta(METADATA_APP, layout.service_namespace,

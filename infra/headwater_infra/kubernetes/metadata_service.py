@@ -3,7 +3,8 @@ secrets, migration Job, Deployment, Service, disruption budget and network polic
 
 The service requires an API key (``HEADWATER_SERVICE_API_KEYS``): the stack generates one
 per environment, keeps it in the cloud's secret store for clients, and hands it to the
-service here as a Kubernetes secret.
+service here as a Kubernetes secret. It serves HTTPS only, with a certificate from the
+stack's own CA (``tls.py``) for its cluster names and its load balancer's address.
 
 Order matters on an upgrade: the Job for the new version runs ``headwater-service db
 upgrade`` to completion first, and only then does the Deployment roll to the new image.
@@ -19,6 +20,7 @@ import pulumi
 from . import manifests
 from .manifests import ClusterLayout, Resources
 from .objects import child_options, create
+from .tls import ServiceCertificate, ServiceCertificateArgs
 
 __all__ = ["MetadataService", "MetadataServiceArgs"]
 
@@ -30,9 +32,13 @@ class MetadataServiceArgs:
     version: str                               # names the migration Job
     database_url: pulumi.Input[str]            # a Pulumi secret
     api_key: pulumi.Input[str]                 # a Pulumi secret
+    organization: str                          # names the CA (the stack root)
     client_cidrs: list[str]                    # who may reach the pods (the private network)
     service_annotations: dict[str, str] = field(default_factory=dict)
     pod_labels: dict[str, str] = field(default_factory=dict)
+    # The load balancer's fixed address, when there is one (AKS); a hostname the load
+    # balancer reports (EKS) is added by itself.
+    tls_ip_addresses: list[pulumi.Input[str]] = field(default_factory=list)
     replicas: int = 2
     resources: Resources = field(default_factory=Resources)
 
@@ -63,18 +69,29 @@ class MetadataService(pulumi.ComponentResource):
             manifests.migration_job(layout, args.image, args.version,
                                     pod_labels=args.pod_labels),
             after_secret)
+        self.service = create(f"{name}-service",
+                              manifests.metadata_service(layout, args.service_annotations),
+                              child)
+        reported = self.service.status.apply(lambda status: [
+            i.hostname for i in ((status.load_balancer.ingress or [])
+                                 if status and status.load_balancer else []) if i.hostname])
+        self.tls = ServiceCertificate(f"{name}-tls", ServiceCertificateArgs(
+            layout, args.organization, ip_addresses=list(args.tls_ip_addresses),
+            dns_names=reported), opts=pulumi.ResourceOptions(parent=self))
+        self.tls_secret = create(
+            f"{name}-tls-secret",
+            manifests.service_tls_secret(layout, self.tls.cert_pem, self.tls.key_pem), child)
         self.deployment = create(
             f"{name}-deployment",
             manifests.metadata_deployment(layout, args.image, args.replicas, args.resources,
                                           args.pod_labels),
-            child_options(self, opts, [self.secret, self.auth_secret, self.migration]))
-        self.service = create(f"{name}-service",
-                              manifests.metadata_service(layout, args.service_annotations),
-                              child)
+            child_options(self, opts, [self.secret, self.auth_secret, self.tls_secret,
+                                       self.migration]))
         self.disruption_budget = create(f"{name}-pdb",
                                         manifests.metadata_disruption_budget(layout), child)
         self.network_policy = create(
             f"{name}-network-policy",
             manifests.metadata_network_policy(layout, args.client_cidrs), child)
-        self.internal_url = f"http://{layout.service_host()}"
+        self.internal_url = f"https://{layout.service_host()}"
+        self.ca_pem = self.tls.ca_pem
         self.register_outputs({"internal_url": self.internal_url})

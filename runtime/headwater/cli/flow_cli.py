@@ -40,6 +40,7 @@ class FlowContext:
         self.namespace: str | None = None
         self.quiet = False
         self.configs: dict[str, Any] = {}
+        self.config_paths: dict[str, str] = {}
         self._graph = None
 
     # --- preparing the flow --------------------------------------------------------------
@@ -62,6 +63,7 @@ class FlowContext:
         if unknown:
             raise ConfigurationError(f"{self.flow_name} has no config named {unknown[0]!r}",
                                      f"known configs: {', '.join(by_name) or 'none'}")
+        self.config_paths = files  # name -> path, for tasks that run elsewhere
         values = {}
         for attr, config in configs.items():
             values[attr] = config.load(files.get(config.name), self.flow_file)
@@ -276,9 +278,8 @@ def build_cli(flow_cls: type) -> click.Group:
     @_parameter_options(flow_cls)
     @click.pass_obj
     def run(obj: FlowContext, max_workers, max_num_splits, tags, run_id_file, **params):
-        from ..parameters import resolve_parameters
-
         from ..launch import start_run
+        from ..parameters import resolve_parameters
 
         graph = obj.prepare()
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
@@ -346,7 +347,7 @@ def run_request(obj: FlowContext, graph, max_workers: int, max_num_splits: int,
                       quiet=obj.quiet, max_workers=max_workers,
                       max_num_splits=max_num_splits, run_id_file=run_id_file,
                       compute_options={"with_specs": list(obj.with_specs),
-                                       "config_files": dict(obj.config_files)})
+                                       "config_files": dict(obj.config_paths)})
 
 
 def _one_resume_step(step: str | None, step_options: tuple[str, ...]) -> str | None:

@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping
 
 if TYPE_CHECKING:
@@ -95,11 +93,6 @@ def container_command(package: "CodePackage", spec: "TaskSpec | None",
     return command + ["--", *(flow_args or [])]
 
 
-def shell_line(command: list[str]) -> str:
-    """The command as one shell line (for logs and error messages)."""
-    return " ".join(shlex.quote(c) for c in command)
-
-
 # --- inside the container ----------------------------------------------------------------
 
 
@@ -120,26 +113,32 @@ class LogTee:
         self.out.flush()
 
     def start(self, result_line: bool = False) -> None:
-        """Copy the source until it closes. With ``result_line`` the stream's last line, the
-        ``step`` command's result for its caller, is held back and dropped (a local run's
-        log does not have it either)."""
+        """Copy the source as it comes until it closes. With ``result_line`` a line that looks
+        like the ``step`` command's result (JSON for its caller) is held back, and dropped if
+        it is the last one (a local run's log does not have it either)."""
 
         def pump() -> None:
-            held = b""
+            partial, pending = b"", None  # pending: a complete line that looks like a result
             for chunk in iter(lambda: self.source.read1(65536), b""):
                 if not result_line:
                     self.write(chunk)
                     continue
-                data = held + chunk
-                cut = data.rfind(b"\n", 0, len(data) - 1) + 1
-                if data.endswith(b"\n") or cut:
-                    ready, held = data[:cut], data[cut:]
-                    if ready:
-                        self.write(ready)
-                else:
-                    held = data
-            if held and not _is_result(held):
-                self.write(held)
+                *complete, partial = (partial + chunk).split(b"\n")
+                for line in complete:
+                    if pending is not None:  # more output followed: it was not the result
+                        self.write(pending + b"\n")
+                        pending = None
+                    if _is_result(line):
+                        pending = line
+                    else:
+                        self.write(line + b"\n")
+                if partial and not partial.startswith(b"{"):
+                    self.write(partial)  # a partial line streams at once
+                    partial = b""
+            if pending is not None and partial:
+                self.write(pending + b"\n")
+            if partial:
+                self.write(partial)
 
         self.thread = threading.Thread(target=pump, daemon=True)
         self.thread.start()
@@ -267,15 +266,16 @@ def run(argv: list[str]) -> int:
         command += args.flow_args
         child_env[SPEC_FILE_VARIABLE] = records.spec_file = os.path.join(workdir,
                                                                          ".attempt.json")
+    # Same process group: whatever stops the container's processes stops the task too.
     child = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, env=child_env,
-                             stderr=subprocess.PIPE, start_new_session=True)
+                             stderr=subprocess.PIPE)
     for stream, tee in tees.items():
         tee.source = getattr(child, stream)
         tee.start(result_line=stream == "stdout" and spec is not None)
 
     def forward(signum, frame) -> None:  # the Job was deleted or the job terminated
         try:
-            os.killpg(child.pid, signum)
+            child.send_signal(signum)
         except ProcessLookupError:
             pass
 

@@ -43,6 +43,7 @@ LABEL_PREFIX = "headwater.dev"
 IMAGE_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                        "ErrImageNeverPull")
 CONFIG_FAILURES = ("CreateContainerConfigError", "CreateContainerError")
+LOG_DRAIN_SECONDS = 30.0  # how long a finished pod's log may take to end
 
 
 def api_client(settings: "Settings"):
@@ -209,6 +210,7 @@ class _Attempt:
     logs: bytearray = field(default_factory=bytearray)
     partial: bytes = b""
     terminal: tuple[str | None] | None = None  # (reason,) once the pod is done
+    terminal_at: float = 0.0
     unschedulable_since: float | None = None
     finished: bool = False
 
@@ -296,6 +298,13 @@ class KubernetesCompute(Compute):
         try:
             self.batch.create_namespaced_job(namespace, body)
         except Exception as exc:
+            if isinstance(exc, _client_model_error()):
+                first = str(exc).strip().splitlines()
+                raise RemoteComputeError(
+                    f"the Job {body['metadata']['name']} is not a valid Kubernetes Job: "
+                    f"{' '.join(line.strip() for line in first[1:3])}",
+                    "check the @kubernetes attributes (tolerations, labels, volumes)"
+                ) from None
             raise _api_error(exc, self.server, f"create Job {body['metadata']['name']}")
         container = body["spec"]["template"]["spec"]["containers"][0]
         attempt = _Attempt(spec, task_key(spec), body["metadata"]["name"], namespace,
@@ -382,7 +391,12 @@ class KubernetesCompute(Compute):
                     self._finish(attempt, f"headwater could not follow the Job: {exc}")
 
     def _update(self, attempt: _Attempt, pod, job) -> None:
-        if attempt.finished or attempt.terminal is not None:
+        if attempt.finished:
+            return
+        if attempt.terminal is not None:
+            # The pod is done; a log stream that does not end must not hold the attempt.
+            if time.monotonic() - attempt.terminal_at > LOG_DRAIN_SECONDS:
+                self._finish(attempt, attempt.terminal[0])
             return
         deadline = _job_failure(job)
         if deadline is not None:
@@ -432,7 +446,7 @@ class KubernetesCompute(Compute):
 
     def _terminal(self, attempt: _Attempt, reason: str | None) -> None:
         with self.lock:
-            attempt.terminal = (reason,)
+            attempt.terminal, attempt.terminal_at = (reason,), time.monotonic()
             ready = attempt.log_done or attempt.log_thread is None
         if ready:
             self._finish(attempt, reason)
@@ -553,6 +567,16 @@ def _require(call, server: str, missing: str, fix: str, what: str) -> None:
         raise _api_error(exc, server, what) from None
     except Exception as exc:
         raise _api_error(exc, server, what) from None
+
+
+def _client_model_error() -> tuple[type[BaseException], ...]:
+    """The error the client raises when a body does not fit its models (recent clients
+    check bodies with pydantic before sending them)."""
+    try:
+        from pydantic import ValidationError
+    except ImportError:
+        return ()
+    return (ValidationError,)
 
 
 def _last_line(data: bytes) -> str:

@@ -3,7 +3,8 @@
 
 Settings: ``METAFLOW_SERVICE_URL`` (required), ``METAFLOW_SERVICE_AUTH_KEY`` (environment
 only; sent as ``x-api-key``) or ``METAFLOW_SERVICE_AUTH_SECRET_ID`` (where the stack keeps
-the key; ``service_auth.py`` reads it), ``METAFLOW_SERVICE_HEADERS`` (a JSON object of extra headers),
+the key; ``service_auth.py`` reads it), ``METAFLOW_SERVICE_CA_CERT`` (PEM of the CA that
+signed an https service's certificate, when it is the stack's own), ``METAFLOW_SERVICE_HEADERS`` (a JSON object of extra headers),
 ``METAFLOW_SERVICE_RETRY_COUNT`` (attempts per request, default 5).
 
 - Connection errors and 5xx answers are retried with exponential backoff (bounded); a
@@ -100,7 +101,7 @@ class ServiceMetadataProvider(MetadataProvider):
 
     def __init__(self, url: str, auth_key: str | None = None,
                  headers: dict[str, str] | None = None, retries: int = DEFAULT_RETRIES,
-                 backoff: float = 0.5, timeout: float = 30.0):
+                 backoff: float = 0.5, timeout: float = 30.0, ca_cert: str | None = None):
         if not re.match(r"^https?://[^/]+", url or ""):
             raise ConfigurationError(
                 f"METAFLOW_SERVICE_URL must be an http:// or https:// URL, got {_redact(url)!r}",
@@ -113,6 +114,7 @@ class ServiceMetadataProvider(MetadataProvider):
         self._headers.update(headers or {})
         if auth_key:
             self._headers["x-api-key"] = auth_key
+        self._ca_cert = ca_cert  # trusted in addition to nothing else: the stack's own CA
         self._pool: Any = None
         self._pool_pid: int | None = None
         self._lock = threading.Lock()
@@ -147,7 +149,8 @@ class ServiceMetadataProvider(MetadataProvider):
                                      "set it to the number of attempts, e.g. 5") from None
         from ..service_auth import service_auth_key
 
-        return cls(url, auth_key=service_auth_key(settings), headers=headers, retries=attempts)
+        return cls(url, auth_key=service_auth_key(settings), headers=headers, retries=attempts,
+                   ca_cert=settings.get("METAFLOW_SERVICE_CA_CERT"))
 
     def describe(self) -> str:
         return f"service@{_redact(self.url)}"
@@ -172,9 +175,14 @@ class ServiceMetadataProvider(MetadataProvider):
                 if self._pool is None or self._pool_pid != pid:
                     import urllib3
 
+                    tls = {}
+                    if self._ca_cert:
+                        import ssl
+
+                        tls["ssl_context"] = ssl.create_default_context(cadata=self._ca_cert)
                     self._pool = urllib3.PoolManager(
                         num_pools=4, maxsize=8, retries=False,
-                        timeout=urllib3.Timeout(connect=5.0, read=self.timeout))
+                        timeout=urllib3.Timeout(connect=5.0, read=self.timeout), **tls)
                     self._pool_pid = pid
         return self._pool
 

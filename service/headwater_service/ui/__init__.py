@@ -12,8 +12,10 @@ import dataclasses
 from typing import Any, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount
 
 from ..config import ServiceConfig, key_digest
 from ..errors import json_error
@@ -65,8 +67,14 @@ def ui_app(store: Store, config: ServiceConfig) -> Callable:
     sessions = Sessions(config.api_key_digests)
     api = UiApi(store, sessions, DatastoreReader())
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return json_error(404, "not_found", f"no UI route {request.url.path}")
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return json_error(405, "method_not_allowed", f"{request.method} is not allowed on "
+                              f"{request.url.path}: the UI routes are read-only")
+        return json_error(exc.status_code, "not_found" if exc.status_code == 404 else "error",
+                          f"no UI route {request.url.path}" if exc.status_code == 404
+                          else str(exc.detail))
 
     async def internal(request: Request, exc: Exception) -> Response:
         import logging
@@ -76,11 +84,8 @@ def ui_app(store: Store, config: ServiceConfig) -> Callable:
         return json_error(500, "internal_error", "internal error; the service log has the "
                                                  "details")
 
-    from starlette.exceptions import HTTPException
-    from starlette.routing import Mount
-
     app = Starlette(routes=[Mount(PREFIX, routes=routes(api))],
-                    exception_handlers={404: not_found, Exception: internal})
+                    exception_handlers={HTTPException: http_error, Exception: internal})
     open_config = dataclasses.replace(config, api_key_digests=frozenset())
     checked = _SessionCheck(app, sessions)
     return ServiceMiddleware(checked, config=open_config, public_paths=frozenset())

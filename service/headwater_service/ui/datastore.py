@@ -43,8 +43,8 @@ class LogPart:
     size: int  # the log's size now
 
 
-class _Lru:
-    """A small thread-safe LRU for immutable datastore objects (task indexes)."""
+class LruCache:
+    """A small thread-safe LRU for values that never change under their key."""
 
     def __init__(self, size: int):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
@@ -71,7 +71,7 @@ class DatastoreReader:
         self._settings = settings
         self._backends: dict[str, "StorageBackend"] = {}
         self._card_backends: dict[str, "StorageBackend"] = {}
-        self._indexes = _Lru(4096)
+        self._indexes = LruCache(4096)
         self._lock = threading.Lock()
 
     @property

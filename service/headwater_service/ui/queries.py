@@ -99,29 +99,39 @@ RUN_VERSION = Variants(
     "r.flow_id AND t.run_number = r.run_number), md5(r.tags::text), "
     f"{_STALE} {_RUN_FROM}")
 
-# Every task of a run with its latest attempt's start, end and outcome.
+# Every task of a run with its latest attempt's start, end and outcome, from one pass over
+# the run's attempt / attempt-done / attempt_ok rows: the latest attempt is the task's
+# newest `attempt` row, and only rows after it describe its end.
 _TASK_OF = ("m.flow_id = t.flow_id AND m.run_number = t.run_number AND m.step_name = t.step_name "
             "AND m.task_id = t.task_id")
 RUN_TASKS = (
+    "WITH m AS (SELECT m.step_name, m.task_id, m.id, m.field_name, m.value, m.ts_epoch, "
+    "max(m.id) FILTER (WHERE m.field_name = 'attempt') OVER (PARTITION BY m.step_name, "
+    "m.task_id) AS latest FROM metadata m WHERE m.flow_id = %(flow)s "
+    "AND m.run_number = %(number)s AND m.field_name IN ('attempt', 'attempt-done', 'attempt_ok')), "
+    "a AS (SELECT m.step_name, m.task_id, "
+    "max(m.value) FILTER (WHERE m.id = m.latest) AS attempt, "
+    "max(m.ts_epoch) FILTER (WHERE m.id = m.latest) AS started, "
+    "max(m.ts_epoch) FILTER (WHERE m.field_name = 'attempt-done' AND m.id > m.latest) AS finished, "
+    "max(m.value) FILTER (WHERE m.field_name = 'attempt_ok' AND m.id > m.latest) AS ok "
+    "FROM m GROUP BY m.step_name, m.task_id) "
     "SELECT coalesce(json_agg(json_build_object('step', t.step_name, 'task_id', "
     "coalesce(t.task_name, t.task_id::text), 'created', t.ts_epoch, 'heartbeat', "
-    "t.last_heartbeat_ts, 'attempt', a.attempt, 'started', a.ts_epoch, 'finished', d.ts_epoch, "
-    "'ok', o.value) ORDER BY t.step_name, t.task_id), '[]'::json) FROM tasks t "
-    f"LEFT JOIN LATERAL (SELECT m.id, m.value AS attempt, m.ts_epoch FROM metadata m "
-    f"WHERE {_TASK_OF} AND m.field_name = 'attempt' ORDER BY m.id DESC LIMIT 1) a ON true "
-    f"LEFT JOIN LATERAL (SELECT m.ts_epoch FROM metadata m WHERE {_TASK_OF} "
-    f"AND m.field_name = 'attempt-done' AND m.id > a.id ORDER BY m.id DESC LIMIT 1) d ON true "
-    f"LEFT JOIN LATERAL (SELECT m.value FROM metadata m WHERE {_TASK_OF} "
-    f"AND m.field_name = 'attempt_ok' AND m.id > a.id ORDER BY m.id DESC LIMIT 1) o ON true "
+    "t.last_heartbeat_ts, 'attempt', a.attempt, 'started', a.started, 'finished', a.finished, "
+    "'ok', a.ok) ORDER BY t.step_name, t.task_id), '[]'::json) FROM tasks t "
+    "LEFT JOIN a ON a.step_name = t.step_name AND a.task_id = t.task_id "
     "WHERE t.flow_id = %(flow)s AND t.run_number = %(number)s")
 
-# The first finished attempt of each step: its index says where the step went next.
+# The first successful attempt of each step: its index says where the step went next (a
+# failed attempt's index has no transition).
 STEP_FIRST_DONE = (
     "SELECT coalesce(json_agg(x), '[]'::json) FROM (SELECT DISTINCT ON (m.step_name) "
     "m.step_name AS step, coalesce(t.task_name, t.task_id::text) AS task, "
-    "m.value AS attempt FROM metadata m JOIN tasks t ON " + _TASK_OF + " "
-    "WHERE m.flow_id = %(flow)s AND m.run_number = %(number)s AND m.field_name = 'attempt-done' "
-    "ORDER BY m.step_name, m.id) x")
+    "(SELECT substr(a.tag, 12) FROM jsonb_array_elements_text(m.tags) AS a(tag) "
+    "WHERE a.tag LIKE 'attempt\\_id:%%' LIMIT 1) AS attempt FROM metadata m "
+    "JOIN tasks t ON " + _TASK_OF + " "
+    "WHERE m.flow_id = %(flow)s AND m.run_number = %(number)s AND m.field_name = 'attempt_ok' "
+    "AND m.value = 'True' ORDER BY m.step_name, m.id) x")
 
 # --- one task ------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ served with a 404 status and the page says what is missing.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from ..routes import Ids
 from ..store import Store
 from . import cards as card_view
 from . import queries as q
-from .datastore import DatastoreReader, OutOfReach
+from .datastore import DatastoreReader, OutOfReach, LruCache
 from .preview import PreviewRefused, preview_type_allowed, render
 from .session import COOKIE_NAME, Sessions
 from .status import LogStream, RunStatus, TaskStatus, step_status, task_status
@@ -58,6 +57,8 @@ class UiApi:
         self.reader = reader
         self._edges: dict[tuple, dict] = {}  # (flow, run number, step) -> its index state
         self._parameters: dict[tuple, list] = {}
+        # run page bodies by (flow, run, ETag): the ETag names everything the body shows
+        self._pages = LruCache(256)
 
     async def _one(self, sql: str, params: dict, missing: str | None = None) -> tuple | None:
         await self.store.require_schema(UI_SCHEMA)
@@ -127,6 +128,10 @@ class UiApi:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
         number = version[0]
+        cached = self._pages.get((ids.flow, number, etag))
+        if cached is not None:  # another viewer already built this version of the page
+            return Response(cached, media_type=JSON,
+                            headers={"ETag": etag, "Cache-Control": "no-cache"})
         run_row = await self._one(ids.sql(q.RUN), ids.params(), missing=missing)
         run = orjson.loads(run_row[1])
         tasks_row = await self._one(q.RUN_TASKS, {"flow": ids.flow, "number": number})
@@ -137,10 +142,11 @@ class UiApi:
         steps = await self._steps(ids, number, tasks)
         parameters = await self._run_parameters(ids, number, tasks)
         shown = [t for t in tasks if t["step"] != "_parameters"]
-        body = {"run": run, "steps": steps, "parameters": parameters,
-                "tasks": shown[:MAX_TIMELINE_TASKS],
-                "tasks_truncated": len(shown) > MAX_TIMELINE_TASKS, "now": int(time.time() * 1000)}
-        return _json(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+        body = orjson.dumps({"run": run, "steps": steps, "parameters": parameters,
+                             "tasks": shown[:MAX_TIMELINE_TASKS],
+                             "tasks_truncated": len(shown) > MAX_TIMELINE_TASKS})
+        self._pages.put((ids.flow, number, etag), body)
+        return Response(body, media_type=JSON, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     async def _steps(self, ids: Ids, number: int, tasks: list[dict]) -> list[dict]:
         by_step: dict[str, list[dict]] = {}
@@ -263,7 +269,9 @@ class UiApi:
         row = await self._one(ids.sql(q.TASK), ids.params(),
                               missing=f"task {ids.path()} does not exist")
         task = orjson.loads(row[0])
-        attempts = _attempts(task["metadata"])
+        run_row = await self._one(ids.sql(q.RUN), ids.params(),
+                                  missing=f"run {ids.flow}/{ids.run.value} does not exist")
+        attempts = _attempts(task["metadata"], RunStatus(orjson.loads(run_row[1])["status"]))
         latest = max(attempts, default=None, key=lambda a: a["attempt"])
         chosen = _int_param(request, "attempt")
         if chosen is None and latest is not None:
@@ -436,8 +444,9 @@ class UiApi:
         return _json({"login_required": self.sessions.required})
 
 
-def _attempts(rows: list[dict]) -> list[dict]:
-    """Attempts of a task from its metadata rows: start, end, outcome, datastore."""
+def _attempts(rows: list[dict], run: RunStatus) -> list[dict]:
+    """Attempts of a task from its metadata rows: start, end, outcome. An attempt that never
+    finished in a failed run is failed (as on the run page: nothing will finish it)."""
     attempts: dict[int, dict] = {}
     for row in rows:
         tag = next((t for t in row.get("tags") or () if isinstance(t, str)
@@ -457,6 +466,8 @@ def _attempts(rows: list[dict]) -> list[dict]:
     for a in attempts.values():
         if a["finished"] is not None or a["ok"] is not None:
             a["status"] = (TaskStatus.SUCCEEDED if a["ok"] else TaskStatus.FAILED).value
+        elif run is RunStatus.FAILED:
+            a["status"] = TaskStatus.FAILED.value
     return [attempts[n] for n in sorted(attempts)]
 
 

@@ -174,7 +174,8 @@ async function runPage(flow, run, focusStep) {
 function renderRun(view, flow, run, body, focusStep) {
   const r = body.run;
   clear(view);
-  const end = r.finished_ts || body.now;
+  const now = Date.now();
+  const end = r.finished_ts || now;
   view.append(el("h1", {}, `${flow}/${r.run_id} `, statusBadge(r.status, "run-status")),
     el("p", { class: "muted" }, `started ${fmtTime(r.ts_epoch)} · ${fmtDuration(end - r.ts_epoch)}`,
       r.user_name ? ` · by ${r.user_name}` : ""),
@@ -196,13 +197,13 @@ function renderRun(view, flow, run, body, focusStep) {
         el("td", {}, el("a", { href: uiPath(flow, run, focusStep, t.task_id) }, t.task_id)),
         el("td", {}, statusBadge(t.status)), el("td", {}, t.attempt ?? "—"),
         el("td", {}, fmtTime(t.started)),
-        el("td", {}, t.started ? fmtDuration((t.finished || body.now) - t.started) : "")));
+        el("td", {}, t.started ? fmtDuration((t.finished || now) - t.started) : "")));
     }
     view.append(el("h2", {}, `Tasks of ${focusStep}`), el("div", { class: "panel" }, table));
   }
   const gantt = el("div", { class: "panel", "data-testid": "gantt" });
   view.append(el("h2", {}, "Timeline"), gantt);
-  drawGantt(gantt, body.tasks, body.now, (t) => uiPath(flow, run, t.step, t.task_id));
+  drawGantt(gantt, body.tasks, now, (t) => uiPath(flow, run, t.step, t.task_id));
   if (body.tasks_truncated) gantt.append(el("p", { class: "muted" }, "Showing the first tasks only."));
   const params = el("table", { "data-testid": "parameters" },
     el("tr", {}, el("th", {}, "Parameter"), el("th", {}, "Type"), el("th", {}, "Value")));
