@@ -21,10 +21,6 @@ FLOWS = Path(__file__).parent / "flows"
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="on staging any flow run with --with kubernetes through the stand-in "
-                         "hangs after its first task (a flow without @pypi too); in this test "
-                         "the first pod did build its environment from the snapshot with the "
-                         "index dead and ran inside it. Enable once the compute merge lands.")
 @pytest.mark.parametrize("shared", ["azure"], indirect=True)
 def test_pypi_steps_on_kubernetes_build_from_the_snapshot(shared, kube, tmp_path,  # noqa: F811
                                                           env_cache, run_flow):
