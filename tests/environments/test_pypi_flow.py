@@ -112,7 +112,10 @@ def test_environment_imports_the_running_headwater_without_pythonpath(env_cache)
     from headwater.environments.resolver import resolve
     from headwater.environments.spec import EnvironmentSpec
 
-    spec = EnvironmentSpec.build("pypi", None, {"six": "1.16.0"})
+    import urllib3
+
+    assert urllib3.__version__ != "2.2.3"  # the pin below differs from the scheduler's
+    spec = EnvironmentSpec.build("pypi", None, {"six": "1.16.0", "urllib3": "2.2.3"})
     wheels = tempfile.mkdtemp()
     lock = resolve(spec, wheels)
     cache = EnvironmentCache()
@@ -121,11 +124,14 @@ def test_environment_imports_the_running_headwater_without_pythonpath(env_cache)
     assert built
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["HEADWATER_SUPPORT_PATH"] = cache.support_path()
-    out = subprocess.run([python, "-c", "import headwater, six, click, os; "
-                          "print(os.path.realpath(headwater.__file__)); print(six.__version__)"],
+    out = subprocess.run([python, "-c", "import headwater, six, click, os, urllib3; "
+                          "import headwater.metadata.service; "
+                          "print(os.path.realpath(headwater.__file__)); print(six.__version__); "
+                          "print(urllib3.__version__)"],
                          env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == os.path.realpath(headwater.__file__)
     assert out[1] == "1.16.0"
+    assert out[2] == "2.2.3"  # the step's pin wins over headwater's own urllib3
     assert cache.ensure(lock, lambda d: None) == (python, False)
 
 
