@@ -39,9 +39,13 @@ _EXPORTS: dict[str, str] = {
     "kubernetes": "headwater.decorators.api",
     "batch": "headwater.decorators.api",
     "parallel": "headwater.decorators.api",
+    "pypi": "headwater.decorators.api",
+    "conda": "headwater.decorators.api",
     # flow decorators
     "project": "headwater.decorators.api",
     "schedule": "headwater.decorators.api",
+    "pypi_base": "headwater.decorators.api",
+    "conda_base": "headwater.decorators.api",
     # running flows from Python
     "Runner": "headwater.runner",
     "NBRunner": "headwater.runner",

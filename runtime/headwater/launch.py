@@ -77,6 +77,10 @@ def _run(request: RunRequest, values: dict[str, Any] | None, origin: OriginRun |
                          os.path.abspath(request.flow_file) if request.flow_file else "",
                          dict(request.compute_options))
     check_backends(ctx)
+    from .environments.task_environment import OPTION, prepare_environments
+
+    ctx.options[OPTION] = prepare_environments(request.flow_cls, request.graph, env.backend,
+                                               Console(quiet=request.quiet).status)
     if origin is not None and origin.tasks.get((attempt_record.PARAMETERS_STEP, ())) is None:
         raise ResumeError(f"run {origin.run_id} has no stored parameters",
                           "start a new run instead")

@@ -21,7 +21,8 @@ from .errors import run_cli
 
 # Options of the flow group that users also write after the command; value count for each.
 GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--config-value": 2, "--with": 1,
-                  "--namespace": 1, "--datastore": 1, "--datastore-root": 1, "--metadata": 1, "--quiet": 0}
+                  "--namespace": 1, "--datastore": 1, "--datastore-root": 1, "--metadata": 1,
+                  "--quiet": 0, "--environment": 1}
 
 
 class FlowContext:
@@ -233,9 +234,12 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--metadata", type=click.Choice(["local", "service"]),
                   help="Override METAFLOW_DEFAULT_METADATA.")
     @click.option("--quiet", is_flag=True, help="Do not echo task output.")
+    @click.option("--environment", type=click.Choice(["local", "pypi", "conda"]),
+                  default="local", help="pypi/conda: every step runs in a resolved "
+                  "environment (same as --with pypi / --with conda).")
     @click.pass_context
     def cli(ctx, config_file, configs, config_values, with_specs, namespace, datastore,
-            datastore_root, metadata, quiet):
+            datastore_root, metadata, quiet, environment):
         obj = FlowContext(flow_cls)
         overrides = {"METAFLOW_DEFAULT_DATASTORE": datastore,
                      "METAFLOW_DEFAULT_METADATA": metadata}
@@ -255,7 +259,7 @@ def build_cli(flow_cls: type) -> click.Group:
             obj.config_files[""] = config_file
         obj.config_files.update({name: path for name, path in configs})
         obj.config_values.update({name: value for name, value in config_values})
-        obj.with_specs = list(with_specs)
+        obj.with_specs = list(with_specs) + ([environment] if environment != "local" else [])
         obj.namespace = namespace
         obj.quiet = quiet
         ctx.obj = obj
@@ -322,10 +326,15 @@ def build_cli(flow_cls: type) -> click.Group:
     def step(obj: FlowContext, spec_json):
         from ..task import TaskRunner, TaskSpec
 
+        from ..environments.task_environment import enter_environment, write_result
+
         graph = obj.prepare()
         spec = TaskSpec.from_json(json.loads(spec_json))
-        result = TaskRunner(obj.flow_cls, graph, spec, obj.environment()).run()
-        click.echo(json.dumps(result.to_json()))
+        env = obj.environment()
+        enter_environment(obj.flow_cls, graph, spec, env)
+        result = TaskRunner(obj.flow_cls, graph, spec, env).run()
+        if not write_result(result.to_json()):
+            click.echo(json.dumps(result.to_json()))
         sys.exit(0 if result.ok else 1)
 
     try:
@@ -340,6 +349,8 @@ def build_cli(flow_cls: type) -> click.Group:
 
     from .card import flow_card_group
     cli.add_command(flow_card_group())
+    from .environment import flow_environment_group
+    cli.add_command(flow_environment_group())
     return cli
 
 

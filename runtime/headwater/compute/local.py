@@ -159,6 +159,9 @@ class LocalCompute(Compute):
             sys.stderr.reconfigure(line_buffering=True)
             faulthandler.enable()  # a segfault leaves the Python stack in the stderr log
             ctx = self.ctx
+            from ..environments.task_environment import exec_step
+
+            exec_step(ctx, spec, res_w)  # a step with an environment: never returns
             result = TaskRunner(ctx.flow_cls, ctx.graph, spec, ctx.env).run()
             os.write(res_w, json.dumps(result.to_json()).encode())
             code = 0 if result.ok else 1

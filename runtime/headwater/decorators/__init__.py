@@ -30,11 +30,15 @@ STEP_DECORATORS: dict[str, str] = {
     "kubernetes": "headwater.decorators.kubernetes:KubernetesDecorator",
     "batch": "headwater.decorators.batch:BatchDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "pypi": "headwater.decorators.pypi:PypiDecorator",
+    "conda": "headwater.decorators.conda:CondaDecorator",
 }
 
 FLOW_DECORATORS: dict[str, str] = {
     "project": "headwater.decorators.project:ProjectDecorator",
     "schedule": "headwater.decorators.project:ScheduleDecorator",
+    "pypi_base": "headwater.decorators.pypi:PypiBaseDecorator",
+    "conda_base": "headwater.decorators.conda:CondaBaseDecorator",
 }
 
 
