@@ -22,6 +22,10 @@ the process and fails the Job with ``DeadlineExceeded``; ``evict()`` stops a pod
 the kubelet does under node pressure (phase Failed, reason Evicted); deleting a Job sends the process
 SIGTERM (SIGKILL after ``grace_seconds``); ``ttlSecondsAfterFinished`` removes finished Jobs.
 
+It also stores Argo Workflows' custom objects (WorkflowTemplate, CronWorkflow, Workflow:
+create, get, list, replace with resourceVersion, delete), validated with Argo's own models
+as the CRD schema would, for the deployer; no controller runs them.
+
 What it does not do: authentication, watches, resource versions, field selectors, more than
 one container per pod, restarts, real resource limits, images (the command runs on this
 machine's Python).
@@ -138,6 +142,10 @@ class KubernetesStandIn:
         self.accepted: list[dict] = []  # every Job body accepted, in order
         self.rejected: list[str] = []  # validation errors of refused Jobs
         self.deleted: list[str] = []  # names of Jobs deleted by a client
+        # Argo's custom objects, as an API server with the Argo CRDs installed stores them:
+        # (namespace, plural, name) -> object
+        self.custom_objects: dict[tuple[str, str, str], dict] = {}
+        self._versions = iter(range(1, 10**9))
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -356,6 +364,69 @@ class KubernetesStandIn:
         return next((p for p in self.pods(namespace) if p.name == name), None)
 
 
+ARGO_KINDS = {"workflowtemplates": "WorkflowTemplate", "cronworkflows": "CronWorkflow",
+              "workflows": "Workflow"}
+
+
+def _argo_invalid(plural: str, body: dict) -> str | None:
+    """What the Argo CRD schema would refuse in ``body`` (checked with Argo's own models)."""
+    from hera.workflows import models
+    from pydantic import ValidationError
+
+    try:
+        getattr(models, ARGO_KINDS[plural]).model_validate(body)
+    except ValidationError as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _custom_object(api: "KubernetesStandIn", method: str, ns: str, plural: str,
+                   name: str | None, body: dict, selector: str | None) -> tuple[int, dict]:
+    """Create (409 if it exists), read, list, replace (409 on a stale resourceVersion) and
+    delete Argo objects."""
+    with api.lock:
+        if method == "POST" and name is None:
+            invalid = _argo_invalid(plural, body)
+            if invalid:
+                return 422, _status(422, "Invalid", invalid)
+            meta = body.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            key = (ns, plural, meta["name"])
+            if key in api.custom_objects:
+                return 409, _status(409, "AlreadyExists",
+                                    f'{plural}.argoproj.io "{meta["name"]}" already exists')
+            meta.update(namespace=ns, resourceVersion=str(next(api._versions)),
+                        uid=str(uuid.uuid4()), creationTimestamp=_now())
+            api.custom_objects[key] = body
+            return 201, body
+        if name is None:
+            items = [o for (n, p, _), o in api.custom_objects.items() if n == ns and p == plural
+                     and _matches(o["metadata"].get("labels", {}), selector)]
+            return 200, {"apiVersion": "argoproj.io/v1alpha1", "kind": "List",
+                         "metadata": {}, "items": items}
+        key = (ns, plural, name)
+        current = api.custom_objects.get(key)
+        if current is None:
+            return 404, _status(404, "NotFound", f'{plural}.argoproj.io "{name}" not found')
+        if method == "GET":
+            return 200, current
+        if method == "DELETE":
+            del api.custom_objects[key]
+            return 200, _status(200, None, None, success=True)
+        if method == "PUT":
+            if body.get("metadata", {}).get("resourceVersion") != \
+                    current["metadata"]["resourceVersion"]:
+                return 409, _status(409, "Conflict", "the object has been modified")
+            invalid = _argo_invalid(plural, body)
+            if invalid:
+                return 422, _status(422, "Invalid", invalid)
+            body["metadata"]["resourceVersion"] = str(next(api._versions))
+            api.custom_objects[key] = body
+            return 200, body
+    return 405, _status(405, "MethodNotAllowed", method)
+
+
 def _status(code: int, reason: str | None, message: str | None, success: bool = False) -> dict:
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {},
             "status": "Success" if success else "Failure", "code": code}
@@ -398,7 +469,7 @@ def _handler(api: KubernetesStandIn):
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             parts = url.path.strip("/").split("/")
-            body = self._body() if method in ("POST", "DELETE") else {}
+            body = self._body() if method in ("POST", "PUT", "DELETE") else {}
             m = re.fullmatch(r"api/v1/namespaces/([^/]+)", url.path.strip("/"))
             if m and method == "GET":
                 ns = m.group(1)
@@ -437,6 +508,12 @@ def _handler(api: KubernetesStandIn):
                                               query.get("labelSelector"))]
                     return self._send(200, {"apiVersion": "batch/v1", "kind": "JobList",
                                             "metadata": {}, "items": items})
+            m = re.fullmatch(r"apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/"
+                             r"(workflowtemplates|cronworkflows|workflows)(?:/([^/]+))?",
+                             url.path.strip("/"))
+            if m:
+                return self._send(*_custom_object(api, method, m.group(1), m.group(2),
+                                                  m.group(3), body, query.get("labelSelector")))
             m = re.fullmatch(r"api/v1/namespaces/([^/]+)/pods", url.path.strip("/"))
             if m and method == "GET":
                 items = [p.to_json() for p in api.pods(m.group(1))
@@ -483,5 +560,8 @@ def _handler(api: KubernetesStandIn):
 
         def do_DELETE(self) -> None:
             self._route("DELETE")
+
+        def do_PUT(self) -> None:
+            self._route("PUT")
 
     return Handler
