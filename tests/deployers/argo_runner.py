@@ -148,8 +148,15 @@ class ArgoLocalRunner:
                     + container.get("args", [])]
             argv = [a.replace("/tmp/headwater-outputs", outdir) for a in argv]
             env = dict(self.base_env)
-            env.update({e["name"]: self._substitute(e["value"], scope)
-                        for e in container.get("env", [])})
+            pod_name = f"{self.workflow_name}-{template['name']}-{len(self.pods)}"
+            for e in container.get("env", []):
+                if "value" in e:
+                    env[e["name"]] = self._substitute(e["value"], scope)
+                elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == \
+                        "metadata.name":  # the downward API: the pod's own name
+                    env[e["name"]] = pod_name
+                else:
+                    raise ArgoRunError(f"unsupported env entry {e}")
             proc = subprocess.run(argv, cwd=self.cwd, env=env, capture_output=True, text=True,
                                   timeout=300)
             phase = "Succeeded" if proc.returncode == 0 else "Failed"

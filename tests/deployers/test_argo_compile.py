@@ -224,3 +224,28 @@ def test_a_batch_step_is_refused_on_argo(flow_file, compile_argo):
     proc = compile_argo(flow_file(source), check=False)
     assert proc.returncode == 1 and "step 'middle' has @batch" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_kubernetes_settings_shape_the_step_templates(flow_file, compile_argo):
+    """A step's @kubernetes (over the profile, sizes combined with @resources) gives its
+    Argo template the same container and pod settings a --with kubernetes Job gets."""
+    source = SHAPES["linear"].replace(
+        "    @step\n    def middle",
+        "    @kubernetes(cpu=3, memory=8000, secrets=['model-keys'], node_selector={'pool': 'big'},"
+        " tolerations=[{'key': 'big', 'operator': 'Exists', 'effect': 'NoSchedule'}])\n"
+        "    @resources(memory=16000)\n    @step\n    def middle").replace(
+        "import FlowSpec", "import kubernetes, resources, FlowSpec")
+    env = shared_env(METAFLOW_KUBERNETES_SERVICE_ACCOUNT="headwater-tasks",
+                     METAFLOW_KUBERNETES_SECRETS="task-env")
+    template = compile_argo(flow_file(source), env=env)[0]
+    check_workflow_template(template)
+    steps = {t["name"]: t for t in template["spec"]["templates"]}
+    middle, start = steps["step-middle"], steps["step-start"]
+    assert middle["container"]["resources"]["requests"]["cpu"] == "3"
+    assert middle["container"]["resources"]["limits"]["memory"] == "16000M"  # the larger
+    assert middle["container"]["envFrom"] == [{"secretRef": {"name": "model-keys"}},
+                                              {"secretRef": {"name": "task-env"}}]
+    assert middle["nodeSelector"] == {"pool": "big"}
+    assert middle["tolerations"][0]["key"] == "big"
+    assert middle["serviceAccountName"] == start["serviceAccountName"] == "headwater-tasks"
+    assert "nodeSelector" not in start

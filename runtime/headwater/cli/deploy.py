@@ -385,6 +385,32 @@ def _parse_parameter_args(flow_cls: type, args: list[str]) -> dict[str, Any]:
     return given
 
 
+def step_pod(obj: "FlowContext") -> Callable:
+    """A step's container and pod fields on Kubernetes, exactly as ``--with kubernetes``
+    builds them (``@kubernetes`` over the profile, sizes combined with ``@resources``), run
+    as the deploying user."""
+    from ..compute.kubernetes import task_pod
+    from ..decorators.kubernetes import KubernetesDecorator
+
+    settings = obj.settings
+
+    def pod(node: Any, command: list[str]) -> tuple[dict, dict]:
+        deco = next((d for d in node.decorators if isinstance(d, KubernetesDecorator)),
+                    None) or KubernetesDecorator()
+        resolved = deco.resolve(settings, list(node.decorators))
+        if not resolved["image"]:
+            raise ConfigurationError("no container image for the flow's tasks",
+                                     "set METAFLOW_KUBERNETES_CONTAINER_IMAGE (the image built "
+                                     "from infra/images/task.Dockerfile) or @kubernetes(image=)")
+        container, fields = task_pod(resolved, command, settings)
+        container.pop("name", None)  # Argo names a template's container itself
+        if not any(e["name"] == "METAFLOW_USER" for e in container["env"]):
+            container["env"].append({"name": "METAFLOW_USER", "value": settings.user})
+        return container, fields
+
+    return pod
+
+
 def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str],
                   max_workers: int | None, workflow_timeout: int | None,
                   upload: bool) -> list[dict]:
@@ -394,12 +420,6 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
     require_shared_mode(obj, "Argo Workflows")
     refuse_other_compute(graph, "Argo Workflows", "kubernetes", "kubernetes")
     settings = obj.settings
-    image = settings.get("METAFLOW_KUBERNETES_CONTAINER_IMAGE") or settings.get(
-        "METAFLOW_DEFAULT_CONTAINER_IMAGE")
-    if not image:
-        raise ConfigurationError("no container image for the flow's tasks",
-                                 "set METAFLOW_KUBERNETES_CONTAINER_IMAGE (the image built "
-                                 "from infra/images/task.Dockerfile)")
     schedule, timezone = flow_schedule(obj)
     if schedule:
         from ..deployers.schedules import argo_schedule
@@ -407,12 +427,12 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
         schedule = argo_schedule(schedule)
     options = ArgoOptions(
         namespace=_namespace(obj, k8s_namespace), name=k8s_name(deployment_name(obj)),
-        image=image, environment=task_environment(obj), tags=tags,
+        tags=tags,
         service_account=settings.get("METAFLOW_KUBERNETES_SERVICE_ACCOUNT"),
         max_workers=max_workers, workflow_timeout=workflow_timeout,
         schedule=schedule, timezone=timezone)
     compiler = ArgoCompiler(obj.flow_cls, graph, options,
-                            command=task_command(obj, graph, upload))
+                            command=task_command(obj, graph, upload), pod=step_pod(obj))
     objects = [compiler.workflow_template()]
     cron = compiler.cron_workflow()
     if cron:

@@ -115,7 +115,7 @@ def job_manifest(spec: "TaskSpec", package: "CodePackage", settings: "Settings",
                  ttl_seconds: int = 600) -> dict[str, Any]:
     """The Job (as the API's JSON) that runs attempt ``spec``. ``resolved`` is
     ``KubernetesDecorator.resolve``'s result."""
-    from .container import container_command, container_environment
+    from .container import container_command
 
     name = job_name(spec)
     labels = {**{str(k): _label(v) for k, v in resolved["labels"].items()},
@@ -132,6 +132,30 @@ def job_manifest(spec: "TaskSpec", package: "CodePackage", settings: "Settings",
                        f"{spec.flow_name}/{spec.run_id}/{spec.step_name}/{spec.task_id}",
                    f"{LABEL_PREFIX}/user": spec.user,
                    f"{LABEL_PREFIX}/code-package-sha": package.sha}
+    container, pod_fields = task_pod(resolved, container_command(package, spec, with_specs,
+                                                                 config_files), settings)
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container],
+                                **pod_fields}
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 0,  # retries are the scheduler's (@retry), one Job per attempt
+        "ttlSecondsAfterFinished": ttl_seconds,
+        "template": {"metadata": {"labels": labels, "annotations": annotations},
+                     "spec": pod_spec}}
+    if timeout:
+        job_spec["activeDeadlineSeconds"] = int(math.ceil(timeout))
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": resolved["namespace"], "labels": labels,
+                         "annotations": annotations},
+            "spec": job_spec}
+
+
+def task_pod(resolved: dict[str, Any], command: list[str], settings: "Settings"
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task's container and the pod-level fields (service account, node selector,
+    tolerations, volumes) for ``@kubernetes``' resolved settings: what a Job's pod and an
+    Argo Workflows step template both hold."""
+    from .container import container_environment
+
     env = [{"name": k, "value": v} for k, v in sorted(container_environment(settings).items())]
     env.append({"name": "METAFLOW_KUBERNETES_POD_NAME",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
@@ -159,7 +183,7 @@ def job_manifest(spec: "TaskSpec", package: "CodePackage", settings: "Settings",
         mounts.append({"name": f"pvc-{i}", "mountPath": path})
     container: dict[str, Any] = {
         "name": CONTAINER_NAME, "image": resolved["image"],
-        "command": container_command(package, spec, with_specs, config_files),
+        "command": command,
         "env": env, "resources": {"requests": requests, "limits": limits},
         # The last log lines become the termination message when the container fails.
         "terminationMessagePolicy": "FallbackToLogsOnError"}
@@ -169,26 +193,16 @@ def job_manifest(spec: "TaskSpec", package: "CodePackage", settings: "Settings",
         container["imagePullPolicy"] = resolved["image_pull_policy"]
     if mounts:
         container["volumeMounts"] = mounts
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    pod: dict[str, Any] = {}
     if resolved["service_account"]:
-        pod_spec["serviceAccountName"] = resolved["service_account"]
+        pod["serviceAccountName"] = resolved["service_account"]
     if resolved["node_selector"]:
-        pod_spec["nodeSelector"] = dict(resolved["node_selector"])
+        pod["nodeSelector"] = dict(resolved["node_selector"])
     if resolved["tolerations"]:
-        pod_spec["tolerations"] = resolved["tolerations"]
+        pod["tolerations"] = resolved["tolerations"]
     if volumes:
-        pod_spec["volumes"] = volumes
-    job_spec: dict[str, Any] = {
-        "backoffLimit": 0,  # retries are the scheduler's (@retry), one Job per attempt
-        "ttlSecondsAfterFinished": ttl_seconds,
-        "template": {"metadata": {"labels": labels, "annotations": annotations},
-                     "spec": pod_spec}}
-    if timeout:
-        job_spec["activeDeadlineSeconds"] = int(math.ceil(timeout))
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": resolved["namespace"], "labels": labels,
-                         "annotations": annotations},
-            "spec": job_spec}
+        pod["volumes"] = volumes
+    return container, pod
 
 
 def _quantity(cpu: float) -> str:

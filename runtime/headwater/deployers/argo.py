@@ -4,7 +4,8 @@
 Shape of what is generated:
 
 - one container template per step, running the deployed task entry point
-  (``deployed_step.py``) with the step's name and its foreach path;
+  (``deployed_step.py``) with the step's name and its foreach path, in the container and pod
+  settings ``@kubernetes`` and the profile give it (the same as ``--with kubernetes``);
 - one DAG template for the top level (``main``) and one per foreach (``each-<step>``): the
   foreach step's pod writes its item indices, and a task of the outer DAG fans out over them
   with ``withParam`` into the body's DAG, passing the foreach path down. Nothing in a template
@@ -53,8 +54,6 @@ class ArgoOptions:
 
     namespace: str
     name: str  # the WorkflowTemplate's name
-    image: str
-    environment: dict[str, str]
     tags: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     service_account: str | None = None
@@ -66,17 +65,19 @@ class ArgoOptions:
 
 # Builds the container command for a step: (flow arguments) -> argv inside the image.
 CommandBuilder = Callable[[list[str]], list[str]]
+# A step's container and pod-level fields (service account, node selector, tolerations,
+# volumes) for its command: what @kubernetes and the profile say (compute/kubernetes.py).
+PodBuilder = Callable[["StepNode", list[str]], "tuple[dict[str, Any], dict[str, Any]]"]
 
 
 class ArgoCompiler:
     """Turns one analysed flow into Argo objects (plain dicts, ready for the API)."""
 
     def __init__(self, flow_cls: type, graph: "FlowGraph", options: ArgoOptions,
-                 command: CommandBuilder,
-                 container_overrides: Callable[["StepNode"], dict[str, Any]] | None = None):
+                 command: CommandBuilder, pod: PodBuilder):
         self.flow_cls, self.graph, self.options = flow_cls, graph, options
         self.command = command
-        self.container_overrides = container_overrides or (lambda node: {})
+        self.pod = pod
         self.task_names = self._unique_names()
 
     # --- names ---------------------------------------------------------------------------
@@ -285,13 +286,7 @@ class ArgoCompiler:
 
             for param in flow_parameters(self.flow_cls).values():
                 args += [f"--{param.option_name}", f"{{{{workflow.parameters.{param.name}}}}}"]
-        container: dict[str, Any] = {
-            "image": self.options.image,
-            "command": self.command(args),
-            "env": [{"name": k, "value": v} for k, v in sorted(self.options.environment.items())],
-            "resources": _resources(node),
-        }
-        container.update(self.container_overrides(node))
+        container, pod_fields = self.pod(node, self.command(args))
         template: dict[str, Any] = {
             "name": f"step-{self.task_names[node.name]}",
             "inputs": {"parameters": [{"name": "path"}]},
@@ -303,6 +298,7 @@ class ArgoCompiler:
             "metadata": {"labels": {**self._labels(),
                                     f"{LABEL_PREFIX}/step": self.task_names[node.name]}},
             "container": container,
+            **pod_fields,
         }
         if retries:
             strategy: dict[str, Any] = {"limit": str(retries), "retryPolicy": "Always"}
@@ -312,22 +308,6 @@ class ArgoCompiler:
         if limits:
             template["activeDeadlineSeconds"] = int(min(limits))
         return template
-
-
-def _resources(node: "StepNode") -> dict[str, Any]:
-    """Requests from ``@resources`` (cpu cores, memory MB); limits equal to the requests
-    for memory so a pod that outgrows it is OOMKilled, not the node."""
-    from ..decorators.resources import ResourcesDecorator
-
-    req: dict[str, Any] = {"cpu": 1, "memory": 4096}
-    for deco in node.decorators:
-        if isinstance(deco, ResourcesDecorator):
-            req.update(deco.requests())
-    requests = {"cpu": str(req["cpu"]), "memory": f"{int(float(req['memory']))}M"}
-    limits: dict[str, str] = {"memory": requests["memory"]}
-    if req.get("gpu"):
-        limits["nvidia.com/gpu"] = str(int(float(req["gpu"])))
-    return {"requests": requests, "limits": limits}
 
 
 def _parameter_text(value: Any) -> str:
