@@ -184,8 +184,10 @@ class Scheduler:
                 timeout = min(timeout, max(0.0, run.deadline - now))
         # One backend busy: block on it. Several: a short wait on the first (local, which has
         # the most events), then collect what the others have without waiting.
-        active = sorted((b for b in self.backends.values() if b.running),
-                        key=lambda b: b.name != LOCAL)
+        # Busy means "has attempts the scheduler has not seen end", not the backend's own
+        # count: an attempt that already ended is still waiting in the backend's events.
+        busy = {id(run.backend): run.backend for run in self.running.values()}
+        active = sorted(busy.values(), key=lambda b: b.name != LOCAL)
         events = []
         if not active:
             time.sleep(timeout)  # nothing runs: a retry's delay
