@@ -306,6 +306,25 @@ def download_package(backend: "StorageBackend", key: str, sha: str, dest: str) -
                                  "it again")
     os.makedirs(dest, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(dest, filter="data")
+        _extract(tar, dest)
     with open(os.path.join(dest, MANIFEST_NAME), encoding="utf-8") as f:
         return json.load(f)
+
+
+def _extract(tar: tarfile.TarFile, dest: str) -> None:
+    """Unpack regular files and folders only, inside ``dest``: tarfile's "data" filter where
+    this Python has it (3.11.4+, 3.10.12+), the same rules by hand where it does not."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = os.path.realpath(dest)
+    for member in tar.getmembers():
+        target = os.path.realpath(os.path.join(root, member.name))
+        if not (member.isfile() or member.isdir()) or os.path.isabs(member.name) or \
+                os.path.commonpath([root, target]) != root:
+            raise HeadwaterException(f"the code package holds {member.name!r}, which is not a "
+                                     f"plain file inside the package",
+                                     "rerun the flow so the package is built again")
+        member.mode = (member.mode or 0o644) & 0o755
+        tar.extract(member, root)
+

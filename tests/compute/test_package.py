@@ -140,3 +140,31 @@ def test_upload_once_and_unpack_from_azurite(tmp_path, azurite):
     backend.put_bytes(first.key, b"damaged")
     with pytest.raises(Exception, match="expected"):
         download_package(backend, first.key, first.sha, str(tmp_path / "out2"))
+
+
+def test_unpacking_without_tarfiles_data_filter(tmp_path, monkeypatch):
+    """On a Python whose tarfile has no "data" filter (before 3.11.4 / 3.10.12, e.g.
+    Debian 12's 3.11.2) the package unpacks by the same rules: plain files only, inside the
+    folder; a member escaping it is refused in one line."""
+    import io
+    import tarfile
+
+    from headwater.exceptions import HeadwaterException
+    from headwater.package import _extract
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def archive(name: str) -> tarfile.TarFile:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"ok"))
+        buffer.seek(0)
+        return tarfile.open(fileobj=buffer, mode="r:gz")
+
+    _extract(archive("pkg/flow.py"), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "pkg" / "flow.py").read_bytes() == b"ok"
+    with pytest.raises(HeadwaterException, match="not a plain file inside the package"):
+        _extract(archive("../escape.py"), str(tmp_path / "out"))
+    assert not (tmp_path / "escape.py").exists()

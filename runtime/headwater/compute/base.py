@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import queue
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
@@ -86,6 +87,20 @@ class ComputeContext:
         from ..attempt import read_result
 
         return read_result(self.env, spec)
+
+
+def drain(events: "queue.Queue[ComputeEvent]", timeout: float) -> list[ComputeEvent]:
+    """Everything in ``events``, waiting up to ``timeout`` seconds for the first: ``wait``
+    for a backend whose watcher thread puts its events on a queue."""
+    try:
+        found = [events.get(timeout=max(0.0, timeout))]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            found.append(events.get_nowait())
+        except queue.Empty:
+            return found
 
 
 class Compute(abc.ABC):

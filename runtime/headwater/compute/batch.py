@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .base import Compute, ComputeContext, ComputeEvent, Stream, TaskExited, TaskKey, \
-    TaskOutput, task_key
+    TaskOutput, drain, task_key
 from .errors import (BatchQueueUnknown, IamRoleNotAssumable, RemoteComputeError,
                      require_remote_storage)
 
@@ -236,15 +236,7 @@ class BatchCompute(Compute):
             self._poller.start()
 
     def wait(self, timeout: float) -> list[ComputeEvent]:
-        try:
-            events = [self.events.get(timeout=max(0.0, timeout))]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self.events.get_nowait())
-            except queue.Empty:
-                return events
+        return drain(self.events, timeout)
 
     def kill(self, key: TaskKey, reason: str) -> None:
         with self.lock:
