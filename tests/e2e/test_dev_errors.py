@@ -117,6 +117,9 @@ def test_the_secret_value_itself_in_a_profile_is_still_ignored(tmp_path, capsys)
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=(
+    "racy: in one CI run `dev up` exited 0 after the Ctrl-C sent once Postgres was recorded "
+    "(the rest had started, or the interrupt was not acted on); open in issue 11"))
 def test_ctrl_c_during_up_leaves_nothing_running(tmp_path):
     import shutil
     import signal

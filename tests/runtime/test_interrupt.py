@@ -9,11 +9,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from headwater import Flow
 
 FLOWS = Path(__file__).parent / "flows"
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "flaky in full parallel suite runs since the engine refactor: now and then the run has "
+    "not exited 30 s after Ctrl-C (passes alone and under artificial load); open in issue 9"))
 def test_ctrl_c_stops_tasks_and_run_is_resumable(tmp_path):
     marker = tmp_path / "fixed"
     proc = subprocess.Popen([sys.executable, str(FLOWS / "faults_flow.py"), "run", "--fail",
