@@ -7,8 +7,8 @@ outlive ``headwater dev up``. Only its binaries are, run as a plain supervised p
 
 Postgres refuses to run as root. As root the server runs as the OS user ``pgserver`` (made
 with ``useradd`` if missing, as the ``pgserver`` wheel itself does), which owns the data
-folder; the folders above it get the "others may traverse" bit (``o+x``) so that user can
-reach it.
+folder; the folders above it and above pgserver's binaries get the "others may traverse"
+bit (``o+x``) so that user can reach them.
 """
 
 from __future__ import annotations
@@ -60,13 +60,20 @@ def _os_user() -> str | None:
     return OS_USER_AS_ROOT
 
 
-def _hand_over(data: Path, user: str) -> None:
-    """Let ``user`` own ``data`` and traverse the folders above it."""
-    entry = pwd.getpwnam(user)
-    for folder in [*data.parents]:
+def _traversable(path: Path) -> None:
+    """Give the folders above ``path`` the "others may traverse" bit (not read)."""
+    for folder in [*path.parents]:
         mode = folder.stat().st_mode
         if not mode & stat.S_IXOTH:
             folder.chmod(mode | stat.S_IXOTH)
+
+
+def _hand_over(data: Path, user: str) -> None:
+    """Let ``user`` own ``data`` and reach it and the server's binaries (which may sit in a
+    venv under root's home, e.g. CI's)."""
+    entry = pwd.getpwnam(user)
+    _traversable(data)
+    _traversable(binaries())
     for root, dirs, files in os.walk(data):
         for name in [*dirs, *files]:
             os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
