@@ -64,11 +64,14 @@ def _world(make_database, start_service, base: Path, api_keys: tuple[str, ...] =
 
 @pytest.fixture(scope="module")
 def world(make_database, start_service, tmp_path_factory) -> World:
-    """Runs of FanoutFlow: one that succeeded (tag ``smoke``), one whose item 1 failed."""
+    """Runs of FanoutFlow: one that succeeded (tag ``smoke``), one whose last item failed.
+
+    The failed run has one worker, so items 0-2 succeed before item 3 fails: with several,
+    the scheduler's kill after the failure could stop its siblings before any had finished."""
     w = _world(make_database, start_service, tmp_path_factory.mktemp("ui"))
     w.run("fanout_flow.py", "--width", "3", "--tag", "smoke")
     w.runs["ok"] = w.latest_run("FanoutFlow")
-    w.run("fanout_flow.py", "--width", "4", "--fail-on", "1", check=False)
+    w.run("fanout_flow.py", "--width", "4", "--fail-on", "3", "--max-workers", "1", check=False)
     w.runs["failed"] = w.latest_run("FanoutFlow")
     return w
 
