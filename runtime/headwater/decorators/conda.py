@@ -1,7 +1,9 @@
 """``@conda`` and ``@conda_base``: run a step in an environment of conda packages.
 
-Same semantics as ``@pypi`` (resolved once, snapshotted, built once per lock), resolved and
-built with ``micromamba`` or ``conda``; see ``headwater.environments.conda``.
+``@conda(libraries={'six': '1.16.0'}, channels=['conda-forge'], python='3.11')``. Same
+semantics as ``@pypi`` (resolved once, snapshotted, built once per lock), resolved and
+built with ``micromamba``, ``conda`` or py-rattler; see ``headwater.environments.conda``.
+``channels`` default to ``HEADWATER_CONDA_CHANNELS`` (else ``conda-forge``).
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
     $HEADWATER_ENV_CACHE (default ~/.cache/headwater/envs)/
         <lock hash>/bin/python     a virtual environment holding exactly the lock's wheels
         support/<digest>/          links to the running headwater and its own dependencies
+        conda-repodata/            the rattler backend's cache of conda channel indexes
 
 An environment is built in a temporary folder (``uv venv --relocatable``, then ``uv pip
 install --no-index --find-links WHEELS --require-hashes --no-deps``: only the lock's wheels,
-never the index) and renamed into place, so a failed or concurrent build never leaves a
+never the index; a conda lock is built by its conda backend from its package files alone)
+and renamed into place, so a failed or concurrent build never leaves a
 half-built environment under its hash.
 
 Headwater itself is not installed into the environment: its ``.pth`` file appends the
@@ -71,7 +73,8 @@ class EnvironmentCache:
 
     def ensure(self, lock: Lock, fill_wheels: Callable[[str], None]) -> tuple[str, bool]:
         """The environment's python, building it first if needed (``fill_wheels(dir)`` puts
-        the lock's wheels in ``dir``); returns ``(python, built_now)``."""
+        the lock's package files, wheels or conda archives, in ``dir``); returns
+        ``(python, built_now)``."""
         if self.is_built(lock):
             return self.python(lock), False
         os.makedirs(self.root, exist_ok=True)
@@ -92,11 +95,20 @@ class EnvironmentCache:
         return self.python(lock), True
 
     def _build(self, lock: Lock, venv: str, wheels: str) -> None:
+        if lock.spec.kind == "conda":
+            from .conda import backend_named
+
+            backend_named(lock.resolver, lock.spec).build(lock, wheels, venv)
+        else:
+            self._install_wheels(lock, venv, wheels)
+        site = _site_packages(venv)
+        with open(os.path.join(site, "_headwater_support.pth"), "w") as f:
+            f.write(_PTH)
+        open(os.path.join(venv, _READY), "w").close()
+
+    def _install_wheels(self, lock: Lock, venv: str, wheels: str) -> None:
         uv = uv_binary()
-        _run([uv, "venv", "--quiet", "--relocatable", "--python",
-              find_interpreter(lock.spec.python), venv],
-             f"creating the environment {lock.lock_hash} failed",
-             "delete the environment cache folder and run again")
+        create_venv(find_interpreter(lock.spec.python), venv, lock.lock_hash)
         requirements = os.path.join(wheels, "lock.txt")
         with open(requirements, "w") as f:
             f.write(lock.requirements_text())
@@ -105,10 +117,6 @@ class EnvironmentCache:
               "-r", requirements],
              f"installing environment {lock.lock_hash} from its wheels failed",
              "delete the environment's snapshot (environments/ in the datastore) and run again")
-        site = _site_packages(venv)
-        with open(os.path.join(site, "_headwater_support.pth"), "w") as f:
-            f.write(_PTH)
-        open(os.path.join(venv, _READY), "w").close()
 
     def support_path(self, datastore_type: str = "local") -> str:
         """A folder linking the running headwater and the installed distributions it needs
@@ -128,6 +136,14 @@ class EnvironmentCache:
         except OSError:
             shutil.rmtree(work, ignore_errors=True)
         return target
+
+
+def create_venv(interpreter: str, venv: str, lock_hash: str) -> None:
+    """A relocatable virtual environment of ``interpreter`` at ``venv`` (what a lock's
+    packages are installed into)."""
+    _run([uv_binary(), "venv", "--quiet", "--relocatable", "--python", interpreter, venv],
+         f"creating the environment {lock_hash} failed",
+         "delete the environment cache folder and run again")
 
 
 def find_interpreter(version: str) -> str:

@@ -26,32 +26,40 @@ def _check(name: str, where: str, attributes: dict[str, Any], field: str) -> Non
     if python is not None and not isinstance(python, str):
         raise DecoratorError(f"@{name}(python=...) on {where} takes a version string",
                              f"e.g. @{name}(python='3.11')")
+    channels = attributes.get("channels", [])
+    if isinstance(channels, str) or not isinstance(channels, (list, tuple)) or not all(
+            isinstance(c, str) and c.strip() for c in channels):
+        raise DecoratorError(f"@{name}(channels=...) on {where} takes a list of channel names "
+                             f"or URLs", f"e.g. @{name}(channels=['conda-forge'])")
 
 
-class StepEnvironmentDecorator(StepDecorator):
-    """A step decorator that asks for an environment of ``kind`` packages."""
+class _Declares:
+    """What step and flow environment decorators share: the packages and channels read."""
 
     kind: str = ""
     packages_field = "packages"
+    attributes: dict[str, Any]
+
+    def packages(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.attributes[self.packages_field].items()}
+
+    def channels(self) -> tuple[str, ...]:
+        """Conda channels, in priority order (none for PyPI)."""
+        return tuple(c.strip() for c in self.attributes.get("channels", ()))
+
+
+class StepEnvironmentDecorator(_Declares, StepDecorator):
+    """A step decorator that asks for an environment of ``kind`` packages."""
 
     def step_init(self, flow_cls, graph, step_name):
         _check(self.name, f"step {step_name!r}", self.attributes, self.packages_field)
 
-    def packages(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.attributes[self.packages_field].items()}
 
-
-class FlowEnvironmentDecorator(FlowDecorator):
+class FlowEnvironmentDecorator(_Declares, FlowDecorator):
     """A flow decorator giving every step of the flow base packages of ``kind``."""
-
-    kind: str = ""
-    packages_field = "packages"
 
     def flow_init(self, flow_cls, graph):
         _check(self.name, f"flow {flow_cls.__name__}", self.attributes, self.packages_field)
-
-    def packages(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.attributes[self.packages_field].items()}
 
 
 def step_spec(flow_cls: type, graph: "FlowGraph", step_name: str) -> EnvironmentSpec | None:
@@ -68,7 +76,10 @@ def step_spec(flow_cls: type, graph: "FlowGraph", step_name: str) -> Environment
                              f"environments", "use either @pypi/@pypi_base or @conda/@conda_base")
     packages: dict[str, str] = {}
     python = None
+    channels: list[str] = []
     for deco in bases + steps:
         packages.update(deco.packages())
         python = deco.attributes["python"] or python
-    return EnvironmentSpec.build(kinds.pop(), python, packages)
+    for deco in steps + bases:  # the step's own channels come first
+        channels += [c for c in deco.channels() if c not in channels]
+    return EnvironmentSpec.build(kinds.pop(), python, packages, tuple(channels))

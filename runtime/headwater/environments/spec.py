@@ -34,22 +34,30 @@ def _digest(obj) -> str:
 class EnvironmentSpec:
     """A step's request: ``kind`` (``pypi`` or ``conda``), the Python version and the
     packages (normalized name -> version specifier; ``build`` turns a bare version into
-    ``==``)."""
+    ``==``), and for conda the channels the step named (none: the configured default)."""
 
     kind: str
     python: str
     packages: tuple[tuple[str, str], ...]
     platform: str = field(default_factory=current_platform)
+    channels: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, kind: str, python: str | None, packages: dict[str, str]) -> "EnvironmentSpec":
-        normal = {_normal_name(k): _specifier(str(v).strip()) for k, v in packages.items()}
-        return cls(kind, str(python or current_python()), tuple(sorted(normal.items())))
+    def build(cls, kind: str, python: str | None, packages: dict[str, str],
+              channels: tuple[str, ...] = ()) -> "EnvironmentSpec":
+        # conda names keep their underscores (typing_extensions is not typing-extensions there)
+        name = _normal_name if kind == "pypi" else (lambda n: str(n).strip().lower())
+        normal = {name(k): _specifier(str(v).strip()) for k, v in packages.items()}
+        return cls(kind, str(python or current_python()), tuple(sorted(normal.items())),
+                   channels=tuple(channels))
 
     @property
     def key(self) -> str:
-        return _digest({"kind": self.kind, "python": self.python, "platform": self.platform,
-                        "packages": self.packages})[:24]
+        fields = {"kind": self.kind, "python": self.python, "platform": self.platform,
+                  "packages": self.packages}
+        if self.channels:  # absent otherwise, so specs without channels keep their keys
+            fields["channels"] = self.channels
+        return _digest(fields)[:24]
 
     def requirements(self) -> list[str]:
         """``six==1.16.0``, ``idna>=3``: one requirement line per package."""
@@ -57,16 +65,20 @@ class EnvironmentSpec:
 
     def describe(self) -> str:
         pins = ", ".join(self.requirements()) or "no packages"
-        return f"python {self.python}: {pins}"
+        where = f" from {', '.join(self.channels)}" if self.channels else ""
+        return f"python {self.python}: {pins}{where}"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "python": self.python, "platform": self.platform,
+        data = {"kind": self.kind, "python": self.python, "platform": self.platform,
                 "packages": dict(self.packages)}
+        if self.channels:
+            data["channels"] = list(self.channels)
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "EnvironmentSpec":
         return cls(data["kind"], data["python"], tuple(sorted(data["packages"].items())),
-                   data["platform"])
+                   data["platform"], tuple(data.get("channels", ())))
 
 
 def _normal_name(name: str) -> str:
@@ -83,16 +95,31 @@ def _specifier(version: str) -> str:
 
 @dataclass(frozen=True)
 class LockedPackage:
-    """One exact pin: the version and the sha256 of the wheel installed."""
+    """One exact pin: the version and the sha256 of the file installed (a wheel, or a
+    conda package with its ``build`` string and the ``url`` it was fetched from)."""
 
     name: str
     version: str
     filename: str
     sha256: str
+    build: str = ""
+    url: str = ""
+
+    def identity(self) -> dict:
+        """What makes two pins the same (where a file was fetched from does not)."""
+        data = {"name": self.name, "version": self.version, "filename": self.filename,
+                "sha256": self.sha256}
+        if self.build:
+            data["build"] = self.build
+        return data
 
     def to_json(self) -> dict:
-        return {"name": self.name, "version": self.version, "filename": self.filename,
-                "sha256": self.sha256}
+        return {**self.identity(), **({"url": self.url} if self.url else {})}
+
+    def pin(self) -> str:
+        """``six==1.16.0`` (PyPI) or ``six=1.16.0=pyhd8ed1ab_0`` (conda's exact build)."""
+        return f"{self.name}={self.version}={self.build}" if self.build else \
+            f"{self.name}=={self.version}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +134,7 @@ class Lock:
     def lock_hash(self) -> str:
         return _digest({"kind": self.spec.kind, "python": self.spec.python,
                         "platform": self.spec.platform,
-                        "packages": [p.to_json() for p in self.packages]})[:24]
+                        "packages": [p.identity() for p in self.packages]})[:24]
 
     def requirements_text(self) -> str:
         """The lock as a ``--require-hashes`` requirements file."""
@@ -124,5 +151,5 @@ class Lock:
                    tuple(LockedPackage(**p) for p in data["packages"]), data["resolver"])
 
     def describe(self) -> list[str]:
-        return [f"{p.name}=={p.version}  {p.filename}  sha256:{p.sha256}"
+        return [f"{p.pin()}  {p.filename}  sha256:{p.sha256}" + (f"  {p.url}" if p.url else "")
                 for p in self.packages]

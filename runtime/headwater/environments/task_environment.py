@@ -73,10 +73,6 @@ def ensure_environment(spec: EnvironmentSpec, store: SnapshotStore, cache: Envir
                        offline: bool = False) -> tuple[Lock, str]:
     """The lock and built python of ``spec``: from the snapshot if there is one, else by
     resolving (never when ``offline``)."""
-    if spec.kind == "conda":
-        from .conda import conda_backend
-
-        conda_backend(spec)  # raises, with the way to @pypi, where no conda tool exists
     resolved_dir = tempfile.mkdtemp(prefix="hw-wheels-")
     try:
         lock = store.lock_for(spec)
@@ -106,15 +102,21 @@ def ensure_environment(spec: EnvironmentSpec, store: SnapshotStore, cache: Envir
 
 
 def _resolve(spec: EnvironmentSpec, store: SnapshotStore, say: Callable[[str], None],
-             steps: str, wheel_dir: str) -> Lock:
-    from .resolver import RESOLVER, resolve
+             steps: str, package_dir: str) -> Lock:
+    if spec.kind == "conda":
+        from .conda import find_backend
+
+        backend = find_backend(spec)  # or one line saying none exists (and how to @pypi)
+        name, resolve = backend.name, backend.resolve
+    else:
+        from .resolver import RESOLVER as name, resolve
 
     started = time.monotonic()
-    say(f"Resolving environment for step(s) {steps}: {spec.describe()} ({RESOLVER})")
-    lock = resolve(spec, wheel_dir)
-    new = store.save(lock, wheel_dir)
+    say(f"Resolving environment for step(s) {steps}: {spec.describe()} ({name})")
+    lock = resolve(spec, package_dir)
+    new = store.save(lock, package_dir)
     say(f"Resolved environment {lock.lock_hash} in {time.monotonic() - started:.1f} s: "
-        f"{len(lock.packages)} package(s), {new} new wheel(s) stored in the snapshot")
+        f"{len(lock.packages)} package(s), {new} new package file(s) stored in the snapshot")
     return lock
 
 
