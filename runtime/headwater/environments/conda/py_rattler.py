@@ -14,7 +14,6 @@ libpython are not guaranteed to load (pure-Python and self-contained builds do).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import platform as host_platform
 import re
@@ -49,7 +48,11 @@ class RattlerBackend(CondaBackend):
 
     @classmethod
     def available(cls) -> bool:
-        return importlib.util.find_spec("rattler") is not None
+        try:
+            import rattler  # noqa: F401  (a broken install counts as absent)
+        except ImportError:
+            return False
+        return True
 
     def resolve(self, spec: EnvironmentSpec, package_dir: str) -> Lock:
         if any(name == "python" for name, _ in spec.packages):
