@@ -1,6 +1,6 @@
 """Environment set-up benchmark: a step with 5 small packages, cold and warm.
 
-    python bench/environments_bench.py [--repeat 3]
+    python bench/environments_bench.py [--repeat 3] [--conda]
 
 Cases, each in fresh temporary folders (datastore, environment cache):
 - headwater cold       no snapshot, no built environment: resolve with uv (index), download
@@ -11,6 +11,11 @@ Cases, each in fresh temporary folders (datastore, environment cache):
 - uv pip install       the same lock installed by hand: ``uv venv`` + ``uv pip install
                        --require-hashes -r lock.txt`` from the index (uv's own cache warm
                        after the first repeat), the baseline a user would otherwise script.
+
+With ``--conda``, the same three cases for ``@conda`` with the rattler backend (5 tiny
+``noarch: python`` packages in a local ``file://`` channel built like the tests' one, since no
+conda channel is reachable here): cold (solve, copy from the channel, snapshot, build),
+from the snapshot, warm.
 
 Metaflow 2.19's ``@pypi`` is the comparison the issue asks for, but Metaflow's pypi
 environment creates its base Python with micromamba, which is not installed here: the script
@@ -30,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"six": "1.16.0", "idna": "3.7", "packaging": "24.1", "attrs": "23.2.0",
             "typing-extensions": "4.12.2"}
 
@@ -43,6 +49,7 @@ def _timed(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--conda", action="store_true", help="also @conda (rattler backend)")
     args = parser.parse_args()
 
     from headwater.datastore.local import LocalBackend
@@ -102,6 +109,47 @@ def main() -> None:
         f"micromamba/conda found at {mamba}; not measured by this script" if mamba else
         "not measured: its pypi environment needs micromamba, which is not installed here "
         "(the uv baseline above stands in)"))
+    if args.conda:
+        conda_cases(args.repeat)
+
+
+def conda_cases(repeat: int) -> None:
+    """Cold, from the snapshot and warm @conda set-up against a local channel."""
+    sys.path.insert(0, str(ROOT))
+    from headwater.datastore.local import LocalBackend
+    from headwater.environments.cache import EnvironmentCache
+    from headwater.environments.snapshot import SnapshotStore
+    from headwater.environments.spec import EnvironmentSpec
+    from headwater.environments.task_environment import ensure_environment
+    from tests.environments.conda_channel import index_channel, write_package
+
+    quiet = lambda line: None  # noqa: E731
+    names = [f"tinypkg{i}" for i in range(5)]
+    times: dict[str, list[float]] = {k: [] for k in ("conda cold", "conda snapshot",
+                                                     "conda warm")}
+    for _ in range(repeat):
+        work = Path(tempfile.mkdtemp(prefix="hw-conda-bench-"))
+        try:
+            channel = work / "channel"
+            for name in names:
+                write_package(channel, name, "1.0")
+            index_channel(channel)
+            spec = EnvironmentSpec.build("conda", None, {n: "1.0" for n in names},
+                                         (channel.as_uri(),))
+            store = SnapshotStore(LocalBackend(str(work / "ds")))
+            for case, cache, offline in (("conda cold", "cache-a", False),
+                                         ("conda snapshot", "cache-b", True),
+                                         ("conda warm", "cache-b", True)):
+                os.environ["HEADWATER_ENV_CACHE"] = str(work / cache)
+                times[case].append(_timed(lambda: ensure_environment(
+                    spec, store, EnvironmentCache(), quiet, "start", offline=offline)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\n@conda set-up (rattler backend, 5 packages in a local channel), median of "
+          f"{repeat}:\n")
+    print(f"{'case':<22}{'median ms':>11}{'min ms':>9}")
+    for name, values in times.items():
+        print(f"{name:<22}{statistics.median(values) * 1000:>11.1f}{min(values) * 1000:>9.1f}")
 
 
 if __name__ == "__main__":
