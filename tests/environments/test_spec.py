@@ -144,3 +144,69 @@ def test_support_path_links_headwater_and_only_what_the_datastore_needs():
     assert "azure" in azure and "msal" in azure  # the SDK and its own requirements
     for unrelated in ("pandas", "numpy", "pytest", "pulumi", "six"):
         assert unrelated not in azure
+
+
+def test_conda_specs_keep_underscores_and_their_channels_are_part_of_the_key():
+    plain = EnvironmentSpec.build("pypi", "3.11", {"six": "1.16.0"})
+    # a spec without channels hashes as before channels existed (stored snapshots stay valid)
+    assert plain.key == EnvironmentSpec("pypi", "3.11", plain.packages, plain.platform).key
+    conda = EnvironmentSpec.build("conda", "3.11", {"Typing_Extensions": "4.12.2"})
+    assert conda.packages == (("typing_extensions", "==4.12.2"),)
+    forge = EnvironmentSpec.build("conda", "3.11", {"six": "1.16.0"}, ("conda-forge",))
+    local = EnvironmentSpec.build("conda", "3.11", {"six": "1.16.0"}, ("file:///ch",))
+    assert forge.key != local.key
+    assert EnvironmentSpec.from_json(forge.to_json()) == forge
+    assert "from conda-forge" in forge.describe()
+
+
+def test_conda_lock_hash_follows_the_build_not_the_url():
+    spec = EnvironmentSpec.build("conda", "3.11", {"six": "1.16.0"})
+
+    def lock(build: str, url: str) -> Lock:
+        return Lock(spec, (LockedPackage("six", "1.16.0", f"six-1.16.0-{build}.conda", "a" * 64,
+                                         build=build, url=url),), "rattler")
+
+    one = lock("py_0", "https://a.example/noarch/six-1.16.0-py_0.conda")
+    assert one.lock_hash == lock("py_0", "file:///mirror/noarch/six-1.16.0-py_0.conda").lock_hash
+    assert one.lock_hash != lock("py_1", "https://a.example/x").lock_hash
+    assert Lock.from_json(one.to_json()) == one
+    assert one.describe()[0].startswith("six=1.16.0=py_0  six-1.16.0-py_0.conda  sha256:")
+
+
+def test_conda_step_channels_come_before_the_flow_base():
+    from headwater import FlowSpec, conda, conda_base, step
+    from headwater.environments.declared import step_spec
+    from headwater.graph import FlowGraph
+
+    @conda_base(libraries={"idna": "3.7"}, channels=["conda-forge"])
+    class Based(FlowSpec):
+        @conda(libraries={"six": "1.17.0"}, channels=["file:///mine", "conda-forge"])
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    graph = FlowGraph(Based)
+    assert step_spec(Based, graph, "start").channels == ("file:///mine", "conda-forge")
+    assert step_spec(Based, graph, "end").channels == ("conda-forge",)
+    assert step_spec(Based, graph, "end").kind == "conda"
+
+
+def test_conda_backends_are_found_through_the_registry(monkeypatch):
+    from headwater.environments.conda import backend_named, find_backend
+    from headwater.environments.conda.py_rattler import RattlerBackend
+    from headwater.environments.errors import ToolMissing
+    from headwater.exceptions import ConfigurationError
+
+    spec = EnvironmentSpec.build("conda", "3.11", {"six": "1.16.0"})
+    monkeypatch.delenv("HEADWATER_CONDA_BACKEND", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no micromamba, no conda
+    assert isinstance(find_backend(spec), RattlerBackend)
+    monkeypatch.setenv("HEADWATER_CONDA_BACKEND", "conda")
+    with pytest.raises(ToolMissing, match="the conda backend 'conda' is not installed here"):
+        find_backend(spec)
+    with pytest.raises(ConfigurationError, match="unknown conda backend 'mamba'"):
+        backend_named("mamba")

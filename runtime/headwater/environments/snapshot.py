@@ -1,11 +1,13 @@
 """The snapshot of environments in the datastore, shared by every flow that uses it.
 
     environments/specs/<spec key>.json     which lock a spec resolved to
-    environments/locks/<lock hash>.json    the lock (pins, wheel names, sha256s)
-    environments/wheels/<sha256>/<file>    each wheel, once, whatever lock uses it
+    environments/locks/<lock hash>.json    the lock (pins, file names, sha256s)
+    environments/wheels/<sha256>/<file>    each package file (a wheel, or a conda package:
+                                           the name predates @conda), once, whatever lock
+                                           uses it
 
 A later run, ``resume`` or a remote task finds the lock of its spec here and rebuilds the
-identical environment from these wheels without contacting the package index. Writes are
+identical environment from these files without contacting the package index or channel. Writes are
 content-addressed (``overwrite=False``), so concurrent runs and failures never damage what
 is stored; the spec record is written last, after the lock and every wheel.
 """
