@@ -1,6 +1,6 @@
-"""Set-up for the environment tests: a private environment cache, and ``uv`` behind a
-wrapper that logs each invocation, so a test can count resolutions (``uv pip compile``)
-instead of timing them. The real uv and the real PyPI index do the work."""
+"""Set-up for the environment tests: a private environment cache, ``uv`` behind a wrapper
+that logs each invocation, so a test can count resolutions (``uv pip compile``) instead of
+timing them (the real uv and the real PyPI index do the work), and a local conda channel."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
+
+from .conda_channel import index_channel, write_package
 
 DEAD_INDEX = "http://127.0.0.1:9/simple"
 
@@ -47,3 +49,18 @@ def dead_index(monkeypatch):
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     monkeypatch.setenv("UV_NO_CACHE", "1")
     return DEAD_INDEX
+
+
+@pytest.fixture
+def conda_channel(tmp_path, monkeypatch) -> Path:
+    """A local conda channel with flows/conda_pins_flow.py's packages (tinyver 1.0.0 and
+    2.0.0, tinydep 0.1 needing tinyver >=2 and python, tinyextra 0.3), made the default
+    channel of every @conda step without channels=."""
+    root = tmp_path / "channel"
+    for name, version, depends in [("tinyver", "1.0.0", ()), ("tinyver", "2.0.0", ()),
+                                   ("tinydep", "0.1", ("tinyver >=2", "python >=3.8")),
+                                   ("tinyextra", "0.3", ())]:
+        write_package(root, name, version, depends)
+    index_channel(root)
+    monkeypatch.setenv("HEADWATER_CONDA_CHANNELS", root.as_uri())
+    return root

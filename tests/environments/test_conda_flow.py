@@ -16,23 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conda_channel import index_channel, write_package
-
 FLOWS = Path(__file__).parent / "flows"
-
-
-@pytest.fixture
-def channel(tmp_path, monkeypatch) -> Path:
-    """tinyver 1.0.0 and 2.0.0, tinydep 0.1 (needs tinyver >=2 and python), tinyextra 0.3;
-    the default channel of every @conda step without channels=."""
-    root = tmp_path / "channel"
-    for name, version, depends in [("tinyver", "1.0.0", ()), ("tinyver", "2.0.0", ()),
-                                   ("tinydep", "0.1", ("tinyver >=2", "python >=3.8")),
-                                   ("tinyextra", "0.3", ())]:
-        write_package(root, name, version, depends)
-    index_channel(root)
-    monkeypatch.setenv("HEADWATER_CONDA_CHANNELS", root.as_uri())
-    return root
 
 
 @pytest.fixture
@@ -43,7 +27,7 @@ def conda_flow(tmp_path) -> Path:
 
 
 def test_steps_run_in_their_pinned_conda_environments_and_reruns_resolve_nothing(
-        conda_flow, channel, run_flow, env_cache, hw_env):
+        conda_flow, conda_channel, run_flow, env_cache, hw_env):
     from headwater import Flow
 
     first = run_flow(conda_flow, "run")
@@ -74,17 +58,17 @@ def test_steps_run_in_their_pinned_conda_environments_and_reruns_resolve_nothing
     assert "resolved by rattler" in shown
     assert "tinyver=2.0.0=py_0  tinyver-2.0.0-py_0.tar.bz2  sha256:" in shown
     assert "tinydep=0.1=py_0" in shown and "tinyextra=0.3=py_0" in shown
-    assert channel.as_uri() in shown  # where each package came from
+    assert conda_channel.as_uri() in shown  # where each package came from
 
 
 def test_resume_and_remote_task_rebuild_from_the_snapshot_without_the_channel(
-        conda_flow, channel, run_flow, tmp_path, monkeypatch, env_cache):
+        conda_flow, conda_channel, run_flow, tmp_path, monkeypatch, env_cache):
     from headwater import Flow
     from headwater.task import InputRef, TaskSpec
 
     run_flow(conda_flow, "run")
     origin = Flow("CondaPinsFlow").latest_run
-    shutil.rmtree(channel)
+    shutil.rmtree(conda_channel)
 
     # resume on a machine whose cache is empty, with the channel gone
     monkeypatch.setenv("HEADWATER_ENV_CACHE", str(tmp_path / "fresh-cache"))
