@@ -1,10 +1,10 @@
-"""@pypi (and @conda) steps on Kubernetes through the compute tests' API stand-in: each Job's container
-command runs as a local process with only the Job's environment and a fresh HOME (so an
-empty environment cache), with the package index pointed at a dead port. The environments
-were resolved and snapshotted to Azurite (or moto S3) first (what ``run`` does before any task), so each
-pod builds its step's environment from the snapshot alone and runs the task inside it.
-What this does not prove: a real image or kubelet (see tests/compute/kube_standin.py), or
-another platform than this machine's."""
+"""@pypi (and @conda) steps on Kubernetes through the compute tests' API stand-in: each
+Job's container command runs as a local process with only the Job's environment and a fresh
+HOME (so an empty environment cache), with the package index pointed at a dead port. The
+environments were resolved and snapshotted to Azurite (or moto S3) first (what ``run`` does
+before any task), so each pod builds its step's environment from the snapshot alone and
+runs the task inside it. What this does not prove: a real image or kubelet (see
+tests/compute/kube_standin.py), or another platform than this machine's."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """Putting tasks into their environments.
 
 ``prepare_environments`` runs once per run, before any task starts: it resolves each
-distinct spec that has no snapshot yet (one uv resolution per spec, whatever number of steps
-share it), snapshots lock and wheels in the datastore, and builds each lock's environment
-in the local cache. The local backend then starts a step's attempts with ``exec_step``: the
-forked task process replaces itself with the environment's python running the flow's
-hidden ``step`` command. That command calls ``enter_environment`` first, which, outside the
-environment (a remote container, a fresh machine), rebuilds it from the snapshot alone and
-re-executes itself inside it.
+distinct spec that has no snapshot yet (one resolution per spec, by uv or a conda backend,
+whatever number of steps share it), snapshots lock and package files in the datastore, and
+builds each lock's environment in the local cache. The local backend then starts a step's
+attempts with ``exec_step``: the forked task process replaces itself with the environment's
+python running the flow's hidden ``step`` command. That command calls ``enter_environment``
+first, which, outside the environment (a remote container, a fresh machine), rebuilds it
+from the snapshot alone and re-executes itself inside it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ...registry import lookup
+from ...registry import load, lookup
 from ..errors import ToolMissing
 from ..spec import EnvironmentSpec
 from .base import CondaBackend
@@ -43,11 +43,10 @@ def find_backend(spec: EnvironmentSpec) -> CondaBackend:
     configured = os.environ.get(BACKEND_VARIABLE, "").strip()
     if configured:
         return backend_named(configured, spec)
-    from ...registry import load
-
-    for name, target in BACKENDS.items():
-        if load(target).available():
-            return load(target)()
+    for target in BACKENDS.values():
+        cls = load(target)
+        if cls.available():
+            return cls()
     raise ToolMissing("@conda needs micromamba, conda or py-rattler, and none is installed "
                       "(PATH, HEADWATER_CONDA_EXE, headwater[conda])", _switch_hint(spec))
 

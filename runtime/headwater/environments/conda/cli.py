@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from ..errors import EnvironmentSetupError, IndexUnreachable, PackageNotFound
 from ..resolver import file_sha256
@@ -83,8 +84,7 @@ class Micromamba(CondaBackend):
         with open(explicit, "w") as f:
             f.write("@EXPLICIT\n")
             for p in lock.packages:
-                path = os.path.abspath(os.path.join(package_dir, p.filename))
-                f.write(f"{urllib.parse.urljoin('file:', urllib.request.pathname2url(path))}\n")
+                f.write(Path(package_dir, p.filename).resolve().as_uri() + "\n")
         done = subprocess.run([self._exe(), "create", "--yes", "--offline", "--prefix", prefix,
                                "--file", explicit], capture_output=True, text=True)
         if done.returncode != 0:
