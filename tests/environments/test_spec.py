@@ -169,6 +169,8 @@ def test_conda_lock_hash_follows_the_build_not_the_url():
     one = lock("py_0", "https://a.example/noarch/six-1.16.0-py_0.conda")
     assert one.lock_hash == lock("py_0", "file:///mirror/noarch/six-1.16.0-py_0.conda").lock_hash
     assert one.lock_hash != lock("py_1", "https://a.example/x").lock_hash
+    # the rattler backend layers onto an interpreter, micromamba does not: not one environment
+    assert Lock(spec, one.packages, "micromamba").lock_hash != one.lock_hash
     assert Lock.from_json(one.to_json()) == one
     assert one.describe()[0].startswith("six=1.16.0=py_0  six-1.16.0-py_0.conda  sha256:")
 

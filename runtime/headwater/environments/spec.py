@@ -132,9 +132,12 @@ class Lock:
 
     @property
     def lock_hash(self) -> str:
-        return _digest({"kind": self.spec.kind, "python": self.spec.python,
-                        "platform": self.spec.platform,
-                        "packages": [p.identity() for p in self.packages]})[:24]
+        fields = {"kind": self.spec.kind, "python": self.spec.python,
+                  "platform": self.spec.platform,
+                  "packages": [p.identity() for p in self.packages]}
+        if self.spec.kind == "conda":  # backends build the same packages differently
+            fields["resolver"] = self.resolver
+        return _digest(fields)[:24]
 
     def requirements_text(self) -> str:
         """The lock as a ``--require-hashes`` requirements file."""
