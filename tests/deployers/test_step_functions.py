@@ -32,11 +32,12 @@ SFN_ENV = {"METAFLOW_BATCH_JOB_QUEUE": "hw-queue", "METAFLOW_SFN_DYNAMO_DB_TABLE
            "METAFLOW_BATCH_CONTAINER_IMAGE": "registry.example/headwater-task:1"}
 
 
-def compile_sfn(path: Path, env: dict[str, str] | None = None, check: bool = True):
+def compile_sfn(path: Path, env: dict[str, str] | None = None, check: bool = True,
+                args: tuple[str, ...] = ()):
     full = dict(os.environ)
     full.update(env if env is not None else shared_env(**SFN_ENV))
-    proc = subprocess.run([sys.executable, str(path), "step-functions", "create", "--only-json"],
-                          env=full, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(path), "step-functions", "create", "--only-json",
+                           *args], env=full, capture_output=True, text=True, timeout=60)
     if not check:
         return proc
     assert proc.returncode == 0, proc.stderr
@@ -127,7 +128,9 @@ def test_deploy_refuses_what_production_cannot_run(env, message, flow_file):
 
 
 def _replace_tasks(machine: dict, flow: str, scenario: dict[str, dict]) -> None:
-    """Each Batch task becomes a putItem recording the task's key and what it would write."""
+    """Each Batch task becomes a putItem recording the task's key and what it would write
+    (a wide foreach: its items in S3, which the test puts there, so only the table's
+    ``items_in``). State names in a distributed Map's copy of a body end in ``@<foreach>``."""
     for name, state in machine["States"].items():
         if state["Type"] == "Map":
             _replace_tasks(state["ItemProcessor"], flow, scenario)
@@ -135,13 +138,16 @@ def _replace_tasks(machine: dict, flow: str, scenario: dict[str, dict]) -> None:
             for branch in state["Branches"]:
                 _replace_tasks(branch, flow, scenario)
         elif state.get("Resource", "").endswith("batch:submitJob.sync"):
-            outcome = scenario.get(name, {})
-            key = (f"States.Format('{{}}/{{}}/{name}{{}}', '{flow}', "
-                   f"States.Format('sfn-{{}}', $$.Execution.Name), $.path)")
+            step = name.split("@")[0]
+            outcome = scenario.get(step, {})
+            key = f"States.Format('{{}}/{{}}/{step}{{}}', '{flow}', $.run, $.path)"
+            wide = outcome.get("wide", False)
+            items = [] if wide else list(range(outcome.get("items", 0)))
             state["Resource"] = "arn:aws:states:::dynamodb:putItem"
             state["Parameters"] = {"TableName": "hw-state", "Item": {
                 "pathspec": {"S.$": key},
-                "foreach_items": {"L": [{"N": str(i)} for i in range(outcome.get("items", 0))]},
+                "foreach_items": {"L": [{"N": str(i)} for i in items]},
+                "items_in": {"S": "s3" if wide else "table"},
                 "next_step": {"S": outcome.get("next", "")}}}
             state.pop("TimeoutSeconds", None)
 
@@ -211,6 +217,84 @@ def test_control_flow_in_moto_interpreter(shape, flow, scenario, parameters, exp
     assert ran == {f"{flow}/sfn-exec1/{e}" for e in expected}
 
 
+def test_wide_foreach_compiles_to_a_distributed_map_beside_the_inline_one(flow_file, tmp_path):
+    sm = compile_sfn(flow_file("nested_foreach"))
+    validate(sm, tmp_path)
+    states = sm["States"]
+    assert states["start.mode"]["Choices"] == [{"Variable": "$.foreach.items_in",
+                                                "StringEquals": "s3",
+                                                "Next": "start.each-wide"}]
+    assert states["start.mode"]["Default"] == "start.each"
+    wide = states["start.each-wide"]
+    assert wide["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED",
+                                                        "ExecutionType": "STANDARD"}
+    assert wide["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert wide["ItemReader"]["Parameters"]["Bucket"] == "bucket"  # the S3 datastore's
+    assert wide["ItemReader"]["Parameters"]["Key.$"].startswith(
+        "States.Format('flows/sfn-foreach/{}/{}/start{}.json'")
+    body = wide["ItemProcessor"]["States"]
+    # the nested foreach inside the distributed body may go wide again; inside the inline
+    # Map it stays inline (its body is not copied there)
+    assert {"fan@start", "fan.mode@start", "fan.each-wide@start", "start.item-done@start"
+            } <= set(body)
+    assert "work@start@fan" in body["fan.each-wide@start"]["ItemProcessor"]["States"]
+    inline_body = states["start.each"]["ItemProcessor"]["States"]
+    assert "fan.mode" not in inline_body and inline_body["fan.items"]["Next"] == "fan.each"
+    # every item's output is {}: the collected output stays small for 10,000 items
+    assert body["start.item-done@start"] == {"Type": "Pass", "Result": {}, "End": True}
+    # the job learns the limit; 0 makes every foreach write its items to S3
+    command = states["start"]["Parameters"]["ContainerOverrides"]["Command.$"]
+    assert "'--inline-map-limit', '40'" in command
+    always = compile_sfn(flow_file("nested_foreach"), args=("--inline-map-limit", "0",
+                                                            "--max-workers", "7"))
+    assert "'--inline-map-limit', '0'" in always["States"]["start"]["Parameters"][
+        "ContainerOverrides"]["Command.$"]
+    assert always["States"]["start.each-wide"]["MaxConcurrency"] == 7
+
+
+def test_no_distributed_map_without_an_s3_datastore(flow_file):
+    env = shared_env(**SFN_ENV, METAFLOW_DEFAULT_DATASTORE="azure",
+                     METAFLOW_DATASTORE_SYSROOT_AZURE="flows/root",
+                     METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT="https://acct.blob.core.windows.net")
+    sm = compile_sfn(flow_file("wide_foreach"), env=env)
+    assert "start.each-wide" not in sm["States"] and sm["States"]["start.items"]["Next"] == \
+        "start.each"
+    assert "--inline-map-limit" not in json.dumps(sm)
+
+
+@pytest.mark.parametrize("shape,flow,scenario,expected", [
+    ("wide_foreach", "WideFlow", {"start": {"wide": 50}},
+     {"start", "join", "end"} | {f"work/{i}" for i in range(50)}),
+    ("nested_foreach", "NestedForeachFlow",
+     {"start": {"wide": 2}, "fan": {"items": 3}},
+     {"start", "outer_join", "end"} | {f"fan/{i}" for i in range(2)}
+     | {f"inner_join/{i}" for i in range(2)}
+     | {f"work/{i}/{j}" for i in range(2) for j in range(3)}),
+])
+def test_distributed_map_in_moto_interpreter(shape, flow, scenario, expected, flow_file,
+                                             moto_sfn):
+    """The wide path: the Choice takes the distributed Map, its ItemReader reads the items
+    object from moto's S3 (put here, as the foreach job would), and each item runs as a child
+    execution that carries the run id and foreach path in its input. Replaced: the Batch
+    tasks (putItem records, as above). Not proven: moto runs child executions in-process, so
+    nothing here checks AWS's Map Run quotas, IAM, or real concurrency."""
+    definition = compile_sfn(flow_file(shape))
+    replaced = copy.deepcopy(definition)
+    _replace_tasks(replaced, flow, scenario)
+    s3 = moto_sfn.client("s3")
+    try:
+        s3.create_bucket(Bucket="bucket")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for step, outcome in scenario.items():
+        if "wide" in outcome:
+            s3.put_object(Bucket="bucket",
+                          Key=f"flows/sfn-foreach/{flow}/sfn-exec1/{step}.json",
+                          Body=json.dumps(list(range(outcome["wide"]))).encode())
+    ran = run_in_moto(moto_sfn, replaced, {})
+    assert ran == {f"{flow}/sfn-exec1/{e}" for e in expected}
+
+
 # --- the real tasks, in the order the state machine dictates -------------------------------
 
 
@@ -232,11 +316,12 @@ def job_identity() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-def run_locally(path: Path, shared, execution: str, parameters: dict) -> AslLocalRunner:
-    definition = compile_sfn(path, env=dict(os.environ))
+def run_locally(path: Path, shared, execution: str, parameters: dict,
+                args: tuple[str, ...] = ()) -> AslLocalRunner:
+    definition = compile_sfn(path, env=dict(os.environ), args=args)
     upload_code_package(path)
     runner = AslLocalRunner(definition, execution, str(path.parent), job_identity(),
-                            shared.client("dynamodb"))
+                            shared.client("dynamodb"), shared.client("s3"))
     status = runner.run({"Parameters": parameters})
     assert status == "SUCCEEDED", getattr(runner, "last_stderr", "")
     return runner
@@ -248,6 +333,18 @@ def test_real_tasks_linear_with_parameters(shared, flow_file):
     run = Flow("LinearFlow")["sfn-lin1"]
     assert run.successful and run.data.value == 41
     assert "runtime:step-functions" in run.system_tags
+
+
+@pytest.mark.slow
+def test_real_tasks_wide_foreach_through_the_distributed_map(shared, flow_file):
+    """With a limit of 3, the 5-item foreach's job writes its items to the S3 datastore
+    and the run takes the distributed Map; the join reads all five."""
+    runner = run_locally(flow_file("wide_foreach"), shared, "wide1", {"width": "5"},
+                         args=("--inline-map-limit", "3"))
+    assert runner.maps == ["start.each-wide"]
+    run = Flow("WideFlow")["sfn-wide1"]
+    assert run.successful and run.data.total == 10
+    assert sorted(t.id for t in run["work"]) == [f"t-{i}" for i in range(5)]
 
 
 @pytest.mark.slow

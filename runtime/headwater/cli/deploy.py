@@ -97,6 +97,7 @@ def task_command(obj: "FlowContext", graph: Any, upload: bool) -> Callable[[list
 
 def add_deploy_commands(cli: click.Group) -> None:
     """Register the deployer commands on a flow's CLI."""
+    from ..deployers.step_functions import DEFAULT_INLINE_MAP_LIMIT
     from ..parameters import flow_parameters
 
     @cli.command("deployed-step", hidden=True, context_settings=PASS_PARAMETERS,
@@ -107,11 +108,14 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.option("--attempt", default="0", help="Attempt number, or 'auto' (count them).")
     @click.option("--outputs-dir", help="Write outputs as files here (Argo Workflows).")
     @click.option("--outputs-table", help="Write outputs to this DynamoDB table (Step Functions).")
+    @click.option("--inline-map-limit", type=int,
+                  help="A foreach with more items writes them to the S3 datastore "
+                       "(Step Functions' distributed Map).")
     @click.option("--tag", "tags", multiple=True)
     @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
     @click.pass_obj
     def deployed_step(obj: "FlowContext", run_id, step_name, path_text, attempt, outputs_dir,
-                      outputs_table, tags, parameter_args):
+                      outputs_table, inline_map_limit, tags, parameter_args):
         from ..deployers.coordinates import parse_path
         from ..deployers.deployed_step import DynamoDBOutputs, FileOutputs, run_deployed_step
         from ..parameters import resolve_parameters
@@ -122,11 +126,13 @@ def add_deploy_commands(cli: click.Group) -> None:
             given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
             values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user),
                       **obj.configs}
+        env = obj.environment()
         outputs = (FileOutputs(outputs_dir) if outputs_dir else
-                   DynamoDBOutputs(outputs_table) if outputs_table else None)
+                   DynamoDBOutputs(outputs_table, inline_map_limit, env.backend)
+                   if outputs_table else None)
         runtime = "step-functions" if outputs_table else "argo-workflows"
         result = run_deployed_step(
-            obj.flow_cls, graph, obj.environment(), run_id=run_id, step=step_name,
+            obj.flow_cls, graph, env, run_id=run_id, step=step_name,
             path=parse_path(path_text), attempt=-1 if attempt == "auto" else int(attempt),
             user=obj.settings.user, namespace=obj.run_namespace(), tags=list(tags),
             system_tags=[t for t in obj.system_tags() if not t.startswith("runtime:")]
@@ -223,9 +229,14 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                   help="Tag the state machine and every run (repeatable).")
     @click.option("--max-workers", type=click.IntRange(1), help="Items of a foreach at once.")
+    @click.option("--inline-map-limit", type=click.IntRange(0),
+                  default=DEFAULT_INLINE_MAP_LIMIT, show_default=True,
+                  help="A foreach with more items runs as a distributed Map (child "
+                       "executions) instead of an inline one; 0: always distributed.")
     @click.option("--only-json", is_flag=True, help="Print the state machine; deploy nothing.")
     @click.pass_obj
-    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, only_json):
+    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, inline_map_limit,
+                   only_json):
         from ..deployers.schedules import eventbridge_schedule
 
         settings = obj.settings
@@ -234,7 +245,7 @@ def add_deploy_commands(cli: click.Group) -> None:
         cron = schedule or flow_cron
         expression = eventbridge_schedule(cron) if cron else None
         definition, bodies = _compile_step_functions(obj, list(tags), max_workers,
-                                                     upload=not only_json)
+                                                     inline_map_limit, upload=not only_json)
         if only_json:
             click.echo(json.dumps(definition, indent=2))
             return
@@ -310,7 +321,7 @@ def _state_machine_name(obj: "FlowContext") -> str:
 
 
 def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None,
-                            upload: bool) -> tuple[dict, dict[str, dict]]:
+                            inline_map_limit: int, upload: bool) -> tuple[dict, dict[str, dict]]:
     """The state machine definition, and the job definitions it names (by step)."""
     from ..deployers.step_functions import StepFunctionsCompiler, StepFunctionsOptions
     from ..deployers.step_functions_client import job_definition_body
@@ -343,7 +354,12 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
             fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")))
     options = StepFunctionsOptions(name=_state_machine_name(obj), job_queue=queue,
                                    state_table=table, environment=task_environment(obj),
-                                   tags=[t for t in tags], max_workers=max_workers)
+                                   tags=[t for t in tags], max_workers=max_workers,
+                                   inline_map_limit=inline_map_limit)
+    backend = obj.environment().backend
+    if backend.TYPE == "s3":  # where wide foreaches leave their items for distributed Maps
+        options.items_bucket = backend.bucket
+        options.items_prefix = f"{backend.prefix}/" if backend.prefix else ""
     compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
                                      command=task_command(obj, graph, upload),
                                      job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
