@@ -57,13 +57,12 @@ def task_environment(obj: "FlowContext") -> dict[str, str]:
 
 
 def deployment_name(obj: "FlowContext") -> str:
-    """The scheduler-side name: the flow, qualified by its @project and branch."""
-    from ..decorators.project import ProjectDecorator
+    """The scheduler-side name: the flow, qualified by its @project and branch (Metaflow's
+    project flow name, ``<project>.<branch>.<flow>``)."""
+    from ..deployers.project import PROJECT_FLOW_NAME, deployment_metadata
 
-    for deco in getattr(obj.flow_cls, "_flow_decorators", []):
-        if isinstance(deco, ProjectDecorator):
-            return f"{deco.attributes['name']}.{deco.branch(obj.settings.user)}.{obj.flow_name}"
-    return obj.flow_name
+    return deployment_metadata(obj.flow_cls, obj.settings.user).get(PROJECT_FLOW_NAME,
+                                                                   obj.flow_name)
 
 
 def flow_schedule(obj: "FlowContext") -> tuple[str | None, str | None]:
@@ -237,13 +236,14 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.pass_obj
     def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, inline_map_limit,
                    only_json):
-        from ..deployers.schedules import eventbridge_schedule
+        from ..deployers.schedules import check_timezone, eventbridge_schedule
 
         settings = obj.settings
         obj.prepare()  # resolves config placeholders in @schedule
-        flow_cron, _ = flow_schedule(obj)
+        flow_cron, timezone = flow_schedule(obj)
         cron = schedule or flow_cron
         expression = eventbridge_schedule(cron) if cron else None
+        timezone = check_timezone(timezone) if expression else None
         definition, bodies = _compile_step_functions(obj, list(tags), max_workers,
                                                      inline_map_limit, upload=not only_json)
         if only_json:
@@ -261,7 +261,11 @@ def add_deploy_commands(cli: click.Group) -> None:
         for body in bodies.values():
             api.register_job_definition(batch, body)
         name = _state_machine_name(obj)
-        resource_tags = dict(t.split("=", 1) for t in tags if "=" in t)
+        from ..deployers.project import deployment_metadata
+
+        # Metaflow's metaflow/* keys (flow, owner, @project), then the user's --tag k=v
+        resource_tags = {**deployment_metadata(obj.flow_cls, settings.user),
+                         **dict(t.split("=", 1) for t in tags if "=" in t)}
         arn = api.deploy_state_machine(boto3.client("stepfunctions"), name, definition, role,
                                        resource_tags,
                                        settings.get("METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"))
@@ -269,8 +273,10 @@ def add_deploy_commands(cli: click.Group) -> None:
         if expression:
             events_role = settings.require("METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE",
                                            "to let EventBridge start scheduled runs")
-            api.put_schedule(boto3.client("events"), name, expression, arn, events_role)
-            click.echo(f"Scheduled: {expression}.")
+            api.put_schedule(boto3.client("events"), boto3.client("scheduler"), name,
+                             expression, timezone, arn, events_role)
+            click.echo(f"Scheduled: {expression}" + (f" ({timezone}, EventBridge Scheduler)."
+                                                     if timezone else " (UTC)."))
         click.echo(f"Start a run with: python {_script(obj)} step-functions trigger")
 
     @step_functions.command("trigger", context_settings=PASS_PARAMETERS,
@@ -296,7 +302,8 @@ def add_deploy_commands(cli: click.Group) -> None:
         from ..deployers import step_functions_client as api
 
         name = _state_machine_name(obj)
-        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"), name)
+        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"),
+                          boto3.client("scheduler"), name)
         click.echo(f"Deleted the {' and the '.join(gone)} of {name}." if gone
                    else f"Nothing named {name} is deployed.")
 
@@ -431,6 +438,7 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
                   max_workers: int | None, workflow_timeout: int | None,
                   upload: bool) -> list[dict]:
     from ..deployers.argo import ArgoCompiler, ArgoOptions, k8s_name
+    from ..deployers.project import deployment_metadata, project_labels
 
     graph = obj.prepare()
     require_shared_mode(obj, "Argo Workflows")
@@ -438,12 +446,13 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
     settings = obj.settings
     schedule, timezone = flow_schedule(obj)
     if schedule:
-        from ..deployers.schedules import argo_schedule
+        from ..deployers.schedules import argo_schedule, check_timezone
 
-        schedule = argo_schedule(schedule)
+        schedule, timezone = argo_schedule(schedule), check_timezone(timezone)
+    metadata = deployment_metadata(obj.flow_cls, settings.user)
     options = ArgoOptions(
         namespace=_namespace(obj, k8s_namespace), name=k8s_name(deployment_name(obj)),
-        tags=tags,
+        tags=tags, labels=project_labels(metadata), annotations=metadata,
         service_account=settings.get("METAFLOW_KUBERNETES_SERVICE_ACCOUNT"),
         max_workers=max_workers, workflow_timeout=workflow_timeout,
         schedule=schedule, timezone=timezone)
