@@ -394,6 +394,11 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     assert "hw-dev_LinearFlow" in machines
     definitions = batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
     registered = {d["jobDefinitionName"] for d in definitions}
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "hw-dev_LinearFlow")
+    tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert tags == {"team": "ml", "metaflow/flow_name": "LinearFlow",
+                    "metaflow/owner": "tester"}
     cli("create")  # again: updated in place, nothing registered twice
     assert len(batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]) == len(definitions)
     assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]].count(
@@ -430,3 +435,150 @@ def test_a_kubernetes_step_is_refused_on_step_functions(flow_file):
     proc = compile_sfn(flow_file(source), check=False)
     assert proc.returncode == 1 and "step 'middle' has @kubernetes" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_timezone_schedules_through_eventbridge_scheduler(shared, flow_file):
+    """``@schedule(timezone=...)``: EventBridge rules are UTC only, so ``create`` makes an
+    EventBridge Scheduler schedule (moto server's Scheduler, which stores it; nothing fires)
+    with the zone, targeting the state machine with the scheduler role; redeployed without a
+    zone it becomes a rule and the schedule goes; ``delete`` removes whichever exists."""
+    source = SHAPES["linear"].replace(
+        "class LinearFlow", "@schedule(cron='30 6 * * ? *', timezone='Europe/Berlin')\n"
+        "class LinearFlow").replace("import FlowSpec", "import FlowSpec, schedule")
+    path = flow_file(source)
+    env = dict(os.environ, METAFLOW_SFN_IAM_ROLE="arn:aws:iam::123456789012:role/sfn",
+               METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE="arn:aws:iam::123456789012:role/events",
+               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev")
+
+    def cli(*args, flow=path):
+        proc = subprocess.run([sys.executable, str(flow), "step-functions", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    urllib.request.urlopen(urllib.request.Request(
+        f"{shared.endpoint_url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": False}}).encode(),
+        method="POST"))
+    assert "Europe/Berlin, EventBridge Scheduler" in cli("create")
+    cli("create")  # again: the schedule is updated in place
+    scheduler, events, sfn = (shared.client(n) for n in ("scheduler", "events", "stepfunctions"))
+    found = scheduler.get_schedule(Name="hw-dev_LinearFlow")
+    assert found["ScheduleExpression"] == "cron(30 6 * * ? *)"
+    assert found["ScheduleExpressionTimezone"] == "Europe/Berlin"
+    arn = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
+               if m["name"] == "hw-dev_LinearFlow")
+    assert found["Target"]["Arn"] == arn
+    assert found["Target"]["RoleArn"] == "arn:aws:iam::123456789012:role/events"
+    assert json.loads(found["Target"]["Input"]) == {"Parameters": {}}
+    assert not events.list_rules(NamePrefix="hw-dev_LinearFlow")["Rules"]
+    utc = flow_file(source.replace(", timezone='Europe/Berlin'", ""), "utc/flow.py")
+    assert "(UTC)" in cli("create", flow=utc)
+    assert events.describe_rule(Name="hw-dev_LinearFlow")["ScheduleExpression"] == \
+        "cron(30 6 * * ? *)"
+    assert not [s for s in scheduler.list_schedules()["Schedules"]
+                if s["Name"] == "hw-dev_LinearFlow"]
+    cli("create")  # and back: the rule goes
+    assert not events.list_rules(NamePrefix="hw-dev_LinearFlow")["Rules"]
+    assert "Deleted the schedule and the state machine" in cli("delete")
+    assert not scheduler.list_schedules()["Schedules"]
+
+
+@pytest.mark.parametrize("command", [("step-functions", "create", "--only-json"),
+                                     ("argo-workflows", "create", "--only-json")])
+def test_an_unknown_timezone_is_refused(command, flow_file):
+    source = SHAPES["linear"].replace(
+        "class LinearFlow", "@schedule(cron='0 2 * * *', timezone='Mars/Olympus')\n"
+        "class LinearFlow").replace("import FlowSpec", "import FlowSpec, schedule")
+    full = dict(os.environ, **shared_env(**SFN_ENV))
+    proc = subprocess.run([sys.executable, str(flow_file(source)), *command], env=full,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "'Mars/Olympus') is not a time zone name" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+
+
+CONFIG_VALUE = ("--config-value", "cfg", '{"n": 3, "word": "deployed"}')
+
+
+def test_config_values_are_pinned_in_every_task_environment(flow_file, compile_argo):
+    """``--config-value`` (like ``--config`` and the defaults) is read at deploy time and
+    stored with the deployment: every Batch job and every Argo pod gets it as
+    ``METAFLOW_FLOW_CONFIG_VALUE``."""
+    from .flows import CONFIGURED
+
+    path = flow_file(CONFIGURED)
+    expected = {"Name": "METAFLOW_FLOW_CONFIG_VALUE",
+                "Value": '{"cfg":{"n":3,"word":"deployed"}}'}
+    sm = compile_sfn(path, args=CONFIG_VALUE)
+    tasks = [s for s in sm["States"].values() if s.get("Resource", "").endswith("sync")]
+    assert len(tasks) == 2
+    assert all(expected in t["Parameters"]["ContainerOverrides"]["Environment"] for t in tasks)
+    template = compile_argo(path, *CONFIG_VALUE)[0]
+    containers = [t["container"] for t in template["spec"]["templates"] if "container" in t]
+    assert len(containers) == 2
+    assert all({"name": expected["Name"], "value": expected["Value"]} in c["env"]
+               for c in containers)
+    defaults = compile_sfn(path)["States"]["start"]["Parameters"]["ContainerOverrides"]
+    assert {"Name": "METAFLOW_FLOW_CONFIG_VALUE",
+            "Value": '{"cfg":{"n":1,"word":"default"}}'} in defaults["Environment"]
+
+
+@pytest.mark.slow
+def test_real_tasks_see_the_deployed_config(shared, flow_file):
+    """The jobs run with the definition's environment only (plus the AWS identity): the
+    start task stores the deployed value and the end step's decorator resolves from it."""
+    from .flows import CONFIGURED
+
+    run_locally(flow_file(CONFIGURED), shared, "cfg1", {}, args=CONFIG_VALUE)
+    run = Flow("ConfiguredFlow")["sfn-cfg1"]
+    assert run.successful
+    assert (run.data.n, run.data.n_end, run.data.word) == (3, 3, "deployed")
+
+
+@pytest.mark.slow
+def test_pypi_steps_are_snapshotted_by_create_and_built_in_the_job(shared, flow_file,
+                                                                   tmp_path, monkeypatch):
+    """``create`` resolves and snapshots the @pypi environment in the S3 datastore (no
+    ``environment resolve`` first); the job, with the package index pointed at a dead port
+    and an empty environment cache, builds it from the snapshot and runs the step inside."""
+    from headwater.environments.declared import step_spec
+    from headwater.environments.snapshot import SnapshotStore
+
+    from .flows import PYPI
+
+    monkeypatch.setenv("HEADWATER_ENV_CACHE", str(tmp_path / "deployer-cache"))
+    path = flow_file(PYPI)
+    env = dict(os.environ, METAFLOW_SFN_IAM_ROLE="arn:aws:iam::123456789012:role/sfn")
+    proc = subprocess.run([sys.executable, str(path), "step-functions", "create"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "Resolving environment for step(s) start" in proc.stderr
+    ctx = _flow_context(path)
+    store = SnapshotStore(ctx.environment().backend)
+    assert store.lock_for(step_spec(ctx.flow_cls, ctx.prepare(), "start")) is not None
+    definition = compile_sfn(path, env=dict(os.environ))
+    upload_code_package(path)
+    identity = dict(job_identity(), HOME=str(tmp_path / "job-home"),
+                    HEADWATER_ENV_CACHE=str(tmp_path / "job-cache"),
+                    UV_INDEX_URL="http://127.0.0.1:9/simple",
+                    PIP_INDEX_URL="http://127.0.0.1:9/simple", UV_NO_CACHE="1")
+    runner = AslLocalRunner(definition, "pypi1", str(path.parent), identity,
+                            shared.client("dynamodb"), shared.client("s3"))
+    assert runner.run({"Parameters": {}}) == "SUCCEEDED", getattr(runner, "last_stderr", "")
+    run = Flow("PypiFlow")["sfn-pypi1"]
+    assert run.successful and run.data.six == "1.16.0"
+    assert (tmp_path / "job-cache").is_dir()  # built there, from the snapshot
+
+
+def _flow_context(path: Path):
+    import importlib.util
+
+    from headwater.cli.flow_cli import FlowContext
+    from headwater.flowspec import FlowSpec
+
+    spec = importlib.util.spec_from_file_location(f"ctx_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flow_cls = next(v for v in vars(module).values() if isinstance(v, type)
+                    and issubclass(v, FlowSpec) and v is not FlowSpec)
+    return FlowContext(flow_cls)

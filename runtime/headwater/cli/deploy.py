@@ -48,12 +48,34 @@ def refuse_other_compute(graph: Any, target: str, backend: str, instead: str) ->
 
 def task_environment(obj: "FlowContext") -> dict[str, str]:
     """The profile as environment for a deployed task (what remote compute passes, never a
-    secret), run as the deploying user."""
+    secret), run as the deploying user, with the deployment's config values."""
     from ..compute.container import container_environment
 
     env = container_environment(obj.settings)
     env["METAFLOW_USER"] = obj.settings.user
+    env.update(config_environment(obj))
     return env
+
+
+def config_environment(obj: "FlowContext") -> dict[str, str]:
+    """The flow's ``Config`` values as read at deploy time (``--config``, ``--config-value``,
+    the environment, the defaults), pinned for every task of every run of the deployment:
+    ``METAFLOW_FLOW_CONFIG_VALUE``, which a task reads as Metaflow does, by config name.
+    A changed config file takes effect with the next ``create``, as in Metaflow."""
+    from ..config import CONFIG_VALUE_VARIABLE, flow_configs
+
+    values = {config.name: dict(obj.configs[attr])
+              for attr, config in flow_configs(obj.flow_cls).items()
+              if obj.configs.get(attr) is not None}
+    if not values:
+        return {}
+    try:
+        return {CONFIG_VALUE_VARIABLE: json.dumps(values, sort_keys=True,
+                                                  separators=(",", ":"))}
+    except TypeError as exc:
+        raise ConfigurationError(f"a config value cannot be stored with the deployment: {exc}",
+                                 "keep deployed configs to JSON values (strings, numbers, "
+                                 "lists, tables; no dates)") from None
 
 
 def deployment_name(obj: "FlowContext") -> str:
@@ -82,16 +104,38 @@ def task_command(obj: "FlowContext", graph: Any, upload: bool) -> Callable[[list
 
     from ..compute.base import ComputeContext
     from ..compute.container import container_command
-    from ..package import package_for_run, package_paths
+    from ..package import package_for_run
 
-    configs = {name: path for name, path in obj.config_files.items() if name}
+    # Config values reach the tasks pinned in their environment (config_environment); the
+    # files still travel in the package, for a step that opens one itself.
     ctx = ComputeContext(obj.flow_cls, graph, obj.environment(),
                          os.path.abspath(obj.flow_file or "flow.py"),
-                         {"with_specs": list(obj.with_specs), "config_files": configs})
+                         {"with_specs": list(obj.with_specs),
+                          "config_files": dict(obj.config_paths)})
     package = package_for_run(ctx, upload=upload)
-    inside = package_paths(ctx)
-    return lambda flow_args: container_command(package, None, obj.with_specs, inside,
+    return lambda flow_args: container_command(package, None, obj.with_specs,
                                                flow_args=flow_args)
+
+
+def snapshot_environments(obj: "FlowContext", graph: Any) -> None:
+    """Resolve every step environment (``@pypi``, ``@conda``) that has no snapshot yet and
+    snapshot it in the shared datastore, as ``run`` does before its first task: each
+    deployed task then builds its step's environment from the snapshot alone, with no
+    package index. The lock is for this machine's platform, so deploy from the platform the
+    task image runs (Linux)."""
+    from ..console import Console
+    from ..environments.declared import step_spec
+    from ..environments.spec import current_platform
+    from ..environments.task_environment import prepare_environments
+
+    if not any(step_spec(obj.flow_cls, graph, node.name) for node in graph):
+        return
+    if not current_platform().startswith("linux-"):
+        raise ConfigurationError(
+            f"this flow's step environments would be resolved for {current_platform()}, but "
+            "the deployed tasks run on Linux", "deploy from Linux (e.g. CI or the task image)")
+    prepare_environments(obj.flow_cls, graph, obj.environment().backend,
+                         Console(quiet=obj.quiet).status)
 
 
 def add_deploy_commands(cli: click.Group) -> None:
@@ -370,6 +414,8 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
     compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
                                      command=task_command(obj, graph, upload),
                                      job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
+    if upload:
+        snapshot_environments(obj, graph)
     return compiler.definition(), bodies
 
 
@@ -416,6 +462,7 @@ def step_pod(obj: "FlowContext") -> Callable:
     from ..decorators.kubernetes import KubernetesDecorator
 
     settings = obj.settings
+    configs = config_environment(obj)
 
     def pod(node: Any, command: list[str]) -> tuple[dict, dict]:
         deco = next((d for d in node.decorators if isinstance(d, KubernetesDecorator)),
@@ -429,6 +476,7 @@ def step_pod(obj: "FlowContext") -> Callable:
         container.pop("name", None)  # Argo names a template's container itself
         if not any(e["name"] == "METAFLOW_USER" for e in container["env"]):
             container["env"].append({"name": "METAFLOW_USER", "value": settings.user})
+        container["env"] += [{"name": k, "value": v} for k, v in configs.items()]
         return container, fields
 
     return pod
@@ -458,6 +506,8 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
         schedule=schedule, timezone=timezone)
     compiler = ArgoCompiler(obj.flow_cls, graph, options,
                             command=task_command(obj, graph, upload), pod=step_pod(obj))
+    if upload:
+        snapshot_environments(obj, graph)
     objects = [compiler.workflow_template()]
     cron = compiler.cron_workflow()
     if cron:

@@ -89,6 +89,7 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
                       system_tags: list[str], parameters: dict[str, Any] | None,
                       outputs: Outputs | None) -> "TaskResult":
     """Run one deployed task and write its outputs for the scheduler."""
+    from ..environments.task_environment import enter_environment
     from ..task import TaskRunner
 
     md, flow = env.metadata, flow_cls.__name__
@@ -108,6 +109,9 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
         attempt = next_attempt(env, flow, run_id, step, task_id)
     spec = TaskLocator(graph, env, flow, run_id).spec(step, path, attempt, user, namespace,
                                                       tags)
+    # A @pypi/@conda step: build its environment from the snapshot `create` made and run
+    # this same command again inside it (everything above is idempotent); returns inside.
+    enter_environment(flow_cls, graph, spec, env)
     spec_file = os.environ.get(SPEC_FILE_VARIABLE)
     if spec_file:  # the container entry point stores this attempt's logs
         with open(spec_file + ".tmp", "w") as f:
