@@ -5,7 +5,8 @@ process (exactly its ``ContainerOverrides`` command and environment, plus the po
 and each ``dynamodb:getItem`` sent to moto's DynamoDB, the states the compiler wrote carry a
 run through every step with the right foreach paths and parameters, in the order States
 Language semantics dictate. It implements only what the compiler emits (Pass, Task, Map,
-Parallel, Choice with StringEquals, Fail, Retry, ResultPath/ResultSelector/ItemSelector, the
+Parallel, Choice with StringEquals, Fail, Retry, ResultPath/ResultSelector/ItemSelector, a
+distributed Map's S3 ``ItemReader`` (run here like an inline Map: each item in turn), the
 intrinsics States.Format/Array/JsonMerge, dotted JSONPaths) and refuses anything else.
 Control flow in AWS's own interpreter is proven separately on moto's (test_step_functions).
 What it does not prove: Batch itself, IAM, payload limits, concurrency.
@@ -36,7 +37,9 @@ class AslLocalRunner:
     cwd: str
     base_env: dict[str, str]
     dynamodb: Any  # a boto3 DynamoDB client (moto)
+    s3: Any = None  # a boto3 S3 client (moto), for distributed Maps' ItemReader
     jobs: list[tuple[list[str], int]] = field(default_factory=list)
+    maps: list[str] = field(default_factory=list)  # the Map states that ran, in order
 
     def run(self, execution_input: dict[str, Any]) -> str:
         try:
@@ -51,6 +54,8 @@ class AslLocalRunner:
         states, name = machine["States"], machine["StartAt"]
         while True:
             state = states[name]
+            if state["Type"] == "Map":
+                self.maps.append(name)
             data = self._state(state, data, context)
             if state.get("End") or state["Type"] in ("Succeed",):
                 return data
@@ -75,7 +80,7 @@ class AslLocalRunner:
         if kind == "Task":
             return self._task(state, data, context)
         if kind == "Map":
-            items = self._path(state["ItemsPath"], data, context)
+            items = self._items(state, data, context)
             results = []
             for index, item in enumerate(items):
                 item_context = dict(context, Map={"Item": {"Value": item, "Index": index}})
@@ -86,6 +91,16 @@ class AslLocalRunner:
             results = [self._machine(b, copy.deepcopy(data), context) for b in state["Branches"]]
             return self._apply_result(state, data, results)
         raise AslRunError(f"unsupported state type {kind}")
+
+    def _items(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> list[Any]:
+        reader = state.get("ItemReader")
+        if reader is None:
+            return self._path(state["ItemsPath"], data, context)
+        if reader["Resource"] != "arn:aws:states:::s3:getObject" or \
+                reader.get("ReaderConfig") != {"InputType": "JSON"}:
+            raise AslRunError(f"unsupported ItemReader {reader}")
+        params = self._parameters(reader["Parameters"], data, context)
+        return json.loads(self.s3.get_object(**params)["Body"].read())
 
     def _task(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
         attempts = 1 + sum(r.get("MaxAttempts", 3) for r in state.get("Retry", []))

@@ -308,3 +308,44 @@ if __name__ == "__main__":
 '''
 
 SHAPES["switch_in_branch"] = SWITCH_IN_BRANCH
+
+CONFIGURED = '''
+from headwater import Config, FlowSpec, environment, step
+
+class ConfiguredFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"n": 1, "word": "default"})
+
+    @step
+    def start(self):
+        self.n = self.cfg.n
+        self.next(self.end)
+
+    @environment(vars={"CFG_WORD": cfg.word})
+    @step
+    def end(self):
+        import os
+        self.word = os.environ["CFG_WORD"]
+        self.n_end = self.cfg.n
+
+if __name__ == "__main__":
+    ConfiguredFlow()
+'''
+
+PYPI = '''
+from headwater import FlowSpec, pypi, step
+
+class PypiFlow(FlowSpec):
+    @pypi(packages={"six": "1.16.0"})
+    @step
+    def start(self):
+        import six
+        self.six = six.__version__
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    PypiFlow()
+'''

@@ -81,3 +81,32 @@ def shared_s3_env(service_metadata_env, aws_env, s3_bucket, monkeypatch):
     monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", aws_env.endpoint_url)
     monkeypatch.setenv("METAFLOW_KUBERNETES_CONTAINER_IMAGE", "registry.example/hw:1")
     yield
+
+
+@pytest.mark.slow
+def test_create_snapshots_pypi_environments(kube_api, flow_file, shared_s3_env, tmp_path,
+                                            monkeypatch):
+    """``argo-workflows create`` resolves and snapshots a @pypi step's environment in the
+    shared datastore, so the pods build it from the snapshot (the Step Functions test runs
+    such a task with no package index); a second create finds the snapshot."""
+    from headwater.datastore import get_backend
+    from headwater.environments.spec import EnvironmentSpec
+    from headwater.environments.snapshot import SnapshotStore
+    from headwater.settings import Settings
+
+    from .flows import PYPI
+
+    monkeypatch.setenv("HEADWATER_ENV_CACHE", str(tmp_path / "env-cache"))
+    path = flow_file(PYPI)
+
+    def create() -> str:
+        proc = subprocess.run([sys.executable, str(path), "argo-workflows", "create",
+                               "--namespace", "flows"], env=dict(os.environ),
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    assert "Resolving environment for step(s) start" in create()
+    store = SnapshotStore(get_backend(Settings()))
+    assert store.lock_for(EnvironmentSpec.build("pypi", None, {"six": "1.16.0"})) is not None
+    assert "from the snapshot (no resolution)" in create()

@@ -185,6 +185,39 @@ def test_project_names_the_template(flow_file, compile_argo):
     assert template["metadata"]["name"] == "fraud-user-tester-linearflow"
 
 
+def test_project_labels_and_annotations_follow_metaflow(flow_file, compile_argo):
+    """Metaflow's ``metaflow/*`` annotations (exact values) on the template, the workflows
+    it starts and every pod; project and branch also as labels (selectable)."""
+    source = SHAPES["linear"].replace(
+        "class LinearFlow", "@project(name='fraud', branch='nightly')\n"
+        "@schedule(cron='0 1 * * *')\nclass LinearFlow"
+    ).replace("import FlowSpec", "import FlowSpec, project, schedule")
+    template, cron = compile_argo(flow_file(source))
+    WorkflowTemplate.model_validate(template)
+    expected = {"metaflow/flow_name": "LinearFlow", "metaflow/owner": "tester",
+                "metaflow/project_name": "fraud", "metaflow/branch_name": "test.nightly",
+                "metaflow/project_flow_name": "fraud.test.nightly.LinearFlow"}
+    labels = {"metaflow/project_name": "fraud", "metaflow/branch_name": "test.nightly"}
+    assert template["metadata"]["name"] == "fraud-test-nightly-linearflow"
+    for meta in [template["metadata"], template["spec"]["workflowMetadata"],
+                 cron["metadata"]] + [t["metadata"] for t in template["spec"]["templates"]
+                                      if "container" in t]:
+        assert expected.items() <= meta["annotations"].items()
+        assert labels.items() <= meta["labels"].items()
+    plain = compile_argo(flow_file("linear"))[0]
+    assert plain["metadata"]["annotations"]["metaflow/flow_name"] == "LinearFlow"
+    assert "metaflow/project_name" not in plain["metadata"]["annotations"]
+    assert "metaflow/project_name" not in plain["metadata"]["labels"]
+
+
+def test_label_values_are_valid_kubernetes_labels():
+    from headwater.deployers.project import label_value
+
+    assert label_value("user.jane@example.com") == "user.jane-example.com"
+    assert label_value("user._x_") == "user._x"
+    assert len(label_value("test." + "b" * 80)) == 63
+
+
 def test_schedule_adds_a_cron_workflow(flow_file, compile_argo):
     source = SHAPES["linear"].replace(
         "class LinearFlow", "@schedule(cron='0 2 * * *', timezone='Europe/Berlin')\nclass LinearFlow"

@@ -48,22 +48,43 @@ def refuse_other_compute(graph: Any, target: str, backend: str, instead: str) ->
 
 def task_environment(obj: "FlowContext") -> dict[str, str]:
     """The profile as environment for a deployed task (what remote compute passes, never a
-    secret), run as the deploying user."""
+    secret), run as the deploying user, with the deployment's config values."""
     from ..compute.container import container_environment
 
     env = container_environment(obj.settings)
     env["METAFLOW_USER"] = obj.settings.user
+    env.update(config_environment(obj))
     return env
 
 
-def deployment_name(obj: "FlowContext") -> str:
-    """The scheduler-side name: the flow, qualified by its @project and branch."""
-    from ..decorators.project import ProjectDecorator
+def config_environment(obj: "FlowContext") -> dict[str, str]:
+    """The flow's ``Config`` values as read at deploy time (``--config``, ``--config-value``,
+    the environment, the defaults), pinned for every task of every run of the deployment:
+    ``METAFLOW_FLOW_CONFIG_VALUE``, which a task reads as Metaflow does, by config name.
+    A changed config file takes effect with the next ``create``, as in Metaflow."""
+    from ..config import CONFIG_VALUE_VARIABLE, flow_configs
 
-    for deco in getattr(obj.flow_cls, "_flow_decorators", []):
-        if isinstance(deco, ProjectDecorator):
-            return f"{deco.attributes['name']}.{deco.branch(obj.settings.user)}.{obj.flow_name}"
-    return obj.flow_name
+    values = {config.name: dict(obj.configs[attr])
+              for attr, config in flow_configs(obj.flow_cls).items()
+              if obj.configs.get(attr) is not None}
+    if not values:
+        return {}
+    try:
+        return {CONFIG_VALUE_VARIABLE: json.dumps(values, sort_keys=True,
+                                                  separators=(",", ":"))}
+    except TypeError as exc:
+        raise ConfigurationError(f"a config value cannot be stored with the deployment: {exc}",
+                                 "keep deployed configs to JSON values (strings, numbers, "
+                                 "lists, tables; no dates)") from None
+
+
+def deployment_name(obj: "FlowContext") -> str:
+    """The scheduler-side name: the flow, qualified by its @project and branch (Metaflow's
+    project flow name, ``<project>.<branch>.<flow>``)."""
+    from ..deployers.project import PROJECT_FLOW_NAME, deployment_metadata
+
+    return deployment_metadata(obj.flow_cls, obj.settings.user).get(PROJECT_FLOW_NAME,
+                                                                   obj.flow_name)
 
 
 def flow_schedule(obj: "FlowContext") -> tuple[str | None, str | None]:
@@ -83,20 +104,43 @@ def task_command(obj: "FlowContext", graph: Any, upload: bool) -> Callable[[list
 
     from ..compute.base import ComputeContext
     from ..compute.container import container_command
-    from ..package import package_for_run, package_paths
+    from ..package import package_for_run
 
-    configs = {name: path for name, path in obj.config_files.items() if name}
+    # Config values reach the tasks pinned in their environment (config_environment); the
+    # files still travel in the package, for a step that opens one itself.
     ctx = ComputeContext(obj.flow_cls, graph, obj.environment(),
                          os.path.abspath(obj.flow_file or "flow.py"),
-                         {"with_specs": list(obj.with_specs), "config_files": configs})
+                         {"with_specs": list(obj.with_specs),
+                          "config_files": dict(obj.config_paths)})
     package = package_for_run(ctx, upload=upload)
-    inside = package_paths(ctx)
-    return lambda flow_args: container_command(package, None, obj.with_specs, inside,
+    return lambda flow_args: container_command(package, None, obj.with_specs,
                                                flow_args=flow_args)
+
+
+def snapshot_environments(obj: "FlowContext", graph: Any) -> None:
+    """Resolve every step environment (``@pypi``, ``@conda``) that has no snapshot yet and
+    snapshot it in the shared datastore, as ``run`` does before its first task: each
+    deployed task then builds its step's environment from the snapshot alone, with no
+    package index. The lock is for this machine's platform, so deploy from the platform the
+    task image runs (Linux)."""
+    from ..console import Console
+    from ..environments.declared import step_spec
+    from ..environments.spec import current_platform
+    from ..environments.task_environment import prepare_environments
+
+    if not any(step_spec(obj.flow_cls, graph, node.name) for node in graph):
+        return
+    if not current_platform().startswith("linux-"):
+        raise ConfigurationError(
+            f"this flow's step environments would be resolved for {current_platform()}, but "
+            "the deployed tasks run on Linux", "deploy from Linux (e.g. CI or the task image)")
+    prepare_environments(obj.flow_cls, graph, obj.environment().backend,
+                         Console(quiet=obj.quiet).status)
 
 
 def add_deploy_commands(cli: click.Group) -> None:
     """Register the deployer commands on a flow's CLI."""
+    from ..deployers.step_functions import DEFAULT_INLINE_MAP_LIMIT
     from ..parameters import flow_parameters
 
     @cli.command("deployed-step", hidden=True, context_settings=PASS_PARAMETERS,
@@ -107,11 +151,14 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.option("--attempt", default="0", help="Attempt number, or 'auto' (count them).")
     @click.option("--outputs-dir", help="Write outputs as files here (Argo Workflows).")
     @click.option("--outputs-table", help="Write outputs to this DynamoDB table (Step Functions).")
+    @click.option("--inline-map-limit", type=int,
+                  help="A foreach with more items writes them to the S3 datastore "
+                       "(Step Functions' distributed Map).")
     @click.option("--tag", "tags", multiple=True)
     @click.argument("parameter_args", nargs=-1, type=click.UNPROCESSED)
     @click.pass_obj
     def deployed_step(obj: "FlowContext", run_id, step_name, path_text, attempt, outputs_dir,
-                      outputs_table, tags, parameter_args):
+                      outputs_table, inline_map_limit, tags, parameter_args):
         from ..deployers.coordinates import parse_path
         from ..deployers.deployed_step import DynamoDBOutputs, FileOutputs, run_deployed_step
         from ..parameters import resolve_parameters
@@ -122,11 +169,13 @@ def add_deploy_commands(cli: click.Group) -> None:
             given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
             values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user),
                       **obj.configs}
+        env = obj.environment()
         outputs = (FileOutputs(outputs_dir) if outputs_dir else
-                   DynamoDBOutputs(outputs_table) if outputs_table else None)
+                   DynamoDBOutputs(outputs_table, inline_map_limit, env.backend)
+                   if outputs_table else None)
         runtime = "step-functions" if outputs_table else "argo-workflows"
         result = run_deployed_step(
-            obj.flow_cls, graph, obj.environment(), run_id=run_id, step=step_name,
+            obj.flow_cls, graph, env, run_id=run_id, step=step_name,
             path=parse_path(path_text), attempt=-1 if attempt == "auto" else int(attempt),
             user=obj.settings.user, namespace=obj.run_namespace(), tags=list(tags),
             system_tags=[t for t in obj.system_tags() if not t.startswith("runtime:")]
@@ -223,18 +272,24 @@ def add_deploy_commands(cli: click.Group) -> None:
     @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                   help="Tag the state machine and every run (repeatable).")
     @click.option("--max-workers", type=click.IntRange(1), help="Items of a foreach at once.")
+    @click.option("--inline-map-limit", type=click.IntRange(0),
+                  default=DEFAULT_INLINE_MAP_LIMIT, show_default=True,
+                  help="A foreach with more items runs as a distributed Map (child "
+                       "executions) instead of an inline one; 0: always distributed.")
     @click.option("--only-json", is_flag=True, help="Print the state machine; deploy nothing.")
     @click.pass_obj
-    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, only_json):
-        from ..deployers.schedules import eventbridge_schedule
+    def sfn_create(obj: "FlowContext", schedule, role, tags, max_workers, inline_map_limit,
+                   only_json):
+        from ..deployers.schedules import check_timezone, eventbridge_schedule
 
         settings = obj.settings
         obj.prepare()  # resolves config placeholders in @schedule
-        flow_cron, _ = flow_schedule(obj)
+        flow_cron, timezone = flow_schedule(obj)
         cron = schedule or flow_cron
         expression = eventbridge_schedule(cron) if cron else None
+        timezone = check_timezone(timezone) if expression else None
         definition, bodies = _compile_step_functions(obj, list(tags), max_workers,
-                                                     upload=not only_json)
+                                                     inline_map_limit, upload=not only_json)
         if only_json:
             click.echo(json.dumps(definition, indent=2))
             return
@@ -250,7 +305,11 @@ def add_deploy_commands(cli: click.Group) -> None:
         for body in bodies.values():
             api.register_job_definition(batch, body)
         name = _state_machine_name(obj)
-        resource_tags = dict(t.split("=", 1) for t in tags if "=" in t)
+        from ..deployers.project import deployment_metadata
+
+        # Metaflow's metaflow/* keys (flow, owner, @project), then the user's --tag k=v
+        resource_tags = {**deployment_metadata(obj.flow_cls, settings.user),
+                         **dict(t.split("=", 1) for t in tags if "=" in t)}
         arn = api.deploy_state_machine(boto3.client("stepfunctions"), name, definition, role,
                                        resource_tags,
                                        settings.get("METAFLOW_SFN_EXECUTION_LOG_GROUP_ARN"))
@@ -258,8 +317,10 @@ def add_deploy_commands(cli: click.Group) -> None:
         if expression:
             events_role = settings.require("METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE",
                                            "to let EventBridge start scheduled runs")
-            api.put_schedule(boto3.client("events"), name, expression, arn, events_role)
-            click.echo(f"Scheduled: {expression}.")
+            api.put_schedule(boto3.client("events"), boto3.client("scheduler"), name,
+                             expression, timezone, arn, events_role)
+            click.echo(f"Scheduled: {expression}" + (f" ({timezone}, EventBridge Scheduler)."
+                                                     if timezone else " (UTC)."))
         click.echo(f"Start a run with: python {_script(obj)} step-functions trigger")
 
     @step_functions.command("trigger", context_settings=PASS_PARAMETERS,
@@ -285,7 +346,8 @@ def add_deploy_commands(cli: click.Group) -> None:
         from ..deployers import step_functions_client as api
 
         name = _state_machine_name(obj)
-        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"), name)
+        gone = api.delete(boto3.client("stepfunctions"), boto3.client("events"),
+                          boto3.client("scheduler"), name)
         click.echo(f"Deleted the {' and the '.join(gone)} of {name}." if gone
                    else f"Nothing named {name} is deployed.")
 
@@ -310,7 +372,7 @@ def _state_machine_name(obj: "FlowContext") -> str:
 
 
 def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: int | None,
-                            upload: bool) -> tuple[dict, dict[str, dict]]:
+                            inline_map_limit: int, upload: bool) -> tuple[dict, dict[str, dict]]:
     """The state machine definition, and the job definitions it names (by step)."""
     from ..deployers.step_functions import StepFunctionsCompiler, StepFunctionsOptions
     from ..deployers.step_functions_client import job_definition_body
@@ -343,10 +405,17 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
             fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")))
     options = StepFunctionsOptions(name=_state_machine_name(obj), job_queue=queue,
                                    state_table=table, environment=task_environment(obj),
-                                   tags=[t for t in tags], max_workers=max_workers)
+                                   tags=[t for t in tags], max_workers=max_workers,
+                                   inline_map_limit=inline_map_limit)
+    backend = obj.environment().backend
+    if backend.TYPE == "s3":  # where wide foreaches leave their items for distributed Maps
+        options.items_bucket = backend.bucket
+        options.items_prefix = f"{backend.prefix}/" if backend.prefix else ""
     compiler = StepFunctionsCompiler(obj.flow_cls, graph, options,
                                      command=task_command(obj, graph, upload),
                                      job_definition=lambda n: bodies[n.name]["jobDefinitionName"])
+    if upload:
+        snapshot_environments(obj, graph)
     return compiler.definition(), bodies
 
 
@@ -393,6 +462,7 @@ def step_pod(obj: "FlowContext") -> Callable:
     from ..decorators.kubernetes import KubernetesDecorator
 
     settings = obj.settings
+    configs = config_environment(obj)
 
     def pod(node: Any, command: list[str]) -> tuple[dict, dict]:
         deco = next((d for d in node.decorators if isinstance(d, KubernetesDecorator)),
@@ -406,6 +476,7 @@ def step_pod(obj: "FlowContext") -> Callable:
         container.pop("name", None)  # Argo names a template's container itself
         if not any(e["name"] == "METAFLOW_USER" for e in container["env"]):
             container["env"].append({"name": "METAFLOW_USER", "value": settings.user})
+        container["env"] += [{"name": k, "value": v} for k, v in configs.items()]
         return container, fields
 
     return pod
@@ -415,6 +486,7 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
                   max_workers: int | None, workflow_timeout: int | None,
                   upload: bool) -> list[dict]:
     from ..deployers.argo import ArgoCompiler, ArgoOptions, k8s_name
+    from ..deployers.project import deployment_metadata, project_labels
 
     graph = obj.prepare()
     require_shared_mode(obj, "Argo Workflows")
@@ -422,17 +494,20 @@ def _compile_argo(obj: "FlowContext", k8s_namespace: str | None, tags: list[str]
     settings = obj.settings
     schedule, timezone = flow_schedule(obj)
     if schedule:
-        from ..deployers.schedules import argo_schedule
+        from ..deployers.schedules import argo_schedule, check_timezone
 
-        schedule = argo_schedule(schedule)
+        schedule, timezone = argo_schedule(schedule), check_timezone(timezone)
+    metadata = deployment_metadata(obj.flow_cls, settings.user)
     options = ArgoOptions(
         namespace=_namespace(obj, k8s_namespace), name=k8s_name(deployment_name(obj)),
-        tags=tags,
+        tags=tags, labels=project_labels(metadata), annotations=metadata,
         service_account=settings.get("METAFLOW_KUBERNETES_SERVICE_ACCOUNT"),
         max_workers=max_workers, workflow_timeout=workflow_timeout,
         schedule=schedule, timezone=timezone)
     compiler = ArgoCompiler(obj.flow_cls, graph, options,
                             command=task_command(obj, graph, upload), pod=step_pod(obj))
+    if upload:
+        snapshot_environments(obj, graph)
     objects = [compiler.workflow_template()]
     cron = compiler.cron_workflow()
     if cron:

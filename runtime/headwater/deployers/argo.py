@@ -56,6 +56,7 @@ class ArgoOptions:
     name: str  # the WorkflowTemplate's name
     tags: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # the metaflow/* keys
     service_account: str | None = None
     max_workers: int | None = None
     workflow_timeout: int | None = None
@@ -121,11 +122,13 @@ class ArgoCompiler:
             spec["parallelism"] = opts.max_workers
         if opts.workflow_timeout:
             spec["activeDeadlineSeconds"] = opts.workflow_timeout
-        spec["workflowMetadata"] = {"labels": self._labels()}
+        spec["workflowMetadata"] = {"labels": self._labels(),
+                                    "annotations": dict(opts.annotations)}
         return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
                 "metadata": {"name": opts.name, "namespace": opts.namespace,
                              "labels": self._labels(),
-                             "annotations": {f"{LABEL_PREFIX}/flow-name": self.graph.name,
+                             "annotations": {**opts.annotations,
+                                             f"{LABEL_PREFIX}/flow-name": self.graph.name,
                                              f"{LABEL_PREFIX}/tags": json.dumps(opts.tags)}},
                 "spec": spec}
 
@@ -140,7 +143,7 @@ class ArgoCompiler:
             spec["timezone"] = opts.timezone
         return {"apiVersion": API_VERSION, "kind": "CronWorkflow",
                 "metadata": {"name": opts.name, "namespace": opts.namespace,
-                             "labels": self._labels()},
+                             "labels": self._labels(), "annotations": dict(opts.annotations)},
                 "spec": spec}
 
     def _labels(self) -> dict[str, str]:
@@ -296,7 +299,8 @@ class ArgoCompiler:
                 {"name": NEXT_STEP_FILE,
                  "valueFrom": {"path": f"{OUTPUTS_DIR}/{NEXT_STEP_FILE}", "default": ""}}]},
             "metadata": {"labels": {**self._labels(),
-                                    f"{LABEL_PREFIX}/step": self.task_names[node.name]}},
+                                    f"{LABEL_PREFIX}/step": self.task_names[node.name]},
+                         "annotations": dict(self.options.annotations)},
             "container": container,
             **pod_fields,
         }

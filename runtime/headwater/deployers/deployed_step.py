@@ -18,6 +18,7 @@ from ..compute.container import SPEC_FILE_VARIABLE
 from .coordinates import PARAMETERS_STEP, TaskLocator, latest_success, task_id_for
 
 if TYPE_CHECKING:
+    from ..datastore.base import StorageBackend
     from ..graph import FlowGraph
     from ..task import RunEnvironment, TaskResult
 
@@ -25,6 +26,10 @@ FOREACH_ITEMS_FILE = "foreach-items"
 NEXT_STEP_FILE = "next-step"
 # Records in the Step Functions state table expire after this long (its TTL attribute).
 STATE_TTL_SECONDS = 30 * 24 * 3600
+# A wide foreach's items for a distributed Map: <datastore>/<WIDE_ITEMS_DIR>/<pathspec>.json
+WIDE_ITEMS_DIR = "sfn-foreach"
+# Where a foreach's items are (the table item's ``items_in``): the Choice before the Maps.
+ITEMS_IN_TABLE, ITEMS_IN_S3 = "table", "s3"
 
 
 class Outputs:
@@ -50,20 +55,30 @@ class FileOutputs(Outputs):
 
 class DynamoDBOutputs(Outputs):
     """Step Functions: an item in the stacks' state table, read by a ``getItem`` state
-    (keyed by ``Flow/run/step/path``; the payload of an execution stays small)."""
+    (keyed by ``Flow/run/step/path``; the payload of an execution stays small). A foreach
+    wider than ``inline_limit`` puts its items in the S3 datastore (``wide_store``) instead,
+    for the distributed Map's ItemReader."""
 
-    def __init__(self, table: str):
-        self.table = table
+    def __init__(self, table: str, inline_limit: int | None = None,
+                 wide_store: "StorageBackend | None" = None):
+        self.table, self.inline_limit, self.wide_store = table, inline_limit, wide_store
 
     def write(self, pathspec: str, items: list[int], next_step: str) -> None:
         import time
 
         import boto3
 
+        where = ITEMS_IN_TABLE
+        if self.inline_limit is not None and self.wide_store is not None \
+                and len(items) > self.inline_limit:
+            self.wide_store.put_bytes(f"{WIDE_ITEMS_DIR}/{pathspec}.json",
+                                      json.dumps(items).encode())
+            where, items = ITEMS_IN_S3, []
         client = boto3.client("dynamodb")
         client.put_item(TableName=self.table, Item={
             "pathspec": {"S": pathspec},
             "foreach_items": {"L": [{"N": str(i)} for i in items]},
+            "items_in": {"S": where},
             "next_step": {"S": next_step},
             "ttl": {"N": str(int(time.time()) + STATE_TTL_SECONDS)}})
 
@@ -74,6 +89,7 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
                       system_tags: list[str], parameters: dict[str, Any] | None,
                       outputs: Outputs | None) -> "TaskResult":
     """Run one deployed task and write its outputs for the scheduler."""
+    from ..environments.task_environment import enter_environment
     from ..task import TaskRunner
 
     md, flow = env.metadata, flow_cls.__name__
@@ -93,6 +109,9 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
         attempt = next_attempt(env, flow, run_id, step, task_id)
     spec = TaskLocator(graph, env, flow, run_id).spec(step, path, attempt, user, namespace,
                                                       tags)
+    # A @pypi/@conda step: build its environment from the snapshot `create` made and run
+    # this same command again inside it (everything above is idempotent); returns inside.
+    enter_environment(flow_cls, graph, spec, env)
     spec_file = os.environ.get(SPEC_FILE_VARIABLE)
     if spec_file:  # the container entry point stores this attempt's logs
         with open(spec_file + ".tmp", "w") as f:

@@ -1,6 +1,7 @@
 """Schedule strings for each target: Argo's CronWorkflow takes standard five-field cron;
 EventBridge takes ``cron(min hour day-of-month month day-of-week year)`` with a ``?`` in one
-of the day fields, or ``rate(...)``."""
+of the day fields, or ``rate(...)``. A ``@schedule(timezone=...)`` is an IANA zone name
+(``Europe/Berlin``): Argo's CronWorkflow and EventBridge Scheduler both take one."""
 
 from __future__ import annotations
 
@@ -53,3 +54,18 @@ def eventbridge_schedule(cron: str) -> str:
             f"schedule {cron!r} sets both the day of the month and the weekday, which "
             f"EventBridge cannot express", "set one of them to *")
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
+
+
+def check_timezone(timezone: str | None) -> str | None:
+    """``timezone`` if it is an IANA time zone name this machine knows (None passes)."""
+    if timezone is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"@schedule(timezone={timezone!r}) is not a time zone name",
+                                 "use an IANA name such as 'Europe/Berlin' or "
+                                 "'America/New_York'") from None
+    return timezone

@@ -14,6 +14,16 @@ task's foreach path and the run's parameters; tasks keep it with ``ResultPath: n
   runs the body for each, passing the foreach path down; the list never reaches the join
   (the Map's result replaces it), and the join finds its inputs from the count its split
   recorded, so nothing grows with the number of items except the Map's own item list;
+- a foreach wider than ``inline_map_limit`` (default 40, the most iterations an inline Map
+  runs at once; its iterations also count against the execution's 25,000 history events)
+  runs as a *distributed* Map instead: the job writes the indices to a JSON object in the S3
+  datastore rather than the table, a ``Choice`` sends the run to the distributed Map, which
+  reads them with an ``ItemReader`` and runs each item as a child execution. Its body is a
+  second copy of the inline body (state names suffixed ``@<foreach step>``, as names are
+  unique machine-wide) ending in a Pass that returns ``{}``, so the Map's collected output
+  stays a few bytes per item. The run id travels in the state (``$.run``) because a child
+  execution has its own ``$$.Execution.Name``. A foreach inside an inline Map stays inline;
+  with a non-S3 datastore every Map is inline;
 - a static split is a ``Parallel`` state with one branch per target;
 - a conditional's job writes the branch it took to the same table; a ``getItem`` and a
   ``Choice`` route to it, and the branches meet again at the step that joins them.
@@ -27,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
+from .deployed_step import ITEMS_IN_S3, WIDE_ITEMS_DIR
 from .structure import join_of, undeployable
 
 if TYPE_CHECKING:
@@ -34,7 +45,11 @@ if TYPE_CHECKING:
 
 BATCH_SUBMIT = "arn:aws:states:::batch:submitJob.sync"
 DYNAMO_GET = "arn:aws:states:::dynamodb:getItem"
-RUN_ID = "States.Format('sfn-{}', $$.Execution.Name)"
+S3_GET = "arn:aws:states:::s3:getObject"
+# The run id: set once from the top-level execution's name, then carried in the state.
+RUN_ID = "$.run"
+# The most iterations an inline Map runs at once; wider foreaches go distributed.
+DEFAULT_INLINE_MAP_LIMIT = 40
 
 
 class StepFunctionsCompileError(HeadwaterException):
@@ -51,6 +66,11 @@ class StepFunctionsOptions:
     environment: dict[str, str]
     tags: list[str] = field(default_factory=list)
     max_workers: int | None = None
+    # Where the jobs of wide foreaches write their items (the S3 datastore: bucket, key
+    # prefix); None: no distributed Maps.
+    items_bucket: str | None = None
+    items_prefix: str = ""
+    inline_map_limit: int = DEFAULT_INLINE_MAP_LIMIT
 
 
 class StepFunctionsCompiler:
@@ -84,86 +104,137 @@ class StepFunctionsCompiler:
             "Defaults": {"Type": "Pass", "Result": defaults, "ResultPath": "$.defaults",
                          "Next": "Init"},
             "Init": {"Type": "Pass", "Next": "start", "Parameters": {
-                "path": "", "params.$": "States.JsonMerge($.defaults, $.Parameters, false)"}}}
-        self._emit("start", states, stop=set())
+                "path": "", "run.$": "States.Format('sfn-{}', $$.Execution.Name)",
+                "params.$": "States.JsonMerge($.defaults, $.Parameters, false)"}}}
+        self._emit("start", states, stop=set(), scope=Scope())
         return {"Comment": f"Headwater flow {self.graph.name}", "StartAt": "Defaults",
                 "States": states}
 
     # --- walking the graph ---------------------------------------------------------------
 
-    def _emit(self, step: str, states: dict[str, Any], stop: set[str]) -> None:
+    def _emit(self, step: str, states: dict[str, Any], stop: set[str], scope: "Scope") -> None:
         """Add the states of ``step`` and what follows it, up to (not including) a step in
         ``stop``: the join that closes the container being filled."""
-        if step in states:
+        name = scope.name(step)
+        if name in states:
             return  # branches of a conditional meeting again
         node = self.graph[step]
         task = self._task(node)
-        states[step] = task
+        states[name] = task
         if node.type == "end":
             task["End"] = True
         elif node.type == "linear":
-            self._goto(task, node.out[0], states, stop)
+            self._goto(task, node.out[0], states, stop, scope)
         elif node.type == "foreach":
-            join = self._join_of(node)
-            body: dict[str, Any] = {}
-            self._emit(node.out[0], body, {join})
-            task["Next"] = f"{step}.items"
-            states[f"{step}.items"] = self._read_state(step, {"items.$": "$.Item.foreach_items.L"},
-                                                       "$.foreach", f"{step}.each")
-            each: dict[str, Any] = {
-                "Type": "Map", "ItemsPath": "$.foreach.items",
-                "ItemSelector": {"path.$": "States.Format('{}/{}', $.path, $$.Map.Item.Value.N)",
-                                 "params.$": "$.params"},
-                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
-                                  "StartAt": node.out[0], "States": body},
-                "ResultSelector": {"done": True}, "ResultPath": "$.foreach"}
-            if self.options.max_workers:
-                each["MaxConcurrency"] = self.options.max_workers
-            states[f"{step}.each"] = each
-            self._goto(each, join, states, stop)
+            self._foreach(node, task, states, stop, scope)
         elif node.type == "split":
             join = self._join_of(node)
             branches = []
             for target in node.out:
                 branch: dict[str, Any] = {}
                 if target == join:
-                    branch["pass"] = {"Type": "Pass", "End": True}
-                    branches.append({"StartAt": "pass", "States": branch})
+                    branch[scope.name(f"{step}.to.{join}")] = {"Type": "Pass", "End": True}
+                    branches.append({"StartAt": scope.name(f"{step}.to.{join}"),
+                                     "States": branch})
                     continue
-                self._emit(target, branch, {join})
-                branches.append({"StartAt": target, "States": branch})
-            task["Next"] = f"{step}.branches"
+                self._emit(target, branch, {join}, scope)
+                branches.append({"StartAt": scope.name(target), "States": branch})
+            task["Next"] = scope.name(f"{step}.branches")
             parallel = {"Type": "Parallel", "Branches": branches, "ResultPath": None}
-            states[f"{step}.branches"] = parallel
-            self._goto(parallel, join, states, stop)
+            states[scope.name(f"{step}.branches")] = parallel
+            self._goto(parallel, join, states, stop, scope)
         elif node.type == "switch":
-            task["Next"] = f"{step}.branch"
-            states[f"{step}.branch"] = self._read_state(step, {"next.$": "$.Item.next_step.S"},
-                                                        "$.branch", f"{step}.choice")
+            task["Next"] = scope.name(f"{step}.branch")
+            states[scope.name(f"{step}.branch")] = self._read_state(
+                step, {"next.$": "$.Item.next_step.S"}, "$.branch",
+                scope.name(f"{step}.choice"))
             choices = []
             for target in node.out:
-                nxt = target
+                nxt = scope.name(target)
                 if target in stop:  # the branch ends the enclosing container right away
-                    nxt = f"{step}.to.{target}"
+                    nxt = scope.name(f"{step}.to.{target}")
                     states[nxt] = {"Type": "Pass", "End": True}
                 choices.append({"Variable": "$.branch.next", "StringEquals": target,
                                 "Next": nxt})
-            states[f"{step}.choice"] = {"Type": "Choice", "Choices": choices,
-                                        "Default": f"{step}.unknown-branch"}
-            states[f"{step}.unknown-branch"] = {
+            states[scope.name(f"{step}.choice")] = {
+                "Type": "Choice", "Choices": choices,
+                "Default": scope.name(f"{step}.unknown-branch")}
+            states[scope.name(f"{step}.unknown-branch")] = {
                 "Type": "Fail", "Error": "Headwater.UnknownBranch",
                 "Cause": f"step {step} recorded a branch that is not one of {node.out}"}
             for target in node.out:
                 if target not in stop:
-                    self._emit(target, states, stop)
+                    self._emit(target, states, stop, scope)
+
+    def _foreach(self, node: "StepNode", task: dict[str, Any], states: dict[str, Any],
+                 stop: set[str], scope: "Scope") -> None:
+        """The states after a foreach step: read its items, run the body for each (an inline
+        Map; and a distributed one for wide foreaches, chosen by what the job recorded)."""
+        step, join = node.name, self._join_of(node)
+        wide = self.options.items_bucket is not None and not scope.inside_inline
+        task["Next"] = scope.name(f"{step}.items")
+        selector = {"items.$": "$.Item.foreach_items.L"}
+        if wide:
+            selector["items_in.$"] = "$.Item.items_in.S"
+        after_read = scope.name(f"{step}.mode" if wide else f"{step}.each")
+        states[scope.name(f"{step}.items")] = self._read_state(step, selector, "$.foreach",
+                                                               after_read)
+        item = {"run.$": "$.run", "params.$": "$.params"}
+        inline_scope = scope.inner(inline=True)
+        body: dict[str, Any] = {}
+        self._emit(node.out[0], body, {join}, inline_scope)
+        each: dict[str, Any] = {
+            "Type": "Map", "ItemsPath": "$.foreach.items",
+            "ItemSelector": {"path.$": "States.Format('{}/{}', $.path, $$.Map.Item.Value.N)",
+                             **item},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+                              "StartAt": inline_scope.name(node.out[0]), "States": body},
+            "ResultSelector": {"done": True}, "ResultPath": "$.foreach"}
+        if self.options.max_workers:
+            each["MaxConcurrency"] = self.options.max_workers
+        states[scope.name(f"{step}.each")] = each
+        self._goto(each, join, states, stop, scope)
+        if not wide:
+            return
+        wide_scope = scope.inner(inline=False, suffix=f"@{step}")
+        wide_body: dict[str, Any] = {}
+        self._emit(node.out[0], wide_body, {join}, wide_scope)
+        done = wide_scope.name(f"{step}.item-done")
+        for state in wide_body.values():  # every item's output: {} instead of its state
+            if state.pop("End", False):
+                state["Next"] = done
+        wide_body[done] = {"Type": "Pass", "Result": {}, "End": True}
+        # the job's object: <prefix>/<WIDE_ITEMS_DIR>/<flow>/<run>/<step><path>.json
+        key = (f"States.Format('{_quote(self.options.items_prefix)[1:-1]}{WIDE_ITEMS_DIR}/"
+               f"{{}}/{{}}/{step}{{}}.json', {_quote(self.graph.name)}, $.run, $.path)")
+        distributed: dict[str, Any] = {
+            "Type": "Map",
+            "ItemReader": {"Resource": S3_GET, "ReaderConfig": {"InputType": "JSON"},
+                           "Parameters": {"Bucket": self.options.items_bucket, "Key.$": key}},
+            "ItemSelector": {"path.$": "States.Format('{}/{}', $.path, $$.Map.Item.Value)",
+                             **item},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED",
+                                                  "ExecutionType": "STANDARD"},
+                              "StartAt": wide_scope.name(node.out[0]), "States": wide_body},
+            "Label": _job_name(f"{step}{wide_scope.suffix}")[:40],
+            "ResultSelector": {"done": True}, "ResultPath": "$.foreach"}
+        if self.options.max_workers:
+            distributed["MaxConcurrency"] = self.options.max_workers
+        states[scope.name(f"{step}.each-wide")] = distributed
+        self._goto(distributed, join, states, stop, scope)
+        states[scope.name(f"{step}.mode")] = {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.foreach.items_in", "StringEquals": ITEMS_IN_S3,
+                         "Next": scope.name(f"{step}.each-wide")}],
+            "Default": scope.name(f"{step}.each")}
 
     def _goto(self, state: dict[str, Any], target: str, states: dict[str, Any],
-              stop: set[str]) -> None:
+              stop: set[str], scope: "Scope") -> None:
         if target in stop:
             state["End"] = True
         else:
-            state["Next"] = target
-            self._emit(target, states, stop)
+            state["Next"] = scope.name(target)
+            self._emit(target, states, stop, scope)
 
     def _join_of(self, split: "StepNode") -> str:
         try:
@@ -195,6 +266,8 @@ class StepFunctionsCompiler:
         args: list[str] = ["deployed-step", "--run-id", "\0" + RUN_ID, "--step", node.name,
                            "--path", "\0$.path", "--attempt", "auto",
                            "--outputs-table", self.options.state_table]
+        if node.type == "foreach" and self.options.items_bucket is not None:
+            args += ["--inline-map-limit", str(self.options.inline_map_limit)]
         for tag in self.options.tags:
             args += ["--tag", tag]
         if node.name == "start":
@@ -221,6 +294,21 @@ class StepFunctionsCompiler:
         if limits:
             task["TimeoutSeconds"] = int(min(limits))
         return task
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where states are being emitted: the suffix their names get (one per distributed
+    copy of a foreach body they are in) and whether an inline Map encloses them."""
+
+    suffix: str = ""
+    inside_inline: bool = False
+
+    def name(self, state: str) -> str:
+        return f"{state}{self.suffix}"
+
+    def inner(self, inline: bool, suffix: str = "") -> "Scope":
+        return Scope(self.suffix + suffix, self.inside_inline or inline)
 
 
 def _quote(text: str) -> str:

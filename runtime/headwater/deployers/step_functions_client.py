@@ -1,11 +1,16 @@
 """Deploying a state machine with boto3: Batch job definitions (registered once per
-content), the state machine (created or updated in place), the EventBridge schedule, and
-executions (start, list). Every call here is idempotent."""
+content), the state machine (created or updated in place), its schedule, and executions
+(start, list). Every call here is idempotent.
+
+A schedule without a time zone is an EventBridge rule (cron in UTC); with one it is an
+EventBridge Scheduler schedule (``ScheduleExpressionTimezone``), since rules have no time
+zone. Deploying one kind removes the other, so a flow never runs on both."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from ..exceptions import HeadwaterException
@@ -73,12 +78,14 @@ def deploy_state_machine(sfn: Any, name: str, definition: dict[str, Any], role_a
             "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}]}
     try:
         existing = _find(sfn, name)
+        tag_list = [{"key": k, "value": v} for k, v in sorted(tags.items())]
         if existing:
             sfn.update_state_machine(stateMachineArn=existing, **kwargs)
+            if tag_list:  # an update keeps the old tags; a new branch or owner replaces them
+                sfn.tag_resource(resourceArn=existing, tags=tag_list)
             return existing
-        created = sfn.create_state_machine(
-            name=name, type="STANDARD",
-            tags=[{"key": k, "value": v} for k, v in sorted(tags.items())], **kwargs)
+        created = sfn.create_state_machine(name=name, type="STANDARD", tags=tag_list,
+                                           **kwargs)
         return created["stateMachineArn"]
     except StepFunctionsApiError:
         raise
@@ -94,17 +101,57 @@ def _find(sfn: Any, name: str) -> str | None:
     return None
 
 
-def put_schedule(events: Any, name: str, schedule: str, machine_arn: str,
-                 role_arn: str) -> None:
-    """An EventBridge rule that starts the state machine on ``schedule``."""
+def put_schedule(events: Any, scheduler: Any, name: str, schedule: str,
+                 timezone: str | None, machine_arn: str, role_arn: str) -> None:
+    """Start the state machine on ``schedule``: an EventBridge rule (UTC), or with a
+    ``timezone`` an EventBridge Scheduler schedule in that zone; the other kind goes."""
+    execution_input = json.dumps({"Parameters": {}})
     try:
-        events.put_rule(Name=name, ScheduleExpression=schedule, State="ENABLED",
-                        Description=f"Headwater schedule for {name}")
-        events.put_targets(Rule=name, Targets=[{
-            "Id": "headwater", "Arn": machine_arn, "RoleArn": role_arn,
-            "Input": json.dumps({"Parameters": {}})}])
+        if timezone is None:
+            events.put_rule(Name=name, ScheduleExpression=schedule, State="ENABLED",
+                            Description=f"Headwater schedule for {name}")
+            events.put_targets(Rule=name, Targets=[{
+                "Id": "headwater", "Arn": machine_arn, "RoleArn": role_arn,
+                "Input": execution_input}])
+            _delete_scheduler_schedule(scheduler, name)
+            return
+        request = {"Name": scheduler_name(name), "ScheduleExpression": schedule,
+                   "ScheduleExpressionTimezone": timezone, "State": "ENABLED",
+                   "Description": f"Headwater schedule for {name}",
+                   "FlexibleTimeWindow": {"Mode": "OFF"},
+                   "Target": {"Arn": machine_arn, "RoleArn": role_arn,
+                              "Input": execution_input}}
+        try:
+            scheduler.create_schedule(**request)
+        except scheduler.exceptions.ConflictException:
+            scheduler.update_schedule(**request)
+        _delete_rule(events, name)
     except Exception as exc:
         raise _explain(exc, f"scheduling {name}") from None
+
+
+def scheduler_name(name: str) -> str:
+    """A Scheduler schedule's name (at most 64 of ``[0-9A-Za-z-_.]``) for a state machine."""
+    clean = re.sub(r"[^0-9A-Za-z_.-]", "-", name)
+    if len(clean) <= 64:
+        return clean
+    return f"{clean[:55]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _delete_rule(events: Any, name: str) -> bool:
+    if not any(r["Name"] == name for r in events.list_rules(NamePrefix=name).get("Rules", [])):
+        return False
+    events.remove_targets(Rule=name, Ids=["headwater"])
+    events.delete_rule(Name=name)
+    return True
+
+
+def _delete_scheduler_schedule(scheduler: Any, name: str) -> bool:
+    try:
+        scheduler.delete_schedule(Name=scheduler_name(name))
+    except scheduler.exceptions.ResourceNotFoundException:
+        return False
+    return True
 
 
 def start(sfn: Any, name: str, parameters: dict[str, str]) -> str:
@@ -121,13 +168,11 @@ def start(sfn: Any, name: str, parameters: dict[str, str]) -> str:
     return started["executionArn"].rsplit(":", 1)[1]
 
 
-def delete(sfn: Any, events: Any, name: str) -> list[str]:
-    """Remove the schedule and the state machine; returns what was removed."""
+def delete(sfn: Any, events: Any, scheduler: Any, name: str) -> list[str]:
+    """Remove the schedule (either kind) and the state machine; returns what was removed."""
     gone = []
     try:
-        if events.list_rules(NamePrefix=name).get("Rules"):
-            events.remove_targets(Rule=name, Ids=["headwater"])
-            events.delete_rule(Name=name)
+        if _delete_rule(events, name) | _delete_scheduler_schedule(scheduler, name):
             gone.append("schedule")
         arn = _find(sfn, name)
         if arn:
