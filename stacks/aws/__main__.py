@@ -75,6 +75,7 @@ sfn = StepFunctions("step-functions", StepFunctionsArgs(
     **settings.knobs("stepFunctions")))
 users = UsersPolicy("users", UsersPolicyArgs(
     naming, region, account, bucket.bucket_arn, batch.secrets_prefix, batch.job_queue_arn,
+    batch.job_definition_prefix,
     [batch.task_role_arn, batch.execution_role_arn, sfn.sfn_role_arn, sfn.events_role_arn],
     sfn.state_machine_prefix, sfn.table_arn, batch.log_group_arn, [api_key.secret_arn],
     users_role, settings.extra["ssoInstanceArn"], settings.extra["usersPermissionSetArn"], tags))

@@ -153,9 +153,12 @@ def _other_stacks(root: str) -> list[str]:
                  base.format("events", f"rule/{other}_TrainFlow"),
                  base.format("secretsmanager", f"secret:{other}/flows/api-AbCdEf"),
                  base.format("secretsmanager", f"secret:{other}/service/api-key-AbCdEf"),
-                 base.format("logs", f"log-group:/headwater/{other}/batch:log-stream:x/y/z")]
-    # Shared by every stack: the default Batch log group; jobs and job definitions (their
-    # ids and names say nothing about the stack).
+                 base.format("logs", f"log-group:/headwater/{other}/batch:log-stream:x/y/z"),
+                 # @batch definitions (<queue>_...) and Step Functions' (<prefix>_...)
+                 base.format("batch", f"job-definition/{other}-queue_TrainFlow-9f86d081:1"),
+                 base.format("batch", f"job-definition/{other}_TrainFlow-start-9f86d0:1")]
+    # Shared by every stack: the default Batch log group; jobs and job definitions whose
+    # ids and names say nothing about the stack (stock Metaflow's).
     arns += [base.format("logs", "log-group:/aws/batch/job:log-stream:metaflow_1/default/z"),
              base.format("batch", "job/1c4e-other-stacks-job"),
              base.format("batch", "job-definition/metaflow_9f86d081:1")]
@@ -183,12 +186,7 @@ def test_no_iam_statement_reaches_another_stacks_resources(stack, env):
             actions = statement["Action"]
             if resources == ["*"] or _pinned_to(statement, root):
                 continue  # "*": UNSCOPED_ACTIONS only (test_security); tags: this stack's
-            if set(actions) <= {"logs:CreateLogStream", "logs:PutLogEvents"}:
-                continue  # the execution role writes job output; it reads nothing back
             for pattern in resources:
-                # SubmitJob names a job definition, which only the stack's queue runs.
-                if actions == ["batch:SubmitJob"] and ":job-definition/" in pattern:
-                    continue
                 reached = [arn for arn in others if fnmatch.fnmatchcase(arn, pattern)]
                 assert not reached, (resource["name"], actions, pattern, reached)
                 checked += 1
@@ -209,6 +207,37 @@ def test_stopping_jobs_needs_the_stacks_tag_which_the_profile_sets(stack):
     assert logs == ["arn:aws:logs:eu-west-1:123456789012:log-group:/headwater/hw-dev/batch"
                     ":log-stream:*"]
     assert inventory.profile["METAFLOW_BATCH_LOG_GROUP"] == "/headwater/hw-dev/batch"
+
+
+def test_jobs_are_submitted_with_the_stacks_definitions_and_log_to_its_group(stack):
+    """SubmitJob names the stack's queue and the definitions the runtime names after it
+    (headwater.compute.batch.job_definition); the execution role writes to the stack's own
+    log group, which the stack creates with a retention and the profile names."""
+    from headwater.compute.batch import job_definition, queue_name
+    from headwater.settings import Settings
+
+    inventory = stack("aws-dev")
+    policy = json.loads(inventory.one("aws:iam/policy:Policy")["inputs"]["policy"])
+    submit = [s for s in policy["Statement"] if s["Action"] == ["batch:SubmitJob"]][0]
+    queue = inventory.profile["METAFLOW_BATCH_JOB_QUEUE"]
+    definition_pattern = [r for r in submit["Resource"] if ":job-definition/" in r][0]
+    assert submit["Resource"] == [queue, definition_pattern]
+    settings = Settings(env={"METAFLOW_BATCH_JOB_QUEUE": queue})
+    resolved = {"queue": queue, "cpu": 1, "memory": 4096, "gpu": 0, "image": "img",
+                "iam_role": None, "execution_role": None, "ephemeral_storage": None,
+                "efs_volumes": None}
+    name = job_definition("TrainFlow", resolved, settings, "FARGATE")["jobDefinitionName"]
+    arn = f"arn:aws:batch:eu-west-1:123456789012:job-definition/{name}:3"
+    assert fnmatch.fnmatchcase(arn, definition_pattern)
+    assert definition_pattern.endswith(f"job-definition/{queue_name(queue)}_*")
+    execution = [r for r in inventory.of_type("aws:iam/rolePolicy:RolePolicy")
+                 if r["name"] == "batch-execution-role-logs"][0]
+    [logs] = json.loads(execution["inputs"]["policy"])["Statement"]
+    group = inventory.named("batch-logs")
+    assert group["inputs"]["name"] == inventory.profile["METAFLOW_BATCH_LOG_GROUP"]
+    assert group["inputs"]["retentionInDays"] == 30
+    assert logs["Resource"] == [
+        f"arn:aws:logs:eu-west-1:123456789012:log-group:{group['inputs']['name']}:*"]
 
 
 # --- 5. NetworkPolicy on EKS ------------------------------------------------------------------
