@@ -117,7 +117,7 @@ elif cluster is None:  # ECS: migration task first (run by hand), then the servi
                                   "and `pulumi up`")
     internal_url = external_url = service.url
     kubernetes = None
-    service_ca_cert = None  # an ACM certificate (if any) is publicly trusted
+    service_ca_cert = service.ca_pem  # None with an ACM-issued (publicly trusted) certificate
 else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
     service_image = settings.service_image or repositories.image("headwater-service", version)
     database.allow_from("database-from-cluster", cluster.security_group_id)

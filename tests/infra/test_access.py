@@ -272,19 +272,48 @@ def test_prod_data_resources_are_protected(stack, label):
     assert not [r for r in inventory.custom() if r["protect"] and r["type"] not in DATA[cloud]]
 
 
+def _ecs_listener(inventory):
+    listener = inventory.one("aws:lb/listener:Listener")["inputs"]
+    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
+    assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    group = inventory.named("metadata-lb-sg")["inputs"]["ingress"]
+    assert [(r["fromPort"], r["toPort"]) for r in group] == [(443, 443)]  # no plain HTTP
+    assert inventory.one("aws:lb/loadBalancer:LoadBalancer")["inputs"]["internal"] is True
+    return listener
+
+
+@pytest.mark.parametrize("label", ["aws-dev", "aws-sandbox"])
+def test_ecs_service_serves_only_https_by_default_from_the_stacks_ca(stack, label):
+    """Without a certificate of the team's, the internal load balancer serves one the
+    stack's CA signed for its DNS name (imported into ACM); the profile carries the CA."""
+    inventory = stack(label)
+    listener = _ecs_listener(inventory)
+    imported = inventory.one("aws:acm/certificate:Certificate")
+    assert listener["certificateArn"].startswith("arn:aws:acm:")
+    assert "4dabf18193072939515e22adb298388d" in json.dumps(imported["inputs"]["privateKey"])
+    request = inventory.one("tls:index/certRequest:CertRequest")["inputs"]
+    url = inventory.profile["METAFLOW_SERVICE_URL"]
+    assert url.startswith("https://internal-") and url.endswith(".elb.amazonaws.com")
+    assert request["dnsNames"] == [url.removeprefix("https://")]
+    assert inventory.profile["METAFLOW_SERVICE_INTERNAL_URL"] == url
+    ca = inventory.one("tls:index/selfSignedCert:SelfSignedCert")
+    assert ca["inputs"]["isCaCertificate"] is True
+    assert imported["inputs"]["certificateChain"] == \
+        inventory.profile["METAFLOW_SERVICE_CA_CERT"]
+    for value in inventory.profile.values():
+        assert "PRIVATE KEY" not in value
+
+
 def test_ecs_service_serves_only_https_with_a_certificate(stack):
     from .conftest import CERTIFICATE
 
     inventory = stack("aws-tls")
-    listener = inventory.one("aws:lb/listener:Listener")["inputs"]
-    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
-    assert listener["certificateArn"] == CERTIFICATE
-    assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    group = inventory.named("metadata-lb-sg")["inputs"]["ingress"]
-    assert [(r["fromPort"], r["toPort"]) for r in group] == [(443, 443)]  # no plain HTTP
+    assert _ecs_listener(inventory)["certificateArn"] == CERTIFICATE
+    assert not inventory.of_type("aws:acm/certificate:Certificate")
     assert inventory.profile["METAFLOW_SERVICE_URL"] == "https://metadata.hw-dev.example.com"
     assert inventory.profile["METAFLOW_SERVICE_INTERNAL_URL"] == \
         "https://metadata.hw-dev.example.com"
+    assert "METAFLOW_SERVICE_CA_CERT" not in inventory.profile  # publicly trusted
 
 
 @pytest.mark.parametrize("label", ["azure-dev", "azure-prod", "aws-prod"])

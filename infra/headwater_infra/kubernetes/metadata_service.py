@@ -20,7 +20,7 @@ import pulumi
 from . import manifests
 from .manifests import ClusterLayout, Resources
 from .objects import child_options, create
-from .tls import ServiceCertificate, ServiceCertificateArgs
+from .tls import ServiceCertificate, ServiceCertificateArgs, cluster_names
 
 __all__ = ["MetadataService", "MetadataServiceArgs"]
 
@@ -76,7 +76,8 @@ class MetadataService(pulumi.ComponentResource):
             i.hostname for i in ((status.load_balancer.ingress or [])
                                  if status and status.load_balancer else []) if i.hostname])
         self.tls = ServiceCertificate(f"{name}-tls", ServiceCertificateArgs(
-            layout, args.organization, ip_addresses=list(args.tls_ip_addresses),
+            layout.service_host(), args.organization, cluster_names(layout),
+            ip_addresses=list(args.tls_ip_addresses),
             dns_names=reported), opts=pulumi.ResourceOptions(parent=self))
         self.tls_secret = create(
             f"{name}-tls-secret",
