@@ -4,7 +4,9 @@ Tasks run in the private subnets and accept traffic only from the load balancer,
 accepts it only from inside the VPC (and from ``client_cidrs``, e.g. a VPN). The database
 password reaches the container as ``PGPASSWORD`` from Secrets Manager (libpq reads it), so
 the connection URL in the task definition holds none; the API keys the service requires
-reach it the same way (``HEADWATER_SERVICE_API_KEYS``).
+(``HEADWATER_SERVICE_API_KEYS``) and the UI's session secret (``HEADWATER_UI_SESSION_SECRET``)
+reach it the same way. Its plain environment holds the UI's datastore settings
+(``datastore_env``); the task role may only list the artifact bucket and read its objects.
 
 The load balancer serves only HTTPS (TLS 1.2 or 1.3) on 443; there is no plain-HTTP
 listener. By default its certificate comes from the stack's own CA (``kubernetes/tls.py``)
@@ -32,6 +34,7 @@ import pulumi_aws as aws
 from ..kubernetes.manifests import SERVICE_PORT
 from ..kubernetes.tls import ServiceCertificate, ServiceCertificateArgs
 from ..naming import Naming
+from ..options import WIRED
 from .iam import assume_role, role, statement
 
 __all__ = ["EcsMetadataService", "EcsMetadataServiceArgs"]
@@ -60,6 +63,9 @@ class EcsMetadataServiceArgs:
     log_retention_days: int = 30
     certificate_arn: str | None = None         # ACM certificate for `hostname`: HTTPS only
     hostname: str | None = None
+    session_secret_arn: pulumi.Input[str] | None = field(default=None, metadata=WIRED)
+    # What the UI reads the datastore with (the profile's keys, the region).
+    datastore_env: dict[str, pulumi.Input[str]] = field(default_factory=dict, metadata=WIRED)
 
     def __post_init__(self) -> None:
         if self.desired_count < 1:
@@ -90,8 +96,13 @@ def _container(name: str, image, command: list[str], args: EcsMetadataServiceArg
             "awslogs-stream-prefix": prefix}},
         "linuxParameters": {"initProcessEnabled": True},
     }
-    if port:
+    if port:  # the serving container: the UI's settings too
         container["portMappings"] = [{"containerPort": SERVICE_PORT, "protocol": "tcp"}]
+        container["environment"] += [{"name": k, "value": v}
+                                     for k, v in sorted(args.datastore_env.items())]
+        if args.session_secret_arn is not None:
+            container["secrets"].append({"name": "HEADWATER_UI_SESSION_SECRET",
+                                         "valueFrom": args.session_secret_arn})
     return container
 
 
@@ -119,9 +130,9 @@ class EcsMetadataService(pulumi.ComponentResource):
                                "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
                 "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                    [pulumi.Output.concat(self.log_group.arn, ":*")])],
-                "database-password": [statement(["secretsmanager:GetSecretValue"],
-                                                [args.database_secret_arn,
-                                                 args.api_key_secret_arn])],
+                "database-password": [statement(["secretsmanager:GetSecretValue"], [
+                    args.database_secret_arn, args.api_key_secret_arn,
+                    *([args.session_secret_arn] if args.session_secret_arn else [])])],
             }, tags, self)
         task_policies = {"read-artifacts": [
             statement(["s3:ListBucket"], [args.bucket_arn]),
