@@ -127,8 +127,18 @@ def test_metadata_deployment_runs_the_service_with_probes():
     assert container["env"] == [
         {"name": "HEADWATER_DATABASE_URL", "valueFrom": {
             "secretKeyRef": {"name": "headwater-database", "key": "url"}}},
-        {"name": "HEADWATER_SERVICE_API_KEYS", "valueFrom": {
-            "secretKeyRef": {"name": "headwater-service-auth", "key": "keys"}}}]
+        {"name": "HEADWATER_UI_SESSION_SECRET", "valueFrom": {
+            "secretKeyRef": {"name": "headwater-service-auth", "key": "ui-session"}}}]
+    # Plain settings (where the keys are, the UI's datastore) follow, sorted; never a value
+    # from a secret.
+    env = manifests.metadata_deployment(LAYOUT, IMAGE, environment={
+        "METAFLOW_DEFAULT_DATASTORE": "azure",
+        "HEADWATER_SERVICE_API_KEYS_SECRET_ID": "https://v.vault.azure.net/secrets/k"})[
+        "spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[2:] == [
+        {"name": "HEADWATER_SERVICE_API_KEYS_SECRET_ID",
+         "value": "https://v.vault.azure.net/secrets/k"},
+        {"name": "METAFLOW_DEFAULT_DATASTORE", "value": "azure"}]
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
     assert pod["serviceAccountName"] == LAYOUT.service_service_account
     # Restricted pod security.
