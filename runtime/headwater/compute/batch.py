@@ -201,8 +201,8 @@ class BatchCompute(Compute):
         resolved = [_resolved(ctx, s) for s in steps]
         client = batch_client()
         default_tags(settings)  # a malformed value fails here, before any job
-        for queue in sorted({r["queue"] for r in resolved}):
-            queue_platform(client, queue)
+        for name in sorted({r["queue"] for r in resolved}):
+            queue_platform(client, name)
         iam = None
         for role in sorted({r for res in resolved for r in (res["iam_role"],
                                                             res["execution_role"]) if r}):
