@@ -13,7 +13,11 @@ object. ``check_profile`` enforces that on every profile built here,
 with the same rules ``headwater configure import`` applies on the way in.
 
 The builders take plain strings; stacks call them through ``profile_output`` once the
-resources' outputs are known.
+resources' outputs are known. The datastore keys come from one function per cloud
+(``azure_datastore``, ``s3_datastore``), which also gives the metadata service the settings
+its UI reads the datastore with (``service_datastore_env``), so the two never disagree.
+``METAFLOW_UI_URL`` is ``<service url>/ui/``: Metaflow prints links as
+``<UI_URL>/<flow>/<run>``, which is the UI's own address for a run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Any, Callable
 from headwater.cli.configure import profile_problems
 
 __all__ = ["KubernetesProfile", "azure_profile", "aws_profile", "check_profile",
-           "profile_output", "AZURE_SECRETS_BACKEND", "AUTH_SECRET_ID_KEY", "CA_CERT_KEY"]
+           "profile_output", "azure_datastore", "s3_datastore", "service_datastore_env",
+           "AZURE_SECRETS_BACKEND", "AUTH_SECRET_ID_KEY", "CA_CERT_KEY"]
 
 # Metaflow's name for the Key Vault secrets backend (Headwater accepts it too).
 AZURE_SECRETS_BACKEND = "az-key-vault"
@@ -64,6 +69,34 @@ class KubernetesProfile:
         }
 
 
+def azure_datastore(*, blob_endpoint: str, artifact_root: str,
+                    card_root: str) -> dict[str, str]:
+    """The Azure Blob datastore's keys."""
+    return {"METAFLOW_DEFAULT_DATASTORE": "azure",
+            "METAFLOW_DATASTORE_SYSROOT_AZURE": artifact_root,
+            "METAFLOW_CARD_AZUREROOT": card_root,
+            "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": blob_endpoint.rstrip("/")}
+
+
+def s3_datastore(*, bucket: str) -> dict[str, str]:
+    """The S3 datastore's keys."""
+    return {"METAFLOW_DEFAULT_DATASTORE": "s3",
+            "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{bucket}/artifacts",
+            "METAFLOW_CARD_S3ROOT": f"s3://{bucket}/cards"}
+
+
+def service_datastore_env(builder: Callable[..., dict[str, str]],
+                          extra: dict[str, Any] | None = None, **inputs: Any) -> dict[str, Any]:
+    """The environment (key -> Pulumi output) that lets the metadata service's UI read the
+    datastore ``builder(**inputs)`` describes, plus ``extra`` (e.g. the AWS region)."""
+    import pulumi
+
+    keys = builder(**{name: "x" for name in inputs})  # the key set, without waiting
+    values = pulumi.Output.all(**inputs).apply(lambda known: builder(**known))
+    return {**{key: values.apply(lambda v, key=key: v[key]) for key in keys},
+            **(extra or {})}
+
+
 def azure_profile(*, blob_endpoint: str, artifact_root: str, card_root: str, vault_uri: str,
                   service_url: str, service_internal_url: str, registry: str,
                   task_image: str, kubernetes: KubernetesProfile,
@@ -71,10 +104,8 @@ def azure_profile(*, blob_endpoint: str, artifact_root: str, card_root: str, vau
                   service_ca_cert: str | None = None) -> dict[str, str]:
     """Profile for the Azure stack: Blob datastore, metadata service, Key Vault, AKS/Argo."""
     return _finish({
-        "METAFLOW_DEFAULT_DATASTORE": "azure",
-        "METAFLOW_DATASTORE_SYSROOT_AZURE": artifact_root,
-        "METAFLOW_CARD_AZUREROOT": card_root,
-        "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": blob_endpoint.rstrip("/"),
+        **azure_datastore(blob_endpoint=blob_endpoint, artifact_root=artifact_root,
+                          card_root=card_root),
         **_service_keys(service_url, service_internal_url, auth_secret_id, service_ca_cert),
         "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": AZURE_SECRETS_BACKEND,
         "METAFLOW_AZURE_KEY_VAULT_PREFIX": vault_uri.rstrip("/"),
@@ -97,9 +128,7 @@ def aws_profile(*, bucket: str, region: str, service_url: str, service_internal_
     ``stack_tag`` (the users' policy lets them stop only jobs with it) and log to the
     stack's own ``batch_log_group``."""
     return _finish({
-        "METAFLOW_DEFAULT_DATASTORE": "s3",
-        "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{bucket}/artifacts",
-        "METAFLOW_CARD_S3ROOT": f"s3://{bucket}/cards",
+        **s3_datastore(bucket=bucket),
         **_service_keys(service_url, service_internal_url, auth_secret_id, service_ca_cert),
         "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE": "aws-secrets-manager",
         "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION": region,
@@ -128,6 +157,7 @@ def _service_keys(service_url: str, service_internal_url: str, auth_secret_id: s
         "METAFLOW_DEFAULT_METADATA": "service",
         "METAFLOW_SERVICE_URL": service_url,
         "METAFLOW_SERVICE_INTERNAL_URL": service_internal_url,
+        "METAFLOW_UI_URL": f"{service_url.rstrip('/')}/ui/",
         AUTH_SECRET_ID_KEY: auth_secret_id,
         CA_CERT_KEY: service_ca_cert,
     }

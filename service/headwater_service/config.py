@@ -6,6 +6,7 @@ variables, so every uvicorn worker process sees one configuration).
 | ``HEADWATER_DATABASE_URL`` | Postgres URL (``postgresql://user@host:5432/db``) | required |
 | ``HEADWATER_SERVICE_API_KEYS`` | accepted ``x-api-key`` values, comma separated | none: no auth |
 | ``HEADWATER_SERVICE_API_KEYS_FILE`` | a file with one accepted key per line | |
+| ``HEADWATER_SERVICE_API_KEYS_SECRET_ID`` | a Key Vault secret identifier or Secrets Manager ARN holding accepted keys (comma or line separated), read at start (``secret_store.py``) | |
 | ``HEADWATER_SERVICE_MAX_BODY_BYTES`` | largest request body accepted | 4 MiB |
 | ``HEADWATER_SERVICE_POOL_SIZE`` | Postgres connections per worker process | 8 |
 | ``HEADWATER_SERVICE_POOL_TIMEOUT`` | seconds to wait for a connection before a 503 | 3 |
@@ -24,6 +25,7 @@ from typing import Mapping
 DATABASE_URL_ENV = "HEADWATER_DATABASE_URL"
 API_KEYS_ENV = "HEADWATER_SERVICE_API_KEYS"
 API_KEYS_FILE_ENV = "HEADWATER_SERVICE_API_KEYS_FILE"
+API_KEYS_SECRET_ENV = "HEADWATER_SERVICE_API_KEYS_SECRET_ID"
 
 
 class ConfigError(Exception):
@@ -85,6 +87,13 @@ class ServiceConfig:
             except OSError as exc:
                 raise ConfigError(f"cannot read {API_KEYS_FILE_ENV} file {key_file}: "
                                   f"{exc.strerror}") from None
+        key_secret = env.get(API_KEYS_SECRET_ENV, "").strip()
+        if key_secret:
+            from .secret_store import read_secret
+
+            keys += [k.strip() for k in re.split(r"[,\n]", read_secret(API_KEYS_SECRET_ENV,
+                                                                        key_secret))
+                     if k.strip()]
         pool_timeout = env.get("HEADWATER_SERVICE_POOL_TIMEOUT")
         try:
             timeout = float(pool_timeout) if pool_timeout else 3.0

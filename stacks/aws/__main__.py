@@ -22,7 +22,8 @@ from headwater_infra.kubernetes import (
 from headwater_infra.kubernetes.manifests import GPU_TOLERATION
 from headwater_infra.naming import Naming
 from headwater_infra.options import read_config
-from headwater_infra.profile import KubernetesProfile, aws_profile, profile_output
+from headwater_infra.profile import (KubernetesProfile, aws_profile, profile_output,
+                                    s3_datastore, service_datastore_env)
 from headwater_infra.settings import StackSettings
 
 config = pulumi.Config()
@@ -62,6 +63,13 @@ database = Database("database", DatabaseArgs(naming, network.vpc_id, private, ta
                                              protect=prod, secret_recovery_days=recovery_days,
                                              **settings.knobs("database")))
 api_key = ServiceApiKey("service-api-key", ServiceApiKeyArgs(naming, tags, recovery_days))
+# What signs the UI's session cookies: for the service only (no user or task reads it).
+ui_session = ServiceApiKey("ui-session-secret", ServiceApiKeyArgs(
+    naming, tags, recovery_days, purpose="ui-session",
+    description="Signs the Headwater metadata service's UI sessions (the service only)"))
+# The UI reads the datastore with the service's read-only identity.
+service_datastore = service_datastore_env(s3_datastore, {"AWS_DEFAULT_REGION": region},
+                                          bucket=bucket.bucket_name)
 layout = ClusterLayout(**settings.knobs("kubernetes"))
 cluster = EksCluster("cluster", EksClusterArgs(
     naming, region, private, settings.allowed_client_ip_ranges, users_role, tags,
@@ -75,6 +83,7 @@ sfn = StepFunctions("step-functions", StepFunctionsArgs(
     **settings.knobs("stepFunctions")))
 users = UsersPolicy("users", UsersPolicyArgs(
     naming, region, account, bucket.bucket_arn, batch.secrets_prefix, batch.job_queue_arn,
+    batch.job_definition_prefix,
     [batch.task_role_arn, batch.execution_role_arn, sfn.sfn_role_arn, sfn.events_role_arn],
     sfn.state_machine_prefix, sfn.table_arn, batch.log_group_arn, [api_key.secret_arn],
     users_role, settings.extra["ssoInstanceArn"], settings.extra["usersPermissionSetArn"], tags))
@@ -106,7 +115,8 @@ elif cluster is None:  # ECS: migration task first (run by hand), then the servi
         if version else None,
         settings.service_image or repositories.image("headwater-service", migration or version),
         database.url_without_password, database.secret_arn, repositories.arns,
-        bucket.bucket_arn, api_key.secret_arn, tags, **settings.knobs("service")))
+        bucket.bucket_arn, api_key.secret_arn, tags, session_secret_arn=ui_session.secret_arn,
+        datastore_env=service_datastore, **settings.knobs("service")))
     database.allow_from("database-from-metadata", service.security_group.id)
     pulumi.export("migrationCommand", service.migration_command)
     if version is None:
@@ -116,7 +126,7 @@ elif cluster is None:  # ECS: migration task first (run by hand), then the servi
                                   "and `pulumi up`")
     internal_url = external_url = service.url
     kubernetes = None
-    service_ca_cert = None  # an ACM certificate (if any) is publicly trusted
+    service_ca_cert = service.ca_pem  # None with an ACM-issued (publicly trusted) certificate
 else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
     service_image = settings.service_image or repositories.image("headwater-service", version)
     database.allow_from("database-from-cluster", cluster.security_group_id)
@@ -124,7 +134,9 @@ else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
         "metadata-role", naming, "metadata-service",
         layout.service_subject(), {"read-artifacts": [
             statement(["s3:ListBucket"], [bucket.bucket_arn]),
-            statement(["s3:GetObject"], [pulumi.Output.concat(bucket.bucket_arn, "/*")])]},
+            statement(["s3:GetObject"], [pulumi.Output.concat(bucket.bucket_arn, "/*")])],
+            # Read at start (HEADWATER_SERVICE_API_KEYS_SECRET_ID): no Kubernetes copy.
+            "api-key": [statement(["secretsmanager:GetSecretValue"], [api_key.secret_arn])]},
         tags)
     provider = k8s.Provider("eks", kubeconfig=cluster.kubeconfig,
                             opts=pulumi.ResourceOptions(depends_on=list(
@@ -146,7 +158,8 @@ else:  # EKS: the migration Job runs before the Deployment inside `pulumi up`
                            opts=on_cluster)
     metadata = MetadataService("metadata", MetadataServiceArgs(
         layout, image=service_image, version=version, database_url=database.url,
-        api_key=api_key.value, organization=naming.root,
+        api_keys_secret_id=api_key.secret_arn, session_secret=ui_session.value,
+        datastore_env=service_datastore, organization=naming.root,
         client_cidrs=[network.cidr], service_annotations={
             "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},

@@ -16,10 +16,11 @@ from headwater_infra.kubernetes import (
     ArgoWorkflows, ArgoWorkflowsArgs, ClusterLayout, HeadwaterNamespace, HeadwaterNamespaceArgs,
     MetadataService, MetadataServiceArgs, NvidiaDevicePlugin, NvidiaDevicePluginArgs)
 from headwater_infra.kubernetes.manifests import GPU_TOLERATION
-from headwater_infra.azure.keyvault import API_KEY_SECRET_NAME
+from headwater_infra.azure.keyvault import API_KEY_SECRET_NAME, UI_SESSION_SECRET_NAME
 from headwater_infra.naming import Naming
 from headwater_infra.options import read_config
-from headwater_infra.profile import KubernetesProfile, azure_profile, profile_output
+from headwater_infra.profile import (KubernetesProfile, azure_datastore, azure_profile,
+                                    profile_output, service_datastore_env)
 from headwater_infra.settings import StackSettings
 
 SECTIONS = {"network": NetworkArgs, "storage": StorageArgs, "keyVault": KeyVaultArgs,
@@ -60,9 +61,13 @@ database = Database("database", DatabaseArgs(
     **common, suffix=suffix, subnet_id=network.postgres_subnet.id,
     private_dns_zone_id=network.postgres_zone.id, vault=service_vault,
     dns_zone_link=network.postgres_zone_link, protect=prod, **settings.knobs("database")))
-# The metadata service's API key: clients (users, tasks) read it from the flows' vault.
+# The metadata service's API key: clients (users, tasks) and the service itself read it
+# from the flows' vault.
 api_key = random.RandomPassword("service-api-key", length=48, special=False)
-vault.secret("service-api-key-secret", API_KEY_SECRET_NAME, api_key.result)
+api_key_secret = vault.secret("service-api-key-secret", API_KEY_SECRET_NAME, api_key.result)
+# What signs the UI's session cookies: kept in the service's vault, handed to the pods.
+ui_session = random.RandomPassword("ui-session-secret", length=48, special=False)
+service_vault.secret("ui-session-secret-record", UI_SESSION_SECRET_NAME, ui_session.result)
 cluster = AksCluster("cluster", AksClusterArgs(
     **common, tenant_id=client.tenant_id, node_subnet_id=network.node_subnet.id,
     allowed_ip_ranges=ip_ranges, **settings.knobs("cluster")))
@@ -76,9 +81,12 @@ tasks = WorkloadIdentity("tasks", WorkloadIdentityArgs(
     **identity, kind="tasks", subjects=[layout.subject(layout.task_service_account)],
     grants=[Grant("Storage Blob Data Contributor", storage.account_id),
             Grant("Key Vault Secrets User", vault.vault_id)]))
+# The service reads (never writes) what its UI shows, and its own API key.
 service = WorkloadIdentity("service", WorkloadIdentityArgs(
     **identity, kind="service", subjects=[layout.service_subject()],
-    grants=[Grant("Storage Blob Data Reader", storage.account_id)]))
+    grants=[*(Grant("Storage Blob Data Reader", container.id)
+              for container in storage.containers.values()),
+            Grant("Key Vault Secrets User", api_key_secret.id)]))
 # The cluster places internal load balancers in the VNet; the deployer administers it.
 grant("cluster-network", cluster.principal_id, Grant("Network Contributor", network.vnet.id), sub)
 admin = grant("deployer-cluster-admin", client.object_id,
@@ -130,7 +138,11 @@ else:
         "task": settings.task_image or f"{server}/headwater-task:{version}"})
     metadata = MetadataService("metadata", MetadataServiceArgs(
         layout, image=images["service"], version=version, database_url=database.url,
-        api_key=api_key.result, organization=naming.root,
+        api_keys_secret_id=vault.secret_uri(API_KEY_SECRET_NAME),
+        session_secret=ui_session.result, organization=naming.root,
+        datastore_env=service_datastore_env(
+            azure_datastore, blob_endpoint=storage.blob_endpoint,
+            artifact_root=storage.artifact_root, card_root=storage.card_root),
         tls_ip_addresses=[network.service_ip],
         client_cidrs=[network.address_space], pod_labels=pod_labels,
         service_annotations={

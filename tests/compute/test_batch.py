@@ -27,7 +27,8 @@ from botocore.validate import validate_parameters
 
 from headwater import Flow
 from headwater.compute.batch import BatchCompute, failure_reason, job_definition
-from headwater.compute.errors import BatchQueueUnknown, IamRoleNotAssumable
+from headwater.compute.errors import (BatchQueueUnknown, IamRoleNotAssumable,
+                                      RemoteComputeError)
 from headwater.decorators.batch import BatchDecorator
 from headwater.settings import Settings
 
@@ -114,14 +115,19 @@ def run_jobs_locally(backend, server, tmp_path):
                               capture_output=True, timeout=120)
         seen.append((detail, proc.returncode))
         stream = container["logStreamName"]
+        # The awslogs driver writes where the definition says (Batch's default otherwise).
+        definition = reader.describe_job_definitions(jobDefinitions=[detail["jobDefinition"]])[
+            "jobDefinitions"][0]["containerProperties"]
+        group = (definition.get("logConfiguration") or {}).get("options", {}).get(
+            "awslogs-group", "/aws/batch/job")
         try:
-            logs.create_log_group(logGroupName="/aws/batch/job")
+            logs.create_log_group(logGroupName=group)
         except logs.exceptions.ResourceAlreadyExistsException:
             pass
-        logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=stream)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
         lines = (proc.stdout + proc.stderr).decode().splitlines() or ["(no output)"]
         now = int(time.time() * 1000)
-        logs.put_log_events(logGroupName="/aws/batch/job", logStreamName=stream, logEvents=[
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
             {"timestamp": now + i, "message": line}
             for i, line in enumerate(lines)])
 
@@ -141,6 +147,8 @@ def test_definitions_match_the_service_model():
                              "METAFLOW_DATASTORE_SYSROOT_S3": "s3://b/p",
                              "METAFLOW_BATCH_JOB_QUEUE": "q",
                              "METAFLOW_BATCH_CONTAINER_IMAGE": "img:1",
+                             "METAFLOW_BATCH_LOG_GROUP": "/headwater/hw-dev/batch",
+                             "METAFLOW_BATCH_DEFAULT_TAGS": '{"headwater:stack": "hw-dev"}',
                              "AWS_SECRET_ACCESS_KEY": "s3cr3t"})
     deco = BatchDecorator({"cpu": 2, "memory": 8000, "gpu": 1, "shared_memory": 1024,
                            "max_swap": 2048, "swappiness": 10, "use_tmpfs": True,
@@ -218,8 +226,9 @@ def test_foreach_flow_on_batch(batch, tmp_path):
     assert b"Processing 3 datasets in parallel" in b"\n".join(scheduler.output)
     # A second run reuses the ACTIVE definition instead of registering a revision.
     described = batch.server.client("batch").describe_job_definitions(status="ACTIVE")
+    queue = batch.queues["ec2"].rsplit("/", 1)[-1]
     names = [d["jobDefinitionName"] for d in described["jobDefinitions"]
-             if d["jobDefinitionName"].startswith("headwater-ParallelProcessingFlow")]
+             if d["jobDefinitionName"].startswith(f"{queue}_ParallelProcessingFlow-")]
     assert len(names) == 1
 
 
@@ -261,3 +270,47 @@ def test_kill_terminates_the_job(batch, tmp_path):
         backend.close()
     assert calls and calls[0]["reason"] == "headwater: interrupted (Ctrl-C)"
     assert exited.result is None and exited.reason == "interrupted (Ctrl-C)"
+
+
+def test_jobs_carry_the_profiles_tags_and_log_to_its_group(batch, tmp_path, monkeypatch):
+    """With the AWS stack's METAFLOW_BATCH_DEFAULT_TAGS and METAFLOW_BATCH_LOG_GROUP, moto
+    records the stack tag on the job and on its definition (what the users' policy needs to
+    stop the job), the definition's awslogs driver names the stack's group and its name
+    starts with the queue's (what SubmitJob is scoped to), and the console output is read
+    back from that group."""
+    monkeypatch.setenv("METAFLOW_BATCH_DEFAULT_TAGS", '{"headwater:stack": "hw-dev"}')
+    monkeypatch.setenv("METAFLOW_BATCH_LOG_GROUP", "/headwater/hw-dev/batch")
+    ctx, spec = start_run(POD_FLOW, BatchCompute)
+    backend = BatchCompute(ctx)
+    seen = run_jobs_locally(backend, batch.server, tmp_path)
+    output = []
+    try:
+        backend.start(spec, None)
+        events = []
+        while not any(type(e).__name__ == "TaskExited" for e in events):
+            events += backend.wait(5)
+        output = [e.data for e in events if type(e).__name__ == "TaskOutput"]
+    finally:
+        backend.close()
+    assert events[-1].result is not None and events[-1].result.ok
+    detail = seen[0][0]
+    assert detail["tags"]["headwater:stack"] == "hw-dev"
+    client = batch.server.client("batch")
+    definition = client.describe_job_definitions(jobDefinitions=[detail["jobDefinition"]])[
+        "jobDefinitions"][0]
+    assert definition["jobDefinitionName"].startswith(
+        batch.queues["ec2"].rsplit("/", 1)[-1] + "_PodFlow-")
+    assert definition["tags"]["headwater:stack"] == "hw-dev"
+    assert definition["containerProperties"]["logConfiguration"] == {
+        "logDriver": "awslogs", "options": {"awslogs-group": "/headwater/hw-dev/batch"}}
+    stream = detail["container"]["logStreamName"]
+    logged = batch.server.client("logs").get_log_events(
+        logGroupName="/headwater/hw-dev/batch", logStreamName=stream)["events"]
+    assert logged and [e["message"].encode() for e in logged] == output
+
+
+def test_malformed_default_tags_are_refused_before_any_job(batch, monkeypatch):
+    monkeypatch.setenv("METAFLOW_BATCH_DEFAULT_TAGS", "headwater:stack=hw-dev")
+    with pytest.raises(RemoteComputeError, match="METAFLOW_BATCH_DEFAULT_TAGS=.* is not a "
+                                                 "JSON object of strings"):
+        start_run(POD_FLOW, BatchCompute)

@@ -374,7 +374,8 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     path = flow_file("linear")
     env = dict(os.environ, METAFLOW_SFN_IAM_ROLE="arn:aws:iam::123456789012:role/sfn",
                METAFLOW_EVENTS_SFN_ACCESS_IAM_ROLE="arn:aws:iam::123456789012:role/events",
-               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev")
+               METAFLOW_SFN_STATE_MACHINE_PREFIX="hw-dev",
+               METAFLOW_BATCH_LOG_GROUP="/headwater/hw-dev/batch")
 
     def cli(*args):
         proc = subprocess.run([sys.executable, str(path), "step-functions", *args], env=env,
@@ -403,6 +404,10 @@ def test_create_trigger_list_delete_against_moto(shared, flow_file):
     assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]].count(
         "hw-dev_LinearFlow") == 1
     assert all(n.startswith("hw-dev_LinearFlow-") for n in registered)
+    # The stacks' execution role writes logs only to the stack's group, which they name.
+    assert {json.dumps(d["containerProperties"]["logConfiguration"]) for d in definitions} == {
+        json.dumps({"logDriver": "awslogs",
+                    "options": {"awslogs-group": "/headwater/hw-dev/batch"}})}
     assert events.describe_rule(Name="hw-dev_LinearFlow")["ScheduleExpression"] == \
         "cron(0 2 * * ? *)"
     started = cli("trigger", "--alpha", "5")

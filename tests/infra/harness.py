@@ -155,6 +155,16 @@ def _mocks_class():
                    f"Microsoft.{module.capitalize()}/{kind[0].lower() + kind[1:]}s/{own}")
             if kind == "ResourceGroup":
                 rid = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{own}"
+            # Child resources: their ids extend their parent's, as ARM's do (so a role
+            # assigned on one is inside its parent's scope).
+            prefix = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/"
+            if kind == "BlobContainer":
+                own = inputs["containerName"]
+                rid = (f"{prefix}Microsoft.Storage/storageAccounts/{inputs['accountName']}"
+                       f"/blobServices/default/containers/{own}")
+            elif kind == "Secret" and module == "keyvault":
+                own = inputs["secretName"]
+                rid = f"{prefix}Microsoft.Keyvault/vaults/{inputs['vaultName']}/secrets/{own}"
             if kind == "RoleAssignment":
                 own = _uuid("role", name)
                 rid = f"{inputs.get('scope')}/providers/Microsoft.Authorization/" \

@@ -108,7 +108,8 @@ def test_a_plain_users_role_still_gets_the_policy_attached(stack):
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
 def test_sandbox_secrets_free_their_names_at_once(stack, env):
     secrets = stack(f"aws-{env}").of_type("aws:secretsmanager/secret:Secret")
-    assert len(secrets) == 2  # the database credential and the service's API key
+    # The database credential, the service's API key and its UI session secret.
+    assert len(secrets) == 3
     for secret in secrets:
         # A name in its recovery window cannot be reused: a sandbox destroyed and created
         # again within days would fail. 0 deletes at once.
@@ -120,5 +121,5 @@ def test_settings_refuse_half_an_identity_center_setup():
     from headwater_infra.naming import Naming
 
     with pytest.raises(ValueError, match="ssoInstanceArn and usersPermissionSetArn go"):
-        UsersPolicyArgs(Naming("hw", "dev"), "eu-west-1", "1", "b", "p/", "q", [], "hw-dev",
+        UsersPolicyArgs(Naming("hw", "dev"), "eu-west-1", "1", "b", "p/", "q", "q_", [], "hw-dev",
                         "t", "l", [], role_arn=SSO_ROLE, sso_instance_arn=SSO_INSTANCE)

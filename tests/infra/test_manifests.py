@@ -36,12 +36,13 @@ def every_manifest() -> list[dict]:
                                   {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"},
                                   namespace=LAYOUT.service_namespace),
         manifests.database_secret(LAYOUT, "postgresql://u:p@h:5432/d?sslmode=require"),
-        manifests.service_auth_secret(LAYOUT, "key-value"),
+        manifests.service_auth_secret(LAYOUT, "session-secret-value"),
         manifests.service_tls_secret(LAYOUT, "-----BEGIN CERTIFICATE-----\n...",
                                      "-----BEGIN PRIVATE KEY-----\n..."),
         manifests.task_env_secret(LAYOUT),
         manifests.metadata_deployment(LAYOUT, IMAGE, 2, Resources(cpu_limit="1"),
-                                      {"azure.workload.identity/use": "true"}),
+                                      {"azure.workload.identity/use": "true"},
+                                      {"METAFLOW_DEFAULT_DATASTORE": "azure"}),
         manifests.metadata_service(LAYOUT, {
             "service.beta.kubernetes.io/azure-load-balancer-internal": "true"}),
         manifests.metadata_disruption_budget(LAYOUT),
@@ -126,8 +127,18 @@ def test_metadata_deployment_runs_the_service_with_probes():
     assert container["env"] == [
         {"name": "HEADWATER_DATABASE_URL", "valueFrom": {
             "secretKeyRef": {"name": "headwater-database", "key": "url"}}},
-        {"name": "HEADWATER_SERVICE_API_KEYS", "valueFrom": {
-            "secretKeyRef": {"name": "headwater-service-auth", "key": "keys"}}}]
+        {"name": "HEADWATER_UI_SESSION_SECRET", "valueFrom": {
+            "secretKeyRef": {"name": "headwater-service-auth", "key": "ui-session"}}}]
+    # Plain settings (where the keys are, the UI's datastore) follow, sorted; never a value
+    # from a secret.
+    env = manifests.metadata_deployment(LAYOUT, IMAGE, environment={
+        "METAFLOW_DEFAULT_DATASTORE": "azure",
+        "HEADWATER_SERVICE_API_KEYS_SECRET_ID": "https://v.vault.azure.net/secrets/k"})[
+        "spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[2:] == [
+        {"name": "HEADWATER_SERVICE_API_KEYS_SECRET_ID",
+         "value": "https://v.vault.azure.net/secrets/k"},
+        {"name": "METAFLOW_DEFAULT_DATASTORE", "value": "azure"}]
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
     assert pod["serviceAccountName"] == LAYOUT.service_service_account
     # Restricted pod security.

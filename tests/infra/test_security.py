@@ -129,7 +129,7 @@ def test_azure_database_is_reachable_only_from_the_vnet(stack, env):
 
 ROLE_SCOPES = {  # role -> the only kind of resource it may be granted on
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "storage:StorageAccount",   # Blob Data Contributor
-    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "storage:StorageAccount",   # Blob Data Reader
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "storage:BlobContainer",    # Blob Data Reader
     "4633458b-17de-408a-b874-0445c86b69e6": "keyvault:Vault",           # KV Secrets User
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": "containerregistry:Registry",  # AcrPull
     "4d97b98b-1d4f-4787-a291-c67834d212e7": "network:VirtualNetwork",   # Network Contributor
@@ -146,9 +146,12 @@ def test_azure_role_assignments_are_scoped_to_one_resource(stack, env):
         role = inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         assert role in ROLE_SCOPES, f"{assignment['name']} grants an unexpected role {role}"
         targets = [r["id"] for r in inventory.of_type(AZ + ROLE_SCOPES[role])]
-        if role == ROLES["Key Vault Secrets User"]:  # only ever on the flows' vault
-            targets = [inventory.named("vault-vault")["id"]]
-        assert len(targets) == 1 and inputs["scope"] == targets[0], assignment["name"]
+        if role == ROLES["Key Vault Secrets User"]:
+            # The flows' vault, or (the service) the API key's secret inside it.
+            targets = [inventory.named("vault-vault")["id"],
+                       inventory.named("service-api-key-secret")["id"]]
+        # One resource per assignment (the containers: the service reads two of them).
+        assert inputs["scope"] in targets, assignment["name"]
 
 
 def test_azure_identities_hold_exactly_their_grants(stack):
@@ -161,7 +164,8 @@ def test_azure_identities_hold_exactly_their_grants(stack):
     assert set(identities) == {"tasks-identity", "service-identity"}
     assert grants["tasks"] == {"ba92f5b4-2d11-453d-a403-e96b0029c9fe",
                                "4633458b-17de-408a-b874-0445c86b69e6"}
-    assert grants["service"] == {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"}
+    assert grants["service"] == {"2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",   # Blob Reader
+                                 "4633458b-17de-408a-b874-0445c86b69e6"}   # its API key
     cluster = inventory.one(AZ + "containerservice:ManagedCluster")
     federations = {r["inputs"]["subject"]: r["inputs"] for r in
                    inventory.of_type(AZ + "managedidentity:FederatedIdentityCredential")}

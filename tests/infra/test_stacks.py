@@ -20,12 +20,12 @@ AZURE_CORE = {
     AZ + "network:Subnet": 3, AZ + "privatedns:PrivateZone": 1,
     AZ + "privatedns:VirtualNetworkLink": 1, AZ + "storage:StorageAccount": 1,
     AZ + "storage:BlobServiceProperties": 1, AZ + "storage:BlobContainer": 2,
-    AZ + "storage:ManagementPolicy": 1, AZ + "keyvault:Vault": 2, AZ + "keyvault:Secret": 2,
+    AZ + "storage:ManagementPolicy": 1, AZ + "keyvault:Vault": 2, AZ + "keyvault:Secret": 3,
     AZ + "dbforpostgresql:Server": 1, AZ + "dbforpostgresql:Database": 1,
     AZ + "dbforpostgresql:Configuration": 1, AZ + "containerservice:ManagedCluster": 1,
     AZ + "containerregistry:Registry": 1, AZ + "managedidentity:UserAssignedIdentity": 2,
     AZ + "managedidentity:FederatedIdentityCredential": 2,
-    "random:index/randomPassword:RandomPassword": 2, "pulumi:providers:kubernetes": 1,
+    "random:index/randomPassword:RandomPassword": 3, "pulumi:providers:kubernetes": 1,
 }
 AWS_CORE = {
     "aws:ec2/vpc:Vpc": 1, "aws:ec2/natGateway:NatGateway": 1,
@@ -36,13 +36,14 @@ AWS_CORE = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
     "aws:s3/bucketPolicy:BucketPolicy": 1, "aws:rds/instance:Instance": 1,
     "aws:rds/subnetGroup:SubnetGroup": 1, "aws:rds/parameterGroup:ParameterGroup": 1,
-    "aws:secretsmanager/secret:Secret": 2, "aws:ecr/repository:Repository": 2,
+    "aws:secretsmanager/secret:Secret": 3, "aws:ecr/repository:Repository": 2,
     "aws:batch/computeEnvironment:ComputeEnvironment": 1, "aws:batch/jobQueue:JobQueue": 1,
     "aws:dynamodb/table:Table": 1, "aws:iam/policy:Policy": 1,
 }
 ECS = {"aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
        "aws:ecs/taskDefinition:TaskDefinition": 2, "aws:lb/loadBalancer:LoadBalancer": 1,
-       "aws:lb/targetGroup:TargetGroup": 1, "aws:lb/listener:Listener": 1}
+       "aws:lb/targetGroup:TargetGroup": 1, "aws:lb/listener:Listener": 1,
+       "aws:acm/certificate:Certificate": 1}  # from the stack's CA (no certificateArn)
 EKS = {"aws:eks/cluster:Cluster": 1, "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
        "aws:kms/key:Key": 1, "aws:eks/accessEntry:AccessEntry": 1, "aws:eks/addon:Addon": 1,
        **K8S_CORE,
@@ -63,10 +64,10 @@ def test_azure_inventory(stack, env):
                            "kubernetes:helm.sh/v3:Release": 2 if env == "prod" else 1})
     pools = {r["inputs"]["agentPoolName"] for r in inventory.of_type(AZ + "containerservice:AgentPool")}
     assert pools == {"dev": {"user"}, "prod": {"user", "gpu"}, "sandbox": set()}[env]
-    # 2 workload identity grants + 1 service grant + AcrPull + network + deployer admin
-    # (+ 3 for the users' group in prod).
+    # 2 task grants + 3 service grants (2 containers, its API key) + AcrPull + network +
+    # deployer admin (+ 3 for the users' group in prod).
     assert len(inventory.of_type(AZ + "authorization:RoleAssignment")) == \
-        (9 if env == "prod" else 6)
+        (11 if env == "prod" else 8)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])

@@ -83,6 +83,8 @@ METAFLOW_FACTS: dict[str, Callable[[str], bool]] = {
     "METAFLOW_AWS_SECRETS_MANAGER_DEFAULT_REGION": text,
     "METAFLOW_SERVICE_URL": lambda v: v.startswith(("http://", "https://")),
     "METAFLOW_SERVICE_INTERNAL_URL": lambda v: v.startswith(("http://", "https://")),
+    # UI_URL = from_conf("UI_URL"): a base URL Metaflow appends "<flow>/<run>" to.
+    "METAFLOW_UI_URL": lambda v: v.startswith(("http://", "https://")) and v.endswith("/"),
     "METAFLOW_DEFAULT_CONTAINER_IMAGE": text,
     "METAFLOW_DEFAULT_CONTAINER_REGISTRY": text,
     "METAFLOW_KUBERNETES_NAMESPACE": text,

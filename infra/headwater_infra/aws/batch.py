@@ -3,8 +3,10 @@ roles every ``@batch`` task runs with.
 
 The task role (``METAFLOW_ECS_S3_ACCESS_IAM_ROLE``) may read and write the artifact bucket,
 read secrets under the stack's ``flows/`` prefix, and (granted by ``StepFunctions``) keep
-foreach state in its DynamoDB table, nothing else. The execution role lets ECS pull the task image and
-write logs. Jobs run in the private subnets with no inbound rules.
+foreach state in its DynamoDB table, nothing else. The execution role lets ECS pull the task
+image and write to the stack's own job log group (``METAFLOW_BATCH_LOG_GROUP``, which every
+job definition the runtime registers names), not to Batch's shared ``/aws/batch/job``. Jobs
+run in the private subnets with no inbound rules.
 """
 
 from __future__ import annotations
@@ -20,9 +22,6 @@ from ..options import WIRED
 from .iam import assume_role, role, statement
 
 __all__ = ["Batch", "BatchArgs"]
-
-LOG_GROUP = "/aws/batch/job"  # where Batch sends job logs unless told otherwise (shared)
-
 
 @dataclass
 class BatchArgs:
@@ -78,7 +77,6 @@ class Batch(pulumi.ComponentResource):
                               [pulumi.Output.concat(args.bucket_arn, "/*")])],
                 "secrets": secret_statements,
             }, tags, self)
-        logs = arn.apply(lambda v: f"arn:aws:logs:{v[0]}:{v[1]}:log-group:{LOG_GROUP}:*")
         self.execution_role = role(
             f"{name}-execution-role", args.naming, "batch-execution",
             assume_role(["ecs-tasks.amazonaws.com"]), {
@@ -86,9 +84,8 @@ class Batch(pulumi.ComponentResource):
                     statement(["ecr:GetAuthorizationToken"], ["*"]),
                     statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
                                "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
-                # Jobs that name no log group still write to Batch's default one.
                 "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [
-                    logs, pulumi.Output.concat(self.log_group.arn, ":*")])],
+                    pulumi.Output.concat(self.log_group.arn, ":*")])],
             }, tags, self)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg", name=f"{root}-batch", vpc_id=args.vpc_id,
@@ -115,8 +112,11 @@ class Batch(pulumi.ComponentResource):
         self.compute_environment = aws.batch.ComputeEnvironment(
             f"{name}-compute", name=args.naming.aws_name("batch"), type="MANAGED",
             state="ENABLED", compute_resources=resources, tags=tags, opts=child)
+        self.job_queue_name = args.naming.aws_name("queue")
+        # What the runtime starts its job definitions' names with (users may submit those).
+        self.job_definition_prefix = f"{self.job_queue_name}_"
         self.job_queue = aws.batch.JobQueue(
-            f"{name}-queue", name=args.naming.aws_name("queue"), state="ENABLED",
+            f"{name}-queue", name=self.job_queue_name, state="ENABLED",
             priority=1, compute_environment_orders=[{
                 "order": 1, "computeEnvironment": self.compute_environment.arn}],
             tags=tags, opts=child)

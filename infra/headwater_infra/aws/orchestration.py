@@ -54,8 +54,9 @@ class StepFunctions(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/vendedlogs/states/{root}",
             retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        # `headwater step-functions create` names definitions <state machine>-<step>-<sha>.
         job_definitions = where.apply(
-            lambda v: f"arn:aws:batch:{v[0]}:{v[1]}:job-definition/*")
+            lambda v: f"arn:aws:batch:{v[0]}:{v[1]}:job-definition/{root}_*")
         batch_rule = where.apply(
             lambda v: f"arn:aws:events:{v[0]}:{v[1]}:rule/StepFunctionsGetEventsForBatchJobsRule")
         log_delivery = sorted(a for a in UNSCOPED_ACTIONS if a.startswith("logs:"))

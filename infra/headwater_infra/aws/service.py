@@ -4,12 +4,18 @@ Tasks run in the private subnets and accept traffic only from the load balancer,
 accepts it only from inside the VPC (and from ``client_cidrs``, e.g. a VPN). The database
 password reaches the container as ``PGPASSWORD`` from Secrets Manager (libpq reads it), so
 the connection URL in the task definition holds none; the API keys the service requires
-reach it the same way (``HEADWATER_SERVICE_API_KEYS``).
+(``HEADWATER_SERVICE_API_KEYS``) and the UI's session secret (``HEADWATER_UI_SESSION_SECRET``)
+reach it the same way. Its plain environment holds the UI's datastore settings
+(``datastore_env``); the task role may only list the artifact bucket and read its objects.
 
-With ``certificateArn`` and ``hostname`` (an ACM certificate for a name you point at the
-load balancer, e.g. a CNAME to its DNS name), the load balancer serves only HTTPS (TLS 1.2
-or 1.3) on 443 and the profile's URLs are ``https://<hostname>``; without them it serves
-HTTP on 80 inside the VPC.
+The load balancer serves only HTTPS (TLS 1.2 or 1.3) on 443; there is no plain-HTTP
+listener. By default its certificate comes from the stack's own CA (``kubernetes/tls.py``)
+for the load balancer's DNS name, imported into ACM; the CA certificate (public) travels in
+the profile (``METAFLOW_SERVICE_CA_CERT``) so clients verify it. With ``certificateArn`` and
+``hostname`` (an ACM certificate for a name you point at the load balancer, e.g. a CNAME to
+its DNS name) that certificate is used instead and the profile's URLs are
+``https://<hostname>``. TLS ends at the load balancer: the hop to the tasks stays inside
+the private subnets, where only the load balancer's security group may reach them.
 
 Schema migrations are a separate task definition, run on purpose with ``aws ecs
 run-task`` (the stack exports the exact command): the service never upgrades its schema.
@@ -26,7 +32,9 @@ import pulumi
 import pulumi_aws as aws
 
 from ..kubernetes.manifests import SERVICE_PORT
+from ..kubernetes.tls import ServiceCertificate, ServiceCertificateArgs
 from ..naming import Naming
+from ..options import WIRED
 from .iam import assume_role, role, statement
 
 __all__ = ["EcsMetadataService", "EcsMetadataServiceArgs"]
@@ -55,6 +63,9 @@ class EcsMetadataServiceArgs:
     log_retention_days: int = 30
     certificate_arn: str | None = None         # ACM certificate for `hostname`: HTTPS only
     hostname: str | None = None
+    session_secret_arn: pulumi.Input[str] | None = field(default=None, metadata=WIRED)
+    # What the UI reads the datastore with (the profile's keys, the region).
+    datastore_env: dict[str, pulumi.Input[str]] = field(default_factory=dict, metadata=WIRED)
 
     def __post_init__(self) -> None:
         if self.desired_count < 1:
@@ -85,8 +96,13 @@ def _container(name: str, image, command: list[str], args: EcsMetadataServiceArg
             "awslogs-stream-prefix": prefix}},
         "linuxParameters": {"initProcessEnabled": True},
     }
-    if port:
+    if port:  # the serving container: the UI's settings too
         container["portMappings"] = [{"containerPort": SERVICE_PORT, "protocol": "tcp"}]
+        container["environment"] += [{"name": k, "value": v}
+                                     for k, v in sorted(args.datastore_env.items())]
+        if args.session_secret_arn is not None:
+            container["secrets"].append({"name": "HEADWATER_UI_SESSION_SECRET",
+                                         "valueFrom": args.session_secret_arn})
     return container
 
 
@@ -114,9 +130,9 @@ class EcsMetadataService(pulumi.ComponentResource):
                                "ecr:GetDownloadUrlForLayer"], args.repository_arns)],
                 "logs": [statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                    [pulumi.Output.concat(self.log_group.arn, ":*")])],
-                "database-password": [statement(["secretsmanager:GetSecretValue"],
-                                                [args.database_secret_arn,
-                                                 args.api_key_secret_arn])],
+                "database-password": [statement(["secretsmanager:GetSecretValue"], [
+                    args.database_secret_arn, args.api_key_secret_arn,
+                    *([args.session_secret_arn] if args.session_secret_arn else [])])],
             }, tags, self)
         task_policies = {"read-artifacts": [
             statement(["s3:ListBucket"], [args.bucket_arn]),
@@ -147,14 +163,11 @@ class EcsMetadataService(pulumi.ComponentResource):
             logs, "db-upgrade", False))
 
         clients = [args.vpc_cidr, *args.client_cidrs]
-        tls = args.certificate_arn is not None
-        port = 443 if tls else 80
         self.lb_security_group = aws.ec2.SecurityGroup(
             f"{name}-lb-sg", name=f"{root}-metadata-lb", vpc_id=args.vpc_id,
             description="Internal load balancer of the Headwater metadata service",
-            ingress=[{"protocol": "tcp", "fromPort": port, "toPort": port,
-                      "cidrBlocks": clients,
-                      "description": ("HTTPS" if tls else "HTTP") + " from the private network"}],
+            ingress=[{"protocol": "tcp", "fromPort": 443, "toPort": 443,
+                      "cidrBlocks": clients, "description": "HTTPS from the private network"}],
             egress=[{"protocol": "tcp", "fromPort": SERVICE_PORT, "toPort": SERVICE_PORT,
                      "cidrBlocks": [args.vpc_cidr], "description": "to the service tasks"}],
             tags=tags, opts=child)
@@ -178,17 +191,16 @@ class EcsMetadataService(pulumi.ComponentResource):
             health_check={"path": "/ready", "matcher": "200", "interval": 10, "timeout": 5,
                           "healthyThreshold": 2, "unhealthyThreshold": 3},
             tags=tags, opts=child)
-        listener = {"port": 443, "protocol": "HTTPS", "certificate_arn": args.certificate_arn,
-                    "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"} if tls else {
-            "port": 80, "protocol": "HTTP"}
+        certificate_arn, self.ca_pem = self._certificate(name, args)
         self.listener = aws.lb.Listener(
-            f"{name}-https" if tls else f"{name}-http",
-            load_balancer_arn=self.load_balancer.arn,
+            f"{name}-https", load_balancer_arn=self.load_balancer.arn, port=443,
+            protocol="HTTPS", certificate_arn=certificate_arn,
+            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
             default_actions=[{"type": "forward", "targetGroupArn": self.target_group.arn}],
-            tags=tags, opts=child, **listener)
+            tags=tags, opts=child)
         self.service = None
-        self.url = pulumi.Output.from_input(f"https://{args.hostname}") if tls else \
-            self.load_balancer.dns_name.apply(lambda host: f"http://{host}")
+        self.url = pulumi.Output.from_input(f"https://{args.hostname}") if args.hostname \
+            else self.load_balancer.dns_name.apply(lambda host: f"https://{host}")
         if args.image is not None:
             self._serve(name, args, task_definition, logs)
         self.migration_command = pulumi.Output.all(
@@ -199,6 +211,21 @@ class EcsMetadataService(pulumi.ComponentResource):
                 f"'awsvpcConfiguration={{subnets=[{','.join(v[3:])}],"
                 f"securityGroups=[{v[2]}],assignPublicIp=DISABLED}}'"))
         self.register_outputs({"url": self.url})
+
+    def _certificate(self, name: str, args: EcsMetadataServiceArgs):
+        """(ACM certificate ARN, CA certificate PEM or None): the given certificate, or one
+        from the stack's CA for the load balancer's DNS name."""
+        if args.certificate_arn:
+            return args.certificate_arn, None
+        own = ServiceCertificate(f"{name}-tls", ServiceCertificateArgs(
+            f"{args.naming.root} metadata service", args.naming.root,
+            dns_names=self.load_balancer.dns_name.apply(lambda host: [host])),
+            opts=pulumi.ResourceOptions(parent=self))
+        imported = aws.acm.Certificate(
+            f"{name}-certificate", private_key=own.key_pem, certificate_body=own.cert_pem,
+            certificate_chain=own.ca_pem, tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self))
+        return imported.arn, own.ca_pem
 
     def _serve(self, name: str, args: EcsMetadataServiceArgs, task_definition, logs: str):
         serve = ["headwater-service", "serve", "--host", "0.0.0.0", "--port", str(SERVICE_PORT)]

@@ -43,6 +43,7 @@ class UsersPolicyArgs:
     bucket_arn: pulumi.Input[str]
     secrets_prefix: str                      # e.g. hw-dev/flows/
     job_queue_arn: pulumi.Input[str]
+    job_definition_prefix: str               # @batch definitions: <queue name>_
     pass_roles: list[pulumi.Input[str]]      # roles jobs and state machines run as
     state_machine_prefix: str
     dynamo_table_arn: pulumi.Input[str]
@@ -72,6 +73,7 @@ class UsersPolicy(pulumi.ComponentResource):
             lambda v: f"arn:aws:{service}:{v[0]}:{v[1]}:{resource}")
         prefix = args.state_machine_prefix
         root = args.naming.root
+        definitions = arn("batch", f"job-definition/{args.job_definition_prefix}*")
         statements = [
             statement(["s3:ListBucket"], [args.bucket_arn]),
             statement(["s3:GetObject", "s3:PutObject"],
@@ -79,9 +81,10 @@ class UsersPolicy(pulumi.ComponentResource):
             statement(["secretsmanager:GetSecretValue"],
                       [arn("secretsmanager", f"secret:{args.secrets_prefix}*"),
                        *args.client_secret_arns]),
-            statement(["batch:SubmitJob"], [args.job_queue_arn, arn("batch", "job-definition/*")]),
+            # The runtime names a job definition after its queue (headwater.compute.batch).
+            statement(["batch:SubmitJob"], [args.job_queue_arn, definitions]),
             # Job ids are random: only the stack's tag tells its jobs from others'.
-            statement(["batch:TagResource"], [arn("batch", "job/*")],
+            statement(["batch:TagResource"], [arn("batch", "job/*"), definitions],
                       **stack_tagged(root, request=True)),
             statement(["batch:TerminateJob", "batch:CancelJob"], [arn("batch", "job/*")],
                       **stack_tagged(root)),

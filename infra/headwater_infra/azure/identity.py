@@ -61,11 +61,15 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 subject=subject,
                 audiences=[TOKEN_AUDIENCE],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous)))
-        self.assignments = [
-            grant(f"{name}-{what.role.lower().replace(' ', '-')}", self.identity.principal_id,
-                  what, args.subscription_id, parent=self)
-            for what in args.grants
-        ]
+        self.assignments = []
+        seen: dict[str, int] = {}
+        for what in args.grants:
+            role = what.role.lower().replace(" ", "-")
+            # The same role on a second resource: a second name (the first keeps its own).
+            count = seen[role] = seen.get(role, 0) + 1
+            self.assignments.append(grant(
+                f"{name}-{role}" + (f"-{count}" if count > 1 else ""),
+                self.identity.principal_id, what, args.subscription_id, parent=self))
         self.client_id = self.identity.client_id
         self.principal_id = self.identity.principal_id
         self.register_outputs({"client_id": self.client_id})

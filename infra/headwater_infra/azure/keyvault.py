@@ -21,10 +21,13 @@ from pulumi_azure_native import keyvault
 from ..naming import Naming
 from ..options import WIRED
 
-__all__ = ["KeyVault", "KeyVaultArgs", "API_KEY_SECRET_NAME"]
+__all__ = ["KeyVault", "KeyVaultArgs", "API_KEY_SECRET_NAME", "UI_SESSION_SECRET_NAME"]
 
-# The metadata service's API key, in the flows' vault: every client of the service reads it.
+# The metadata service's API key, in the flows' vault: every client of the service reads it
+# (the service too, through a role assignment on this one secret).
 API_KEY_SECRET_NAME = "headwater-service-api-key"
+# What signs the service's UI sessions, in the service's vault: no user or task reads it.
+UI_SESSION_SECRET_NAME = "headwater-ui-session-secret"
 
 
 @dataclass

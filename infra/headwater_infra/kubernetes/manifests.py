@@ -31,6 +31,7 @@ __all__ = [
 
 SERVICE_PORT = 8080          # the port the service listens on in the pod (HTTPS)
 TLS_DIR = "/etc/headwater/tls"
+SESSION_SECRET_KEY = "ui-session"  # in layout.auth_secret: HEADWATER_UI_SESSION_SECRET
 METADATA_APP = "headwater-metadata"
 # What a pod needs to land on a GPU node (both clusters taint their GPU nodes so).
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present",
@@ -145,12 +146,13 @@ def database_secret(layout: ClusterLayout, database_url: str) -> dict[str, Any]:
             "stringData": {"url": database_url}}
 
 
-def service_auth_secret(layout: ClusterLayout, api_key: str) -> dict[str, Any]:
-    """The API key the service accepts (a Pulumi secret; clients read their copy from the
-    cloud's secret store)."""
+def service_auth_secret(layout: ClusterLayout, session_secret: str) -> dict[str, Any]:
+    """What signs the UI's session cookies (a Pulumi secret; its record is in the cloud's
+    secret store). The API keys are not here: the service reads them from the secret store
+    at start (``HEADWATER_SERVICE_API_KEYS_SECRET_ID``)."""
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": _meta(layout.auth_secret, layout.service_namespace),
-            "stringData": {"keys": api_key}}
+            "stringData": {SESSION_SECRET_KEY: session_secret}}
 
 
 def task_env_secret(layout: ClusterLayout) -> dict[str, Any]:
@@ -168,12 +170,9 @@ def service_tls_secret(layout: ClusterLayout, certificate: str, key: str) -> dic
 
 
 def _restricted_container(name: str, image: str, command: list[str], layout: ClusterLayout,
-                          resources: Resources, api_keys: bool = False) -> dict[str, Any]:
+                          resources: Resources) -> dict[str, Any]:
     env = [{"name": "HEADWATER_DATABASE_URL", "valueFrom": {"secretKeyRef": {
         "name": layout.database_secret, "key": "url"}}}]
-    if api_keys:  # the service refuses requests without one of these keys
-        env.append({"name": "HEADWATER_SERVICE_API_KEYS", "valueFrom": {"secretKeyRef": {
-            "name": layout.auth_secret, "key": "keys"}}})
     return {
         "name": name,
         "image": image,
@@ -204,10 +203,13 @@ def _restricted_pod(layout: ClusterLayout, containers: list[dict[str, Any]],
 
 def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
                         resources: Resources = Resources(),
-                        pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
+                        pod_labels: dict[str, str] | None = None,
+                        environment: dict[str, str] | None = None) -> dict[str, Any]:
     """The metadata service: ``replicas`` pods serving HTTPS (the certificate in
     ``layout.tls_secret``) behind probes on ``/ping`` (alive) and ``/ready`` (database
-    reachable and schema current), rolled one pod at a time.
+    reachable and schema current), rolled one pod at a time. ``environment`` holds plain
+    settings only (where the API keys are, the UI's datastore); the UI's session secret
+    comes from ``layout.auth_secret``.
 
     uvicorn is started directly, with the options ``headwater-service serve`` uses, because
     ``serve`` has no TLS options; the service reads its settings from the environment
@@ -220,7 +222,10 @@ def metadata_deployment(layout: ClusterLayout, image: str, replicas: int = 2,
          "--ssl-certfile", f"{TLS_DIR}/tls.crt", "--ssl-keyfile", f"{TLS_DIR}/tls.key",
          "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--no-server-header",
          "--timeout-keep-alive", "30", "--backlog", "2048"],
-        layout, resources, api_keys=True)
+        layout, resources)
+    container["env"] += [{"name": "HEADWATER_UI_SESSION_SECRET", "valueFrom": {"secretKeyRef": {
+        "name": layout.auth_secret, "key": SESSION_SECRET_KEY}}}]
+    container["env"] += [{"name": k, "value": v} for k, v in sorted((environment or {}).items())]
     container["ports"] = [{"name": "https", "containerPort": SERVICE_PORT, "protocol": "TCP"}]
     container["volumeMounts"].append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
     container["livenessProbe"] = {"httpGet": {"path": "/ping", "port": "https",

@@ -1,10 +1,13 @@
-"""The metadata service on Kubernetes, in the service's namespace: connection and API key
+"""The metadata service on Kubernetes, in the service's namespace: connection and UI session
 secrets, migration Job, Deployment, Service, disruption budget and network policy.
 
-The service requires an API key (``HEADWATER_SERVICE_API_KEYS``): the stack generates one
-per environment, keeps it in the cloud's secret store for clients, and hands it to the
-service here as a Kubernetes secret. It serves HTTPS only, with a certificate from the
-stack's own CA (``tls.py``) for its cluster names and its load balancer's address.
+The service requires an API key: the stack generates one per environment and keeps it in
+the cloud's secret store, where clients and the service itself (its workload identity /
+IRSA role, ``HEADWATER_SERVICE_API_KEYS_SECRET_ID``) read it; no Kubernetes secret holds
+it. The UI's session secret reaches the pods from a Kubernetes secret. The pods get the
+UI's datastore settings (``datastore_env``: the profile's keys) and read it with the
+service's read-only identity. It serves HTTPS only, with a certificate from the stack's own
+CA (``tls.py``) for its cluster names and its load balancer's address.
 
 Order matters on an upgrade: the Job for the new version runs ``headwater-service db
 upgrade`` to completion first, and only then does the Deployment roll to the new image.
@@ -20,7 +23,7 @@ import pulumi
 from . import manifests
 from .manifests import ClusterLayout, Resources
 from .objects import child_options, create
-from .tls import ServiceCertificate, ServiceCertificateArgs
+from .tls import ServiceCertificate, ServiceCertificateArgs, cluster_names
 
 __all__ = ["MetadataService", "MetadataServiceArgs"]
 
@@ -31,11 +34,13 @@ class MetadataServiceArgs:
     image: pulumi.Input[str]
     version: str                               # names the migration Job
     database_url: pulumi.Input[str]            # a Pulumi secret
-    api_key: pulumi.Input[str]                 # a Pulumi secret
+    api_keys_secret_id: pulumi.Input[str]      # where the API key is (not the key)
+    session_secret: pulumi.Input[str]          # signs UI sessions; a Pulumi secret
     organization: str                          # names the CA (the stack root)
     client_cidrs: list[str]                    # who may reach the pods (the private network)
     service_annotations: dict[str, str] = field(default_factory=dict)
     pod_labels: dict[str, str] = field(default_factory=dict)
+    datastore_env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     # The load balancer's fixed address, when there is one (AKS); a hostname the load
     # balancer reports (EKS) is added by itself.
     tls_ip_addresses: list[pulumi.Input[str]] = field(default_factory=list)
@@ -62,7 +67,7 @@ class MetadataService(pulumi.ComponentResource):
                              child)
         self.auth_secret = create(
             f"{name}-auth", manifests.service_auth_secret(
-                layout, pulumi.Output.secret(args.api_key)), child)
+                layout, pulumi.Output.secret(args.session_secret)), child)
         after_secret = child_options(self, opts, [self.secret])
         self.migration = create(
             f"{name}-db-upgrade-{manifests.migration_job_name(args.version)}",
@@ -76,15 +81,18 @@ class MetadataService(pulumi.ComponentResource):
             i.hostname for i in ((status.load_balancer.ingress or [])
                                  if status and status.load_balancer else []) if i.hostname])
         self.tls = ServiceCertificate(f"{name}-tls", ServiceCertificateArgs(
-            layout, args.organization, ip_addresses=list(args.tls_ip_addresses),
+            layout.service_host(), args.organization, cluster_names(layout),
+            ip_addresses=list(args.tls_ip_addresses),
             dns_names=reported), opts=pulumi.ResourceOptions(parent=self))
         self.tls_secret = create(
             f"{name}-tls-secret",
             manifests.service_tls_secret(layout, self.tls.cert_pem, self.tls.key_pem), child)
         self.deployment = create(
             f"{name}-deployment",
-            manifests.metadata_deployment(layout, args.image, args.replicas, args.resources,
-                                          args.pod_labels),
+            manifests.metadata_deployment(
+                layout, args.image, args.replicas, args.resources, args.pod_labels,
+                {**args.datastore_env,
+                 "HEADWATER_SERVICE_API_KEYS_SECRET_ID": args.api_keys_secret_id}),
             child_options(self, opts, [self.secret, self.auth_secret, self.tls_secret,
                                        self.migration]))
         self.disruption_budget = create(f"{name}-pdb",

@@ -402,7 +402,8 @@ def _compile_step_functions(obj: "FlowContext", tags: list[str], max_workers: in
             int(float(req["memory"])), int(float(req.get("gpu") or 0)),
             settings.get("METAFLOW_ECS_S3_ACCESS_IAM_ROLE"),
             settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE"),
-            fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")))
+            fargate=bool(settings.get("METAFLOW_ECS_FARGATE_EXECUTION_ROLE")),
+            log_group=settings.get("METAFLOW_BATCH_LOG_GROUP"))
     options = StepFunctionsOptions(name=_state_machine_name(obj), job_queue=queue,
                                    state_table=table, environment=task_environment(obj),
                                    tags=[t for t in tags], max_workers=max_workers,

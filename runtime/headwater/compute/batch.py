@@ -10,6 +10,12 @@ for the console, and maps the final state: ``SUCCEEDED``/``FAILED`` end the atte
 what the task recorded in the datastore (``ComputeContext.read_result``) and, when it
 recorded nothing, Batch's ``statusReason`` (out of memory, image pull, timeout, ...).
 ``kill`` terminates the job.
+
+The profile's ``METAFLOW_BATCH_LOG_GROUP`` is where jobs log (the ``awslogs`` driver of the
+definition; Batch's shared ``/aws/batch/job`` otherwise) and where their output is followed
+from; ``METAFLOW_BATCH_DEFAULT_TAGS`` (a JSON object) tags every job and definition. A
+definition's name starts with its queue's name and ``_``, so a policy can allow
+``SubmitJob`` on ``job-definition/<queue>_*``: the definitions of that queue's stack only.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from ..task import TaskSpec
 
-LOG_GROUP = "/aws/batch/job"
+LOG_GROUP = "/aws/batch/job"  # Batch's default, shared by every job of the account
+LOG_GROUP_KEY = "METAFLOW_BATCH_LOG_GROUP"
+DEFAULT_TAGS_KEY = "METAFLOW_BATCH_DEFAULT_TAGS"
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 
@@ -45,9 +53,36 @@ def batch_client(service: str = "batch"):
     return boto3.client(service)
 
 
+def queue_name(queue: str) -> str:
+    """The name of a job queue given by name or ARN (``...:job-queue/<name>``)."""
+    return queue.rsplit("job-queue/", 1)[-1]
+
+
+def default_tags(settings: "Settings") -> dict[str, str]:
+    """``METAFLOW_BATCH_DEFAULT_TAGS``: the tags every job and definition carries."""
+    raw = settings.get(DEFAULT_TAGS_KEY)
+    if not raw:
+        return {}
+    try:
+        tags = json.loads(raw)
+    except json.JSONDecodeError:
+        tags = None
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                             for k, v in tags.items()):
+        raise RemoteComputeError(f"{DEFAULT_TAGS_KEY}={raw!r} is not a JSON object of "
+                                 f"strings",
+                                 'set it like {"team": "ml"} (the AWS stack\'s profile does)')
+    return tags
+
+
+def log_group(settings: "Settings") -> str:
+    return settings.get(LOG_GROUP_KEY) or LOG_GROUP
+
+
 def job_definition(flow_name: str, resolved: dict[str, Any],
                    settings: "Settings", platform: str) -> dict[str, Any]:
-    """``RegisterJobDefinition``'s parameters for a step, named after their content."""
+    """``RegisterJobDefinition``'s parameters for a step, named after its queue and their
+    content."""
     from .container import container_environment
 
     env = [{"name": k, "value": v} for k, v in sorted(container_environment(settings).items())]
@@ -81,6 +116,9 @@ def job_definition(flow_name: str, resolved: dict[str, Any],
             env.append({"name": "METAFLOW_TEMPDIR", "value": resolved["tmpfs_path"]})
     if linux:
         container["linuxParameters"] = linux
+    if settings.get(LOG_GROUP_KEY):
+        container["logConfiguration"] = {"logDriver": "awslogs", "options": {
+            "awslogs-group": settings.get(LOG_GROUP_KEY)}}
     if resolved["efs_volumes"]:
         container["volumes"] = [{"name": f"efs-{i}", "efsVolumeConfiguration": {
             "fileSystemId": fs, "transitEncryption": "ENABLED"}}
@@ -93,9 +131,12 @@ def job_definition(flow_name: str, resolved: dict[str, Any],
             "platformCapabilities": [platform], "retryStrategy": {"attempts": 1},
             "propagateTags": True}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    flow = re.sub(r"[^A-Za-z0-9_-]", "-", flow_name)[:80]
-    return {"jobDefinitionName": f"headwater-{flow}-{digest}", **body,
-            "tags": {"headwater:flow": flow_name, "headwater:content-sha": digest}}
+    flow = re.sub(r"[^A-Za-z0-9_-]", "-", flow_name)
+    # 128 characters at most: the queue's prefix (what IAM matches) is kept whole.
+    name = f"{queue_name(resolved['queue'])}_{flow}"[:111]
+    return {"jobDefinitionName": f"{name}-{digest}", **body,
+            "tags": {**default_tags(settings), "headwater:flow": flow_name,
+                     "headwater:content-sha": digest}}
 
 
 def _number(value: float) -> str:
@@ -107,18 +148,20 @@ def job_name(spec: "TaskSpec") -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:128]
 
 
-def submit_parameters(spec: "TaskSpec", definition_arn: str, queue_name: str,
+def submit_parameters(spec: "TaskSpec", definition_arn: str, queue: str,
                       package: "CodePackage", timeout: float | None,
                       with_specs: tuple[str, ...] = (),
-                      config_files: dict[str, str] | None = None) -> dict[str, Any]:
-    """``SubmitJob``'s parameters for attempt ``spec``."""
+                      config_files: dict[str, str] | None = None,
+                      tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """``SubmitJob``'s parameters for attempt ``spec``; ``tags`` are the profile's
+    default tags."""
     from .container import container_command
 
     params: dict[str, Any] = {
-        "jobName": job_name(spec), "jobQueue": queue_name, "jobDefinition": definition_arn,
+        "jobName": job_name(spec), "jobQueue": queue, "jobDefinition": definition_arn,
         "containerOverrides": {"command": container_command(package, spec, with_specs,
                                                             config_files)},
-        "tags": {"headwater:pathspec":
+        "tags": {**(tags or {}), "headwater:pathspec":
                  f"{spec.flow_name}/{spec.run_id}/{spec.step_name}/{spec.task_id}",
                  "headwater:attempt": str(spec.attempt)},
         "propagateTags": True}
@@ -157,8 +200,9 @@ class BatchCompute(Compute):
         require_remote_storage(settings, cls.name)
         resolved = [_resolved(ctx, s) for s in steps]
         client = batch_client()
-        for queue_name in sorted({r["queue"] for r in resolved}):
-            queue_platform(client, queue_name)
+        default_tags(settings)  # a malformed value fails here, before any job
+        for name in sorted({r["queue"] for r in resolved}):
+            queue_platform(client, name)
         iam = None
         for role in sorted({r for res in resolved for r in (res["iam_role"],
                                                             res["execution_role"]) if r}):
@@ -169,6 +213,7 @@ class BatchCompute(Compute):
         super().__init__(ctx)
         self.client = batch_client()
         self.logs = batch_client("logs")
+        self.log_group = log_group(ctx.env.settings)
         self.events: queue.Queue[ComputeEvent] = queue.Queue()
         self.jobs: dict[TaskKey, _Job] = {}
         self.lock = threading.RLock()
@@ -215,7 +260,8 @@ class BatchCompute(Compute):
         options = self.ctx.options
         configs = package_paths(self.ctx)
         return submit_parameters(spec, arn, resolved["queue"], self.code_package(), timeout,
-                                 tuple(options.get("with_specs", ())), configs)
+                                 tuple(options.get("with_specs", ())), configs,
+                                 default_tags(self.ctx.env.settings))
 
     def start(self, spec: "TaskSpec", timeout: float | None) -> None:
         from botocore.exceptions import ClientError
@@ -323,7 +369,7 @@ class BatchCompute(Compute):
         if not job.log_stream:
             return
         while True:
-            args = {"logGroupName": LOG_GROUP, "logStreamName": job.log_stream,
+            args = {"logGroupName": self.log_group, "logStreamName": job.log_stream,
                     "startFromHead": True}
             if job.log_token:
                 args["nextToken"] = job.log_token

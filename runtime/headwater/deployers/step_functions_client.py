@@ -34,9 +34,11 @@ def _explain(exc: Exception, what: str) -> StepFunctionsApiError:
 
 def job_definition_body(name: str, image: str, cpu: float, memory_mb: int, gpu: int,
                         job_role: str | None, execution_role: str | None,
-                        fargate: bool) -> dict[str, Any]:
+                        fargate: bool, log_group: str | None = None) -> dict[str, Any]:
     """The RegisterJobDefinition request for a step's container; its name carries a hash
-    of the content, so a changed step registers a new revision and an unchanged one none."""
+    of the content, so a changed step registers a new revision and an unchanged one none.
+    ``log_group`` (the profile's ``METAFLOW_BATCH_LOG_GROUP``) is where the job logs: the
+    stacks' execution role may write there and nowhere else."""
     resources = [{"type": "VCPU", "value": f"{cpu:g}"},
                  {"type": "MEMORY", "value": str(int(memory_mb))}]
     if gpu:
@@ -47,6 +49,9 @@ def job_definition_body(name: str, image: str, cpu: float, memory_mb: int, gpu: 
         container["jobRoleArn"] = job_role
     if execution_role:
         container["executionRoleArn"] = execution_role
+    if log_group:
+        container["logConfiguration"] = {"logDriver": "awslogs",
+                                         "options": {"awslogs-group": log_group}}
     if fargate:
         container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
         container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
