@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from headwater import Flow
 
 SIBLINGS = """
@@ -201,6 +203,7 @@ print("DRIVE OK")
     assert "DRIVE OK" in proc.stdout
 
 
+@pytest.mark.slow
 def test_steps_on_another_backend_run_beside_local_ones(tmp_path):
     # The scheduler multiplexes backends and routes steps by their decorators'
     # compute_backend(). The second backend here runs each attempt as
