@@ -39,6 +39,7 @@ SLOW_FIXTURES = frozenset({
     "browser", "kube", "shared",  # chromium, the Kubernetes stand-in, remote compute
     "make_database", "backend",  # a Postgres database with migrations; remote datastores
     "compile_argo", "shimmed", "under_run",  # Argo's validator, Metaflow flows, @track_resources
+    "flow_file",  # tests/deployers: the flow file its tests compile in a child process
 })
 
 # Files whose every test starts processes (deployers' validators, the dev stack's

@@ -135,14 +135,11 @@ def test_run_code_reads_the_package_a_task_names(run_flow, write_flow, hw_env):
     assert "flow.py" in code.tarball.getnames()
 
 
-def test_origin_pathspec_of_a_resumed_run_and_its_steps(flow_class, hw_env, tmp_path,
-                                                         monkeypatch):
+def test_origin_pathspec_of_a_resumed_run_and_its_steps(flow_runner, flow_class, monkeypatch):
     from headwater.testing import FlowRunner
 
     flow = flow_class(FLOW)
-    runner = FlowRunner(tmp_path / "runs", raise_on_failure=False,
-                        env={"METAFLOW_USER": "tester",
-                             "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(hw_env)})
+    runner = FlowRunner(flow_runner.root, env=flow_runner.env, raise_on_failure=False)
     monkeypatch.setenv("FAIL_END", "1")
     origin = runner.run(flow)
     assert not origin.successful

@@ -87,54 +87,6 @@ def test_tags_run_id_file_and_namespaces(run_flow, tmp_path):
         default_namespace()
 
 
-def test_max_workers_runs_tasks_side_by_side_but_no_more(flow_runner, flow_class, tmp_path):
-    """Items 0 and 1 each wait (bounded) until the other has started, so they can only both
-    finish in time if they ran at the same time; every task counts the markers of the tasks
-    running beside it."""
-    run = flow_runner.run(flow_class(f"""
-        import os, time
-        from headwater import FlowSpec, step
-
-        class WorkersFlow(FlowSpec):
-            @step
-            def start(self):
-                self.items = list(range(6))
-                self.next(self.work, foreach="items")
-
-            @step
-            def work(self):
-                here = {str(tmp_path)!r}
-                self.began = time.time()
-                marker = os.path.join(here, f"running-{{os.getpid()}}")
-                open(marker, "w").close()
-                if self.input in (0, 1):
-                    open(os.path.join(here, f"arrived-{{self.input}}"), "w").close()
-                    other = os.path.join(here, f"arrived-{{1 - self.input}}")
-                    deadline = time.monotonic() + 60
-                    while not os.path.exists(other) and time.monotonic() < deadline:
-                        time.sleep(0.01)
-                    self.met = os.path.exists(other)
-                self.concurrent = len([n for n in os.listdir(here) if n.startswith("running-")])
-                self.ended = time.time()
-                os.unlink(marker)
-                self.next(self.join)
-
-            @step
-            def join(self, inputs):
-                self.peak = max(i.concurrent for i in inputs)
-                self.pair = sorted((i.began, i.ended, i.met) for i in inputs if i.input < 2)
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-    """), max_workers=2)
-    (began_0, ended_0, met_0), (began_1, ended_1, met_1) = run.data.pair
-    assert met_0 and met_1  # each saw the other start before it finished
-    assert began_1 < ended_0  # so their intervals intersect
-    assert run.data.peak == 2
-
-
 @pytest.mark.slow
 def test_foreach_bad_inputs(run_flow, write_flow):
     template = """
