@@ -25,13 +25,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from .exceptions import RunFailed
 
 if TYPE_CHECKING:
     from .cli.flow_cli import FlowContext
     from .client import Run
+    from .graph import FlowGraph
+    from .launch import RunRequest
 
 __all__ = ["FlowRunner", "run_flow"]
 
@@ -145,8 +147,9 @@ class FlowRunner:
             obj.quiet = self.quiet
             yield obj
 
-    def _launch(self, obj: "FlowContext", start, graph, tags: Sequence[str],
-                max_workers: int, max_num_splits: int) -> "Run":
+    def _launch(self, obj: "FlowContext", start: Callable[["RunRequest"], str],
+                graph: "FlowGraph", tags: Sequence[str], max_workers: int,
+                max_num_splits: int) -> "Run":
         from .cli.flow_cli import run_request
 
         run_id_file = tempfile.NamedTemporaryFile(prefix="run-id-", dir=self.root,
@@ -157,16 +160,13 @@ class FlowRunner:
                                   run_id_file.name)
             try:
                 start(request)
-                failure = None
-            except RunFailed as exc:
+            except RunFailed:
+                # RunFailed comes once the run exists, so its id is in the file
                 if self.raise_on_failure:
                     raise
-                failure = exc
             run_id = Path(run_id_file.name).read_text().strip()
         finally:
             os.unlink(run_id_file.name)
-        if not run_id:
-            raise failure or RunFailed(f"{obj.flow_name} did not start a run", "")
         return self._client_run(obj, run_id)
 
     @staticmethod
