@@ -12,8 +12,11 @@ process per core. What that means for a test or fixture:
   reads or writes ``~/.metaflowconfig`` or the repository's ``.headwater``.
 - A session fixture that takes minutes to build goes into ``EXPENSIVE_FIXTURES`` below: the
   tests that use it are marked ``slow`` and all run on one worker, so it is built once.
-- ``@pytest.mark.slow`` on tests that take more than ~5 s: ``scripts/test -m "not slow"`` is
-  the quick subset. ``scripts/test -n 0`` runs everything in this one process.
+- ``slow``: a test using a fixture of ``SLOW_FIXTURES`` below (a flow run, a real component)
+  is marked here; other tests that take more than ~1 s carry ``@pytest.mark.slow`` (or a
+  module's ``pytestmark``; ``SLOW_FILES`` for files of other areas). ``scripts/test -m "not
+  slow"`` is the quick subset: no flow run, service, database or component.
+  ``scripts/test -n 0`` runs everything in this one process.
 """
 
 from __future__ import annotations
@@ -26,6 +29,27 @@ pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.moto",
 ]
+
+# Fixtures that start a flow run or a real component (a process, a server, a browser): a test
+# using one takes seconds, so it is marked ``slow`` and left out of ``-m "not slow"``.
+SLOW_FIXTURES = frozenset({
+    "run_flow", "flow_runner", "report_run", "use_report_run",  # flow runs
+    "azurite", "azurite_oauth", "moto_server", "s3_bucket", "key_vault",  # storage, secrets
+    "metadata_service", "start_service", "world", "keyed_world", "dev_stack",  # services
+    "browser", "kube", "shared",  # chromium, the Kubernetes stand-in, remote compute
+    "make_database", "backend",  # a Postgres database with migrations; remote datastores
+    "compile_argo", "shimmed", "under_run",  # Argo's validator, Metaflow flows, @track_resources
+    "flow_file",  # tests/deployers: the flow file its tests compile in a child process
+})
+
+# Files whose every test starts processes (deployers' validators, the dev stack's
+# commands, Ctrl-C of a real run), kept out of the quick subset from here.
+SLOW_FILES = frozenset({
+    "tests/deployers/test_step_functions.py",
+    "tests/deployers/test_argo_compile.py",
+    "tests/e2e/test_dev_errors.py",
+    "tests/runtime/test_interrupt.py",
+})
 
 # session fixture -> the xdist group of the tests that use it
 EXPENSIVE_FIXTURES = {
@@ -44,7 +68,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         groups = sorted(group for name, group in EXPENSIVE_FIXTURES.items()
                         if name in item.fixturenames)
-        if groups:
+        if groups or not SLOW_FIXTURES.isdisjoint(item.fixturenames) \
+                or item.nodeid.split("::", 1)[0] in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
         if grouping:
             for group in groups:

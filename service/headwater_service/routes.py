@@ -41,7 +41,7 @@ class Endpoint:
     handler: str  # name of the ``Api`` method
     summary: str
     schema: int = V1  # the schema version its statements need (0: no database)
-    body: dict | None = None  # request body schema
+    body: dict | None = None  # request body schema: the body is read, checked and passed on
     body_required: bool = False  # False: an empty body counts as {}
     response: dict | None = None  # success response schema
     status: int = 200
@@ -141,20 +141,20 @@ def _known(rows: list[dict], fields: tuple[str, ...]) -> str:
     return orjson.dumps([{k: row.get(k) for k in fields} for row in rows]).decode()
 
 
-async def read_body(request: Request, schema: dict, empty: Any = None) -> tuple[Any, bytes]:
-    """The decoded, validated JSON body and its raw bytes. An empty body is ``empty`` (when
-    the route allows one)."""
+async def read_body(request: Request, schema: dict, required: bool) -> Any:
+    """The decoded JSON body, validated against ``schema``. An empty body is ``{}`` unless
+    the route requires one."""
     raw = await request.body()
     if not raw.strip():
-        if empty is None:
+        if required:
             raise BadRequest("the request needs a JSON body")
-        return empty, b""
+        return {}
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
     validate(value, schema)
-    return value, raw
+    return value
 
 
 class Ids:
@@ -234,9 +234,8 @@ class Api:
                                    missing=f"flow {flow} does not exist")
         return _json(row[0])
 
-    async def create_flow(self, request: Request) -> Response:
+    async def create_flow(self, request: Request, body: dict) -> Response:
         flow = check_name("flow", request.path_params["flow_id"])
-        body, _ = await read_body(request, s.CREATE_FLOW, empty={})
         row = await self.store.one(q.CREATE_FLOW, {
             "flow": flow, "user": body.get("user_name"), "tags": _tags(body.get("tags")),
             "system_tags": _tags(body.get("system_tags"))},
@@ -245,9 +244,8 @@ class Api:
 
     # --- runs ------------------------------------------------------------------------------
 
-    async def create_run(self, request: Request) -> Response:
+    async def create_run(self, request: Request, body: dict) -> Response:
         flow = check_name("flow", request.path_params["flow_id"])
-        body, _ = await read_body(request, s.CREATE_RUN, empty={})
         run_id = body.get("run_number")
         row = await self.store.one(q.CREATE_RUN, {
             "flow": flow, "run_id": run_id, "user": body.get("user_name"),
@@ -271,9 +269,8 @@ class Api:
                              missing=f"run {ids.path()} does not exist")
         return _json(HEARTBEAT_BODY)
 
-    async def mutate_run_tags(self, request: Request) -> Response:
+    async def mutate_run_tags(self, request: Request, body: dict) -> Response:
         ids = Ids(request)
-        body, _ = await read_body(request, s.TAG_MUTATION)
         add, remove = body.get("tags_to_add") or [], set(body.get("tags_to_remove") or [])
 
         async def work(conn) -> list[str]:
@@ -306,9 +303,8 @@ class Api:
     async def get_step(self, request: Request) -> Response:
         return await self._read(Ids(request), q.STEP, "step")
 
-    async def create_step(self, request: Request) -> Response:
+    async def create_step(self, request: Request, body: dict) -> Response:
         ids = Ids(request)
-        body, _ = await read_body(request, s.CREATE_STEP, empty={})
         row = await self.store.one(ids.sql(q.CREATE_STEP), ids.params(user=body.get("user_name")),
                                    missing=f"run {ids.flow}/{ids.run.value} does not exist",
                                    conflict=f"step {ids.path()} already exists")
@@ -336,9 +332,8 @@ class Api:
     async def get_task(self, request: Request) -> Response:
         return await self._read(Ids(request), q.TASK, "task")
 
-    async def create_task(self, request: Request) -> Response:
+    async def create_task(self, request: Request, body: dict) -> Response:
         ids = Ids(request)
-        body, _ = await read_body(request, s.CREATE_TASK, empty={})
         name = body.get("task_id")
         row = await self.store.one(
             ids.sql(q.CREATE_TASK), ids.params(user=body.get("user_name"), task_name=name),
@@ -356,9 +351,8 @@ class Api:
     async def get_task_metadata(self, request: Request) -> Response:
         return await self._read(Ids(request), q.TASK_METADATA, "task")
 
-    async def create_metadata(self, request: Request) -> Response:
+    async def create_metadata(self, request: Request, rows: list[dict]) -> Response:
         ids = Ids(request)
-        rows, _ = await read_body(request, s.METADATA_ROWS)
         for row in rows:
             if not isinstance(row["value"], str):  # stored as its JSON text
                 row["value"] = orjson.dumps(row["value"]).decode()
@@ -369,9 +363,8 @@ class Api:
             raise NotFound(f"task {ids.path()} does not exist")
         return _json(orjson.dumps({"metadata_created": created}))
 
-    async def create_artifacts(self, request: Request) -> Response:
+    async def create_artifacts(self, request: Request, rows: list[dict]) -> Response:
         ids = Ids(request)
-        rows, _ = await read_body(request, s.ARTIFACT_ROWS)
         seen: dict[tuple, tuple] = {}
         for row in rows:  # the same row twice is one record; two different ones a conflict
             row["attempt_id"] = int(row.get("attempt_id") or 0)
@@ -419,18 +412,22 @@ class Api:
 
 
 def endpoint(api: Api, specs: list[Endpoint]):
-    """The Starlette endpoint for one path and its methods: schema gate, handler, errors as
-    JSON. (One route per path, so a 405 lists every method the path has in ``Allow``.)"""
+    """The Starlette endpoint for one path and its methods: schema gate, the body read and
+    validated against the endpoint's ``body`` schema, handler, errors as JSON. (One route per
+    path, so a 405 lists every method the path has in ``Allow``.)"""
     store = api.store
-    by_method = {spec.method: (getattr(api, spec.handler), spec.schema) for spec in specs}
+    by_method = {spec.method: (getattr(api, spec.handler), spec) for spec in specs}
     if "GET" in by_method:
         by_method["HEAD"] = by_method["GET"]
 
     async def serve(request: Request) -> Response:
-        handler, needs = by_method[request.method]
+        handler, spec = by_method[request.method]
         try:
-            if needs:
-                await store.require_schema(needs)
+            if spec.schema:
+                await store.require_schema(spec.schema)
+            if spec.body is not None:  # the handler gets the body its table entry declares
+                return await handler(request, await read_body(request, spec.body,
+                                                              spec.body_required))
             return await handler(request)
         except ApiError as exc:
             return exc.response()

@@ -21,6 +21,9 @@ from headwater.cards import get_cards
 
 from .conftest import FLOWS, run_flow_file
 
+# Every test makes, or reads, a real run with cards (flow processes).
+pytestmark = pytest.mark.slow
+
 
 def _task(step: str) -> Task:
     from headwater import Flow

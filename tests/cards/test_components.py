@@ -61,6 +61,7 @@ def test_table_from_dataframe_truncates_with_note():
         Table.from_dataframe([[1]])
 
 
+@pytest.mark.slow
 def test_image_sources():
     assert 'src="data:image/png;base64,' in Image(PNG, label="px").render()
     with pytest.raises(CardError, match="not a PNG, JPEG"):

@@ -67,6 +67,7 @@ def test_advice_says_memory_is_too_low(under_run, monkeypatch, tmp_path):
     assert 'data-resource="memory" data-verdict="under"' in card.html
 
 
+@pytest.mark.slow
 def test_advice_says_memory_is_too_high(tmp_path, monkeypatch):
     sysroot = tmp_path / "sysroot"
     run_flow_file(FLOWS / "resources_flow.py", sysroot, "run",
@@ -127,6 +128,7 @@ def test_usage_round_trips_and_bad_arguments():
                                                            graph, "start")
 
 
+@pytest.mark.slow
 def test_sampler_counts_child_processes():
     """The process tree, not just the task's own process: a child holding ~200 MB counts."""
     import subprocess

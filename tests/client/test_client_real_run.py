@@ -14,6 +14,9 @@ import pytest
 from headwater import Flow, Metaflow, Run, Task, get_namespace, namespace
 from headwater.exceptions import NamespaceMismatch
 
+# Every test reads runs made by real flow processes.
+pytestmark = pytest.mark.slow
+
 FLOWS = Path(__file__).parent / "flows"
 DEMO = FLOWS / "client_demo_flow.py"
 EXPERIMENT = FLOWS / "experiment_flow.py"

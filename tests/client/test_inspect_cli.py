@@ -193,6 +193,7 @@ def test_tag_list_flat_prints_one_tag_a_line(cli, make_run):
     assert "user:tester" in every and "t1" in every and every == sorted(every)
 
 
+@pytest.mark.slow
 def test_list_runs_shows_status_duration_and_tags(cli, make_run, hw_env):
     ok = make_run("CliFlow", tags=("baseline",))
     ok.linear({"start": {}, "end": {}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from headwater import Flow
+from headwater.exceptions import RunFailed
 
 FLOW = """
     import os
@@ -58,9 +59,8 @@ def _ids(tasks) -> list[str]:
     return sorted(t.pathspec.split("/", 2)[2] for t in tasks)
 
 
-def test_parents_and_children_across_foreach_join_and_split(run_flow, write_flow):
-    run_flow(write_flow(FLOW), "run")
-    run = Flow("RelationsFlow").latest_run
+def test_parents_and_children_across_foreach_join_and_split(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
     start = run["start"].task
     assert start.parent_tasks == []
     works = list(run["work"])
@@ -75,12 +75,14 @@ def test_parents_and_children_across_foreach_join_and_split(run_flow, write_flow
     assert run["end"].task.parent_tasks == [both] and run["end"].task.child_tasks == []
 
 
-def test_a_resumed_run_links_its_own_tasks(run_flow, write_flow):
-    flow = write_flow(FLOW)
-    run_flow(flow, "run", env={"FAIL_END": "1"}, check=False)
+def test_a_resumed_run_links_its_own_tasks(flow_runner, flow_class, monkeypatch):
+    flow = flow_class(FLOW)
+    monkeypatch.setenv("FAIL_END", "1")
+    with pytest.raises(RunFailed):
+        flow_runner.run(flow)
     origin = Flow("RelationsFlow").latest_run
-    run_flow(flow, "resume")
-    run = Flow("RelationsFlow").latest_run
+    monkeypatch.delenv("FAIL_END")
+    run = flow_runner.resume(flow)
     assert run.id != origin.id
     gather = run["gather"].task  # a clone of the origin's task
     assert gather.origin_pathspec is not None
@@ -88,9 +90,8 @@ def test_a_resumed_run_links_its_own_tasks(run_flow, write_flow):
     assert run["end"].task.parent_tasks == [run["both"].task]
 
 
-def test_loglines_and_exception_shape(run_flow, write_flow):
-    run_flow(write_flow(FLOW), "run")
-    run = Flow("RelationsFlow").latest_run
+def test_loglines_and_exception_shape(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
     lines = list(run["start"].task.loglines("stdout"))
     assert [line for _, line in lines] == ["hello from start", "second line"]
     assert all(ts is None for ts, _ in lines)  # stored logs carry no per-line times
@@ -102,9 +103,8 @@ def test_loglines_and_exception_shape(run_flow, write_flow):
     assert run["start"].task.exception is None
 
 
-def test_run_code_is_none_when_every_task_ran_here(run_flow, write_flow):
-    run_flow(write_flow(FLOW), "run")
-    run = Flow("RelationsFlow").latest_run
+def test_run_code_is_none_when_every_task_ran_here(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
     assert run.code is None and run["start"].task.code is None
 
 
@@ -135,13 +135,18 @@ def test_run_code_reads_the_package_a_task_names(run_flow, write_flow, hw_env):
     assert "flow.py" in code.tarball.getnames()
 
 
-def test_origin_pathspec_of_a_resumed_run_and_its_steps(run_flow, write_flow):
-    flow = write_flow(FLOW)
-    run_flow(flow, "run", env={"FAIL_END": "1"}, check=False)
-    origin = Flow("RelationsFlow").latest_run
+def test_origin_pathspec_of_a_resumed_run_and_its_steps(flow_runner, flow_class, monkeypatch):
+    from headwater.testing import FlowRunner
+
+    flow = flow_class(FLOW)
+    runner = FlowRunner(flow_runner.root, env=flow_runner.env, raise_on_failure=False)
+    monkeypatch.setenv("FAIL_END", "1")
+    origin = runner.run(flow)
+    assert not origin.successful
     assert origin.origin_pathspec is None and origin["start"].origin_pathspec is None
-    run_flow(flow, "resume", "both")
-    run = Flow("RelationsFlow").latest_run
+    monkeypatch.delenv("FAIL_END")
+    run = runner.resume(flow, "both")
+    assert run.successful
     assert run.origin_pathspec == origin.pathspec
     assert run["start"].origin_pathspec == f"{origin.pathspec}/start"
     assert run["both"].origin_pathspec is None  # executed again

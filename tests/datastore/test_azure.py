@@ -182,6 +182,7 @@ def test_a_connection_string_in_a_profile_is_ignored(tmp_path, azurite, capsys):
     assert "ignoring METAFLOW_AZURE_STORAGE_CONNECTION_STRING" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_malformed_connection_string_is_not_echoed():
     secret = "AccountKey=TOPSECRETKEY"
     backend = get_backend(_settings(METAFLOW_DEFAULT_DATASTORE="azure",

@@ -147,6 +147,7 @@ def test_ml_flow_rejects_a_badly_typed_parameter(example):
     assert "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_ml_flow_steps_are_unit_testable_as_the_document_shows():
     """The document's testing section: the flow class used as a plain object in pytest."""
     spec = importlib.util.spec_from_file_location("ml_flow_under_test", EXAMPLES / "ml_flow.py")

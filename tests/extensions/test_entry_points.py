@@ -129,6 +129,7 @@ def _env(plugin_path: Path, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_a_flow_uses_what_an_installed_package_declares(plugin_path, tmp_path, write_flow):
     env = _env(plugin_path, tmp_path)
     flow = write_flow(FLOW)

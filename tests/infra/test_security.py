@@ -41,6 +41,7 @@ def test_no_secret_in_outputs_or_profile(stack, label):
     for password in inventory.passwords:
         assert password not in text
     assert not inventory.secret_outputs, "outputs must be readable by `configure from-stack`"
+    assert inventory.outputs, "the stack exports its outputs"
     for value, _ in _strings(inventory.outputs):
         assert secret_in_value(value) is None, value
     assert profile_problems(inventory.profile) == []
@@ -53,6 +54,7 @@ def test_password_travels_only_as_a_pulumi_secret(stack, label):
     password = inventory.password_of[
         "database-admin-password" if label.startswith("azure") else "database-password"]
     holders = []
+    assert inventory.resources
     for resource in inventory.resources:
         for value, secret in _strings(resource["inputs"]):
             if password in value:
@@ -85,7 +87,9 @@ def test_azure_storage_is_private_and_tls_only(stack, env):
                    if r["inputs"]["subnetName"] == "nodes"][0]
     assert [r["virtualNetworkResourceId"] for r in rules["virtualNetworkRules"]] == \
         [node_subnet["id"]]
-    for container in inventory.of_type(AZ + "storage:BlobContainer"):
+    containers = inventory.of_type(AZ + "storage:BlobContainer")
+    assert containers
+    for container in containers:
         assert container["inputs"]["publicAccess"] == "None"
     soft_delete = inventory.one(AZ + "storage:BlobServiceProperties")["inputs"]
     days = {"dev": 7, "prod": 30, "sandbox": 1}[env]
@@ -141,7 +145,9 @@ ROLE_SCOPES = {  # role -> the only kind of resource it may be granted on
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_azure_role_assignments_are_scoped_to_one_resource(stack, env):
     inventory = stack(f"azure-{env}")
-    for assignment in inventory.of_type(AZ + "authorization:RoleAssignment"):
+    assignments = inventory.of_type(AZ + "authorization:RoleAssignment")
+    assert assignments
+    for assignment in assignments:
         inputs = assignment["inputs"]
         role = inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         assert role in ROLE_SCOPES, f"{assignment['name']} grants an unexpected role {role}"
@@ -250,12 +256,17 @@ def test_rds_is_private_encrypted_and_forces_tls(stack, env):
 @pytest.mark.parametrize("env", ["dev", "prod", "sandbox"])
 def test_nothing_is_open_to_the_internet(stack, env):
     inventory = stack(f"aws-{env}")
-    for group in inventory.of_type("aws:ec2/securityGroup:SecurityGroup"):
+    groups = inventory.of_type("aws:ec2/securityGroup:SecurityGroup")
+    subnets = inventory.of_type("aws:ec2/subnet:Subnet")
+    assert groups and subnets
+    for group in groups:
         for rule in group["inputs"].get("ingress", []):
             assert "0.0.0.0/0" not in rule.get("cidrBlocks", []), group["name"]
-    for subnet in inventory.of_type("aws:ec2/subnet:Subnet"):
+    for subnet in subnets:
         assert subnet["inputs"]["mapPublicIpOnLaunch"] is False
-    for service in inventory.of_type("aws:ecs/service:Service"):
+    services = inventory.of_type("aws:ecs/service:Service")
+    assert len(services) == (0 if env == "prod" else 1)  # prod serves it on EKS
+    for service in services:
         assert service["inputs"]["networkConfiguration"]["assignPublicIp"] is False
 
 

@@ -21,6 +21,15 @@ def import_flow_module(directory: Path, source: str) -> ModuleType:
     name = f"hw_test_flow_{next(_counter)}"
     path = Path(directory) / f"{name}.py"
     path.write_text(textwrap.dedent(source))
+    return _import(name, path)
+
+
+def import_flow_file(path: Path) -> ModuleType:
+    """Import a flow file (its ``__main__`` block does not run) under a new module name."""
+    return _import(f"hw_test_flow_{next(_counter)}", Path(path))
+
+
+def _import(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # inspect finds a class's file through sys.modules

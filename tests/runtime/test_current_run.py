@@ -3,8 +3,11 @@ retry count, @project names, and ``origin_run_id`` on every task a resume execut
 
 from __future__ import annotations
 
+import pytest
+
 from headwater import Flow
 from headwater.current import current
+from headwater.exceptions import RunFailed
 
 FLOW = """
     import os
@@ -45,10 +48,12 @@ def test_current_outside_a_task_has_no_run_or_task():
     assert current.run is None and current.task is None
 
 
-def test_current_inside_a_run_and_its_resume(run_flow, write_flow):
-    flow = write_flow(FLOW)
-    failed = run_flow(flow, "run", "--tag", "exp1", env={"FAIL_END": "1"}, check=False)
-    assert failed.returncode == 1
+def test_current_inside_a_run_and_its_resume(flow_runner, flow_class, monkeypatch):
+    flow = flow_class(FLOW)
+    monkeypatch.setenv("FAIL_END", "1")
+    with pytest.raises(RunFailed):
+        flow_runner.run(flow, tags=["exp1"])
+    monkeypatch.delenv("FAIL_END")
     origin = Flow("CurrentFlow").latest_run
     start = origin["start"].task
     assert start.data.task_pathspec == start.pathspec
@@ -58,8 +63,7 @@ def test_current_inside_a_run_and_its_resume(run_flow, write_flow):
     assert start.data.origin is None
     assert origin["flaky"].task.data.retry_seen == 1
 
-    run_flow(flow, "resume", "flaky")
-    run = Flow("CurrentFlow").latest_run
+    run = flow_runner.resume(flow, "flaky")
     assert run.successful
     # executed again in the resume (not cloned): they know the origin run
     assert run["flaky"].task.data.retry_seen == 1

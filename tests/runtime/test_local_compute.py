@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from headwater import Flow
 
 SIBLINGS = """
@@ -133,6 +135,7 @@ def test_a_task_ignoring_sigterm_past_its_timeout_is_killed(run_flow, write_flow
     assert not task.successful
 
 
+@pytest.mark.slow
 def test_the_backend_reports_output_and_exit_and_kill_all_forgets_its_tasks(tmp_path):
     # In a fresh interpreter: the backend forks, and a test process must not fork itself.
     script = tmp_path / "drive.py"
@@ -199,128 +202,6 @@ print("DRIVE OK")
                           timeout=60, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "DRIVE OK" in proc.stdout
-
-
-def test_steps_on_another_backend_run_beside_local_ones(tmp_path):
-    # The scheduler multiplexes backends and routes steps by their decorators'
-    # compute_backend(). The second backend here runs each attempt as
-    # `python flow.py step --spec JSON`, the entry point remote containers run, and learns
-    # the outcome from the attempt's record (ctx.read_result), as remote backends do. What
-    # this does not prove: any real remote backend (tests/compute covers those).
-    flow = tmp_path / "mixed_flow.py"
-    flow.write_text('''
-import os, sys
-from headwater import FlowSpec, step
-from headwater.decorators.base import StepDecorator
-
-class ElsewhereDecorator(StepDecorator):
-    name = "elsewhere"
-    def compute_backend(self):
-        return "subprocess"
-
-class MixedFlow(FlowSpec):
-    @step
-    def start(self):
-        self.items = [1, 2, 3]
-        self.entry = os.path.basename(sys.modules["__main__"].__file__)
-        self.next(self.work, foreach="items")
-
-    @ElsewhereDecorator()
-    @step
-    def work(self):
-        print("working on", self.input, flush=True)
-        self.value = self.input * 10
-        self.entry = os.path.basename(sys.modules["__main__"].__file__)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.value for i in inputs)
-        self.entries = sorted({i.entry for i in inputs})
-        self.next(self.end)
-
-    @step
-    def end(self):
-        print("TOTAL", self.total)
-
-if __name__ == "__main__":
-    MixedFlow()
-''')
-    script = tmp_path / "drive.py"
-    script.write_text('''
-import json, subprocess, sys, time
-sys.path.insert(0, sys.argv[1])
-from mixed_flow import MixedFlow
-from headwater import Flow, attempt
-from headwater.cli.flow_cli import FlowContext
-from headwater.compute.base import Compute, ComputeContext, Stream, TaskExited, TaskOutput, task_key
-from headwater.console import Console
-from headwater.run_state import RunInfo
-from headwater.scheduler import Scheduler, step_backends
-
-class SubprocessCompute(Compute):
-    name = "subprocess"
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.procs = {}
-    def start(self, spec, timeout):
-        proc = subprocess.Popen([sys.executable, self.ctx.flow_file, "step", "--spec",
-                                 json.dumps(spec.to_json())], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        self.procs[task_key(spec)] = (spec, proc)
-    def wait(self, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            done = [(k, s, p) for k, (s, p) in self.procs.items() if p.poll() is not None]
-            if done or time.monotonic() >= deadline:
-                break
-            time.sleep(0.01)
-        events = []
-        for key, spec, proc in done:
-            del self.procs[key]
-            out, err = proc.communicate()
-            events.append(TaskOutput(key, Stream.STDOUT, out, "subprocess"))
-            events.append(TaskOutput(key, Stream.STDERR, err, "subprocess"))
-            result = self.ctx.read_result(spec)
-            events.append(TaskExited(key, result, None if result else "exited"))
-        return events
-    def kill(self, key, reason):
-        self.procs[key][1].terminate()
-    @property
-    def running(self):
-        return len(self.procs)
-    def kill_all(self, reason):
-        for _, proc in self.procs.values():
-            proc.kill()
-            proc.wait()
-        self.procs.clear()
-
-obj = FlowContext(MixedFlow)
-graph = obj.prepare()
-assert step_backends(graph) == {"start": "local", "work": "subprocess", "join": "local",
-                                "end": "local"}
-env = obj.environment()
-env.metadata.register_flow("MixedFlow", "tester")
-run_id = str(env.metadata.new_run("MixedFlow", "tester", [], obj.system_tags())["run_number"])
-info = RunInfo("MixedFlow", run_id, "tester", None, [])
-ctx = ComputeContext(MixedFlow, graph, env, sys.argv[1] + "/mixed_flow.py", {})
-remote = SubprocessCompute(ctx)
-scheduler = Scheduler(ctx, info, console=Console(), backends={"subprocess": remote})
-assert scheduler.start(attempt.record_parameters(env, info, {}))
-run = Flow("MixedFlow")[run_id]
-assert run.data.total == 60
-# start was forked from this script; the work tasks ran the flow file's step command
-assert run["start"].task.data.entry == "drive.py"
-assert run["join"].task.data.entries == ["mixed_flow.py"]
-print("DRIVE OK")
-''')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "DRIVE OK" in proc.stdout
-    assert "/work/" in proc.stdout and "(subprocess)] working on 2" in proc.stdout
-    assert "TOTAL 60" in proc.stdout
 
 
 def test_retry_without_a_wait_given_retries_at_once(run_flow, write_flow, tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from headwater import Flow
 from headwater.decorators import DecoratorError
 from headwater.graph import FlowGraph
 from headwater.exceptions import GraphError
@@ -45,9 +44,8 @@ FLOW = """
 """
 
 
-def test_num_parallel_starts_n_tasks_that_know_their_place(run_flow, write_flow):
-    run_flow(write_flow(FLOW), "run")
-    run = Flow("GangFlow").latest_run
+def test_num_parallel_starts_n_tasks_that_know_their_place(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
     assert len(list(run["train"])) == 3
     assert run["join"].task.data.all_seen == [(i, 3, "127.0.0.1", i, str(i))
                                               for i in range(3)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from headwater import Flow
-from headwater.exceptions import GraphError
+from headwater.exceptions import GraphError, RunFailed
 from headwater.graph import FlowGraph
 from headwater.run_state import MAX_LOOP_ITERATIONS, Verdict
 
@@ -175,10 +175,12 @@ def test_a_runaway_loop_fails_the_run_after_the_limit(tmp_path):
     assert MAX_LOOP_ITERATIONS == 1000
 
 
-def test_a_real_loop_run_its_client_view_and_resume(run_flow, write_flow):
-    flow = write_flow(LOOP)
-    failed = run_flow(flow, "run", env={"FAIL_AFTER": "1"}, check=False)
-    assert failed.returncode == 1
+def test_a_real_loop_run_its_client_view_and_resume(flow_runner, flow_class, monkeypatch):
+    flow = flow_class(LOOP)
+    monkeypatch.setenv("FAIL_AFTER", "1")
+    with pytest.raises(RunFailed):
+        flow_runner.run(flow)
+    monkeypatch.delenv("FAIL_AFTER")
     origin = Flow("LoopFlow").latest_run
     bodies = list(origin["body"])
     assert len(bodies) == 3
@@ -187,8 +189,7 @@ def test_a_real_loop_run_its_client_view_and_resume(run_flow, write_flow):
     assert [p.id for p in first.parent_tasks] == [origin["start"].task.id]
     assert [c.pathspec.split("/")[2] for c in first.child_tasks] == ["check"]
 
-    run_flow(flow, "resume")
-    run = Flow("LoopFlow").latest_run
+    run = flow_runner.resume(flow)
     assert run.successful and run.data.final == 3
     assert run["start"].task.origin_pathspec is not None  # before the loop: reused
     assert all(t.origin_pathspec is None for t in run["body"])  # the loop ran again

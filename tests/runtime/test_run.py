@@ -35,9 +35,8 @@ def test_branches_foreach_nested_and_joins(run_flow):
     assert "hello from start" in run["start"].task.stdout
 
 
-def test_parameters_reach_every_step_and_are_recorded(run_flow):
-    run_flow(FLOWS / "branching_flow.py", "run", "--n", "2")
-    run = Flow("BranchingFlow").latest_run
+def test_parameters_reach_every_step_and_are_recorded(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOWS / "branching_flow.py"), n=2)
     assert run["end"].task.data.n == 2
     assert len(run["fan"].tasks() if callable(getattr(run["fan"], "tasks", None))
                else list(run["fan"])) == 2
@@ -46,9 +45,9 @@ def test_parameters_reach_every_step_and_are_recorded(run_flow):
 @pytest.mark.parametrize("score,method,n_cleaned", [(0.9, "advanced", False),
                                                     (0.6, "standard", False),
                                                     (0.2, "cleaned", True)])
-def test_conditional_join_receives_only_the_branch_taken(run_flow, score, method, n_cleaned):
-    run_flow(FLOWS / "conditional_flow.py", "run", "--score", score, "--mode", "slow")
-    run = Flow("ConditionalFlow").latest_run
+def test_conditional_join_receives_only_the_branch_taken(flow_runner, flow_class, score, method,
+                                                         n_cleaned):
+    run = flow_runner.run(flow_class(FLOWS / "conditional_flow.py"), score=score, mode="slow")
     assert run.successful
     assert run.data.result == {"quality": score, "method": method, "cleaned": n_cleaned}
     assert run.data.n_inputs == 1
@@ -86,43 +85,6 @@ def test_tags_run_id_file_and_namespaces(run_flow, tmp_path):
     finally:
         from headwater import default_namespace
         default_namespace()
-
-
-def test_max_workers_limits_parallelism(run_flow, write_flow, tmp_path):
-    flow = write_flow(f"""
-        import os, time
-        from headwater import FlowSpec, step
-
-        class WorkersFlow(FlowSpec):
-            @step
-            def start(self):
-                self.items = list(range(6))
-                self.next(self.work, foreach="items")
-
-            @step
-            def work(self):
-                marker = os.path.join({str(tmp_path)!r}, f"running-{{os.getpid()}}")
-                open(marker, "w").close()
-                self.concurrent = len([n for n in os.listdir({str(tmp_path)!r})
-                                       if n.startswith("running-")])
-                time.sleep(0.3)
-                os.unlink(marker)
-                self.next(self.join)
-
-            @step
-            def join(self, inputs):
-                self.peak = max(i.concurrent for i in inputs)
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-        if __name__ == "__main__":
-            WorkersFlow()
-    """)
-    run_flow(flow, "run", "--max-workers", "2")
-    assert Flow("WorkersFlow").latest_run.data.peak <= 2
 
 
 @pytest.mark.slow
@@ -276,8 +238,8 @@ def test_local_runs_are_stored_where_the_run_was_started(run_flow, write_flow, t
     assert read.stdout.split() == ["2", "1"], read.stderr
 
 
-def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):
-    flow = write_flow("""
+def test_a_flow_that_overrides_init_runs_it_in_every_task(flow_runner, flow_class):
+    source = """
         import threading
         from headwater import FlowSpec, step
 
@@ -320,11 +282,10 @@ def test_a_flow_that_overrides_init_runs_it_in_every_task(run_flow, write_flow):
 
         if __name__ == "__main__":
             InitFlow()
-    """, name="init_flow.py")
-    proc = run_flow(flow, "run")
-    assert "end InitFlow 5 ['InitFlow-a', 'InitFlow-b']" in proc.stdout
-    run = Flow("InitFlow").latest_run
+    """
+    run = flow_runner.run(flow_class(source))
     assert run.successful
+    assert "end InitFlow 5 ['InitFlow-a', 'InitFlow-b']" in run["end"].task.stdout
     for step_name in ("start", "a", "join", "end"):
         names = {a.id for a in run[step_name].task}
         assert "helper" not in names, (step_name, names)
@@ -377,12 +338,11 @@ NESTED_SWITCH_FLOW = """
     ("a", "d", ["start", "a", "d", "end"]),
     ("b", "c", ["start", "b", "end"]),
 ])
-def test_a_switch_whose_branch_is_another_switch_runs(run_flow, write_flow, first, second,
+def test_a_switch_whose_branch_is_another_switch_runs(flow_runner, flow_class, first, second,
                                                        steps):
-    proc = run_flow(write_flow(NESTED_SWITCH_FLOW), "run", "--first", first, "--second", second)
-    assert f"took {steps[-2]}" in proc.stdout
-    run = Flow("NestedSwitchFlow").latest_run
+    run = flow_runner.run(flow_class(NESTED_SWITCH_FLOW), first=first, second=second)
     assert run.successful
+    assert f"took {steps[-2]}" in run["end"].task.stdout
     assert sorted(s.id for s in run) == sorted(steps)
 
 
@@ -431,18 +391,17 @@ SWITCH_IN_BRANCH_FLOW = """
 
 
 @pytest.mark.parametrize("pick", ["x", "y"])
-def test_a_switch_inside_a_static_branch_runs(run_flow, write_flow, pick):
-    proc = run_flow(write_flow(SWITCH_IN_BRANCH_FLOW), "run", "--pick", pick)
-    assert f"values {sorted(['b', pick])}" in proc.stdout
-    run = Flow("SwitchInBranchFlow").latest_run
+def test_a_switch_inside_a_static_branch_runs(flow_runner, flow_class, pick):
+    run = flow_runner.run(flow_class(SWITCH_IN_BRANCH_FLOW), pick=pick)
+    assert f"values {sorted(['b', pick])}" in run["end"].task.stdout
     assert run.successful and run.data.values == sorted(["b", pick])
     assert pick in {s.id for s in run} and ({"x", "y"} - {pick}).isdisjoint(s.id for s in run)
 
 
-def test_from_headwater_import_current_inside_a_step(run_flow, write_flow):
+def test_from_headwater_import_current_inside_a_step(flow_runner, flow_class):
     # as the Azure guide writes it: the import inside the step, after the runtime imported
     # the module headwater.current
-    flow = write_flow("""
+    run = flow_runner.run(flow_class("""
         from headwater import FlowSpec, step
 
         class CurrentFlow(FlowSpec):
@@ -458,7 +417,6 @@ def test_from_headwater_import_current_inside_a_step(run_flow, write_flow):
 
         if __name__ == "__main__":
             CurrentFlow()
-    """)
-    run_flow(flow, "run")
-    assert Flow("CurrentFlow").latest_run["start"].task.data.seen == (
+    """))
+    assert run["start"].task.data.seen == (
         "Current", "CurrentFlow", "start")

@@ -11,6 +11,9 @@ import pytest
 from headwater import NBRunner, Runner
 from headwater.runner import RunnerError
 
+# Runner runs each flow as `python flow.py run` in a child process: every test starts one.
+pytestmark = pytest.mark.slow
+
 FLOW = '''
 from headwater import FlowSpec, Parameter, step
 

@@ -76,6 +76,7 @@ def test_upgrade_stops_at_a_chosen_version(make_database):
     assert bad.returncode != 0 and "there is no schema version 99" in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_command_line_names_a_missing_or_unreachable_database():
     missing = cli("db", "status")
     assert missing.returncode == 2

@@ -232,22 +232,53 @@ def test_threads_share_the_pool_safely(provider, flow):
 
 # --- failures ------------------------------------------------------------------------------
 
-def test_an_unreachable_service_is_named_quickly():
+class _Sleeps:
+    """Stands in for the provider's ``time`` module: records each backoff (and sleeps it
+    only when ``real``), so a test sees how often and how long the provider waited."""
+
+    def __init__(self, real: bool = False):
+        self.delays: list[float] = []
+        self.real = real
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if self.real:
+            time.sleep(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    from headwater.metadata import service
+
+    def install(real: bool = False) -> _Sleeps:
+        recorder = _Sleeps(real)
+        monkeypatch.setattr(service, "time", recorder)
+        return recorder
+
+    return install
+
+
+def test_an_unreachable_service_is_named_quickly(sleeps):
     url = f"http://127.0.0.1:{free_port()}"
     provider = ServiceMetadataProvider(url, retries=3, backoff=0.05)
-    started = time.monotonic()
+    waited = sleeps()
     with pytest.raises(MetadataServiceUnreachable) as info:
         provider.get_flows()
-    assert time.monotonic() - started < 5  # bounded retries
+    # bounded retries: one backoff between attempts, doubling, with +-20% jitter
+    assert len(waited.delays) == 2
+    assert 0.04 <= waited.delays[0] <= 0.06 and 0.08 <= waited.delays[1] <= 0.12
     message = str(info.value)
     assert url in message and "after 3 attempt(s)" in message
     assert "METAFLOW_SERVICE_URL" in message and "headwater-service serve" in message
 
 
 def test_5xx_answers_are_retried_until_the_service_recovers(postgres_server_url,
-                                                            start_service):
+                                                            start_service, sleeps):
     """The service starts before its database exists (every request a 503); the database
-    appears a moment later and the provider's retries get through."""
+    appears once the service has answered a 503, and the provider's retries get through."""
     from headwater_service import migrations
 
     name = f"hw_late_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -255,7 +286,9 @@ def test_5xx_answers_are_retried_until_the_service_recovers(postgres_server_url,
     service = start_service(url, env={"HEADWATER_SERVICE_POOL_TIMEOUT": "0.5"})
 
     def create_later() -> None:
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while '"status":503' not in service.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
         with psycopg.connect(postgres_server_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         with psycopg.connect(url) as conn:
@@ -265,9 +298,9 @@ def test_5xx_answers_are_retried_until_the_service_recovers(postgres_server_url,
     creator.start()
     try:
         provider = ServiceMetadataProvider(service.url, retries=8, backoff=0.5)
-        started = time.monotonic()
+        waited = sleeps(real=True)
         assert provider.register_flow("LateFlow", "tester")["flow_id"] == "LateFlow"
-        assert time.monotonic() - started > 1
+        assert waited.delays  # it got a 503 first and tried again
         assert '"status":503' in service.log()
     finally:
         creator.join()
@@ -276,14 +309,15 @@ def test_5xx_answers_are_retried_until_the_service_recovers(postgres_server_url,
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_a_service_whose_schema_is_behind_is_reported_at_once(make_database, start_service):
+def test_a_service_whose_schema_is_behind_is_reported_at_once(make_database, start_service,
+                                                              sleeps):
     service = start_service(make_database(schema=1))
     provider = ServiceMetadataProvider(service.url, retries=5, backoff=1.0)
     provider.register_flow("Behind", "tester")  # flows exist at schema version 1
-    started = time.monotonic()
+    waited = sleeps()
     with pytest.raises(MetadataServiceVersionError) as info:
         provider.new_run("Behind", "tester", [], [])
-    assert time.monotonic() - started < 1  # not retried: only an operator can fix it
+    assert waited.delays == []  # not retried: only an operator can fix it
     assert "headwater-service db upgrade" in str(info.value)
 
 

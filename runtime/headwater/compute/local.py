@@ -155,8 +155,7 @@ class LocalCompute(Compute):
             os.dup2(err_w, 2)
             os.close(out_w)
             os.close(err_w)
-            sys.stdout.reconfigure(line_buffering=True)
-            sys.stderr.reconfigure(line_buffering=True)
+            _print_to_fds()
             faulthandler.enable()  # a segfault leaves the Python stack in the stderr log
             ctx = self.ctx
             from ..environments.task_environment import exec_step
@@ -353,3 +352,20 @@ def _read_all(fd: int) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+def _print_to_fds() -> None:
+    """Point ``sys.stdout``/``sys.stderr`` at fds 1 and 2 (the pipes), line-buffered. In a
+    process that replaced them (pytest's capture, a notebook's streams) they write elsewhere,
+    so a task forked from there would print past its log."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = getattr(sys, name)
+        try:
+            ours = stream.fileno() == fd
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            ours = False
+        if ours:
+            stream.reconfigure(line_buffering=True)
+        else:
+            setattr(sys, name, open(fd, "w", buffering=1, closefd=False,
+                                    errors="backslashreplace"))
