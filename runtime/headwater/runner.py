@@ -147,6 +147,8 @@ class ExecutingRun:
 
     def wait(self, timeout: float | None = None, stream: str | None = None) -> "ExecutingRun":
         """Block until the run ends (``stream="stdout"``/``"stderr"`` echoes it meanwhile)."""
+        if self.process.poll() is None:
+            _warm_client()
         if stream is None:
             self.process.wait(timeout)
             return self
@@ -166,7 +168,7 @@ class ExecutingRun:
 
     async def async_wait(self, timeout: float | None = None) -> "ExecutingRun":
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.process.wait, timeout)
+        await loop.run_in_executor(None, self.wait, timeout)
         return self
 
     async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
@@ -199,6 +201,22 @@ class ExecutingRun:
                 self.process.kill()
 
 
+def _warm_client() -> None:
+    """Load what reading the run back needs (the Client's modules, the metadata provider
+    and datastore the settings select) while the child runs the flow: otherwise a caller
+    pays for those imports after the run has ended. A settings problem is left for the
+    read itself to report."""
+    from .client import _services, task  # noqa: F401  (task: artifacts read through it)
+    from .datastore import artifacts  # noqa: F401
+
+    try:
+        services = _services.services()
+        services.provider
+        services.backend()
+    except HeadwaterException:
+        pass
+
+
 class Runner:
     """Runs a flow file's ``run`` and ``resume`` from Python.
 
@@ -221,8 +239,9 @@ class Runner:
         self.env.update(env or {})
         if profile:
             self.env["METAFLOW_PROFILE"] = profile
-        if "METAFLOW_DATASTORE_SYSROOT_LOCAL" not in self.env:
-            # the child writes where this process's Client will read
+        if "METAFLOW_DATASTORE_SYSROOT_LOCAL" not in self.env and (cwd or env or profile):
+            # the child writes where this process's Client will read (with this process's
+            # environment and directory it finds the same root itself)
             from .datastore.local import local_root
             from .settings import Settings
 
