@@ -223,11 +223,13 @@ class Runner:
     ``Runner(flow_file, show_output=False, profile=None, env=None, cwd=None, **options)``:
     ``options`` are the flow's top-level options (``with_=["retry"]`` for ``--with``,
     ``datastore="s3"``, ``quiet=True``...); ``env`` adds environment variables for the run;
-    ``profile`` picks ``METAFLOW_PROFILE``.
+    ``profile`` picks ``METAFLOW_PROFILE``. ``file_read_timeout`` is accepted as Metaflow's
+    Runner takes it; nothing here waits on a file (the run id is read when asked for).
     """
 
     def __init__(self, flow_file: str, show_output: bool = False, profile: str | None = None,
-                 env: dict[str, str] | None = None, cwd: str | None = None, **options: Any):
+                 env: dict[str, str] | None = None, cwd: str | None = None,
+                 file_read_timeout: int = 3600, **options: Any):
         if not os.path.isfile(flow_file):
             raise RunnerError(f"flow file {flow_file!r} does not exist",
                               "pass the path of a file that defines the flow")
