@@ -15,7 +15,6 @@ against Metaflow's Runner).
 from __future__ import annotations
 
 import ast
-import asyncio
 import os
 import subprocess
 import sys
@@ -167,12 +166,15 @@ class ExecutingRun:
                     time.sleep(0.05)
 
     async def async_wait(self, timeout: float | None = None) -> "ExecutingRun":
+        import asyncio  # only async callers pay for importing it
+
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.wait, timeout)
         return self
 
     async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
         """The run's output line by line as it is written, until the run ends."""
+        import asyncio
         with open(os.path.join(self._workdir, stream), "rb") as f:
             pending = b""
             while True:
@@ -206,9 +208,12 @@ def _warm_client() -> None:
     and datastore the settings select) while the child runs the flow: otherwise a caller
     pays for those imports after the run has ended. A settings problem is left for the
     read itself to report."""
-    from .client import _services, task  # noqa: F401  (task: artifacts read through it)
-    from .datastore import artifacts  # noqa: F401
+    import importlib
 
+    from .client import _services
+
+    for module in ("client.task", "datastore.artifacts"):  # what reading an artifact runs
+        importlib.import_module(f"{__package__}.{module}")
     try:
         services = _services.services()
         services.provider

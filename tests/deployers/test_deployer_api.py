@@ -12,8 +12,9 @@ import urllib.request
 import pytest
 
 from headwater import DeployedFlow, Deployer
-from headwater.deployer import (ArgoWorkflowsDeployedFlow, DeployerError,
-                                StepFunctionsDeployedFlow)
+from headwater.deployer import DeployerError
+from headwater.deployer.argo_workflows import ArgoWorkflowsDeployedFlow
+from headwater.deployer.step_functions import StepFunctionsDeployedFlow
 
 from .test_argo_cli import kube_api, shared_s3_env  # noqa: F401  (fixtures)
 from .test_step_functions import moto_sfn, shared  # noqa: F401  (fixtures)
@@ -53,7 +54,7 @@ def test_argo_create_trigger_terminate_lookup_delete(kube_api, flow_file,  # noq
     assert [d.name for d in DeployedFlow.list_deployed_flows("LinearFlow")] == ["linearflow"]
     assert [d.name for d in DeployedFlow.list_deployed_flows("OtherFlow")] == []
 
-    with pytest.raises(DeployerError, match="(?s)no parameter .beta.*known parameters: alpha, name"):
+    with pytest.raises(DeployerError, match="(?s)no parameter 'beta'.*parameters: alpha, name"):
         found.trigger(beta=1)
     assert found.delete()
     assert not found.delete()

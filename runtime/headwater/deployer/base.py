@@ -25,14 +25,17 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
-from .exceptions import HeadwaterException, MetaflowNotFound
-from .runner import _option, flow_name_of
-from .settings import Settings
+from ..exceptions import HeadwaterException, MetaflowNotFound
+from ..registry import load
+from ..runner import _option, flow_name_of
+from ..settings import Settings
 
 if TYPE_CHECKING:
     import click
 
-    from .client import Run
+    from ..client import Run
+    from .argo_workflows import ArgoWorkflowsDeployer
+    from .step_functions import StepFunctionsDeployer
 
 
 class DeployerError(HeadwaterException):
@@ -50,7 +53,14 @@ class DeployerType(str, Enum):
         return self.value.replace("-", "_")
 
 
-def _parameter_text(value: Any) -> str:
+# Each scheduler's DeployedFlow, imported when first named.
+DEPLOYED_FLOW_TYPES: dict[DeployerType, str] = {
+    DeployerType.ARGO_WORKFLOWS: "headwater.deployer.argo_workflows:ArgoWorkflowsDeployedFlow",
+    DeployerType.STEP_FUNCTIONS: "headwater.deployer.step_functions:StepFunctionsDeployedFlow",
+}
+
+
+def parameter_text(value: Any) -> str:
     """A parameter value as the deployed start step parses it (as ``run --name VALUE``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -64,7 +74,7 @@ def _cli_command(kind: DeployerType, command: str) -> "click.Command":
     from it, so the facade accepts exactly what the command line does)."""
     import click
 
-    from .cli.deploy import add_deploy_commands
+    from ..cli.deploy import add_deploy_commands
 
     cli = click.Group("flow")
     add_deploy_commands(cli)
@@ -135,10 +145,14 @@ class Deployer:
 
     def argo_workflows(self, **deployer_kwargs: Any) -> "ArgoWorkflowsDeployer":
         """Deploy to Argo Workflows (Kubernetes)."""
+        from .argo_workflows import ArgoWorkflowsDeployer
+
         return self._impl(ArgoWorkflowsDeployer, deployer_kwargs)  # type: ignore[return-value]
 
     def step_functions(self, **deployer_kwargs: Any) -> "StepFunctionsDeployer":
         """Deploy to AWS Step Functions (tasks on AWS Batch)."""
+        from .step_functions import StepFunctionsDeployer
+
         return self._impl(StepFunctionsDeployer, deployer_kwargs)  # type: ignore[return-value]
 
 
@@ -244,7 +258,7 @@ class TriggeredRun:
     @property
     def run(self) -> "Run | None":
         """The Client ``Run``: None until the run's start task has started."""
-        from .client import Run
+        from ..client import Run
 
         try:
             return Run(self.pathspec, _namespace_check=False)
@@ -317,9 +331,9 @@ class DeployedFlow:
         settings = Settings()
         name = str(getattr(impl, "value", impl) or settings.get(
             "METAFLOW_DEFAULT_FROM_DEPLOYMENT_IMPL") or DeployerType.ARGO_WORKFLOWS.value)
-        for kind, cls in DEPLOYED_FLOW_TYPES.items():
+        for kind, target in DEPLOYED_FLOW_TYPES.items():
             if name in (kind.value, kind.method_name):
-                return cls
+                return load(target)
         known = ", ".join(k.method_name for k in DEPLOYED_FLOW_TYPES)
         raise DeployerError(f"no deployer {name!r}", f"use one of: {known}")
 
@@ -333,11 +347,11 @@ class DeployedFlow:
 
     @classmethod
     def from_argo_workflows(cls, identifier: str, metadata: str | None = None) -> "DeployedFlow":
-        return ArgoWorkflowsDeployedFlow._lookup(identifier, metadata)
+        return cls._type(DeployerType.ARGO_WORKFLOWS)._lookup(identifier, metadata)
 
     @classmethod
     def from_step_functions(cls, identifier: str, metadata: str | None = None) -> "DeployedFlow":
-        return StepFunctionsDeployedFlow._lookup(identifier, metadata)
+        return cls._type(DeployerType.STEP_FUNCTIONS)._lookup(identifier, metadata)
 
     @classmethod
     def get_triggered_run(cls, identifier: str, run_id: str, metadata: str | None = None,
@@ -374,282 +388,3 @@ class DeployedFlow:
             setattr(deployer, key, value)
         return cls(deployer)
 
-
-# --- Argo Workflows -------------------------------------------------------------------------
-
-
-class ArgoWorkflowsDeployer(DeployerImpl):
-    TYPE = DeployerType.ARGO_WORKFLOWS
-    CREATED = re.compile(r"^Applied WorkflowTemplate ([^/\s]+)/(\S+?)\.$", re.MULTILINE)
-    namespace: str = "default"
-
-    def _created(self, found: re.Match[str]) -> None:
-        self.namespace, self.name = found.group(1), found.group(2)
-
-    @staticmethod
-    def deployed_flow_type() -> type[DeployedFlow]:
-        return ArgoWorkflowsDeployedFlow
-
-    def api(self) -> Any:
-        from .deployers.argo_client import custom_objects_api
-
-        return custom_objects_api(self.settings.get("METAFLOW_KUBERNETES_CONTEXT"))
-
-
-def _argo_get(api: Any, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-    from kubernetes.client.exceptions import ApiException
-
-    from .deployers.argo_client import GROUP, VERSION, ArgoApiError
-
-    try:
-        return api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise ArgoApiError(f"reading {plural} {namespace}/{name}: {exc.reason}",
-                           "check that the cluster is reachable (kubectl get nodes)") from None
-
-
-class ArgoWorkflowsTriggeredRun(TriggeredRun):
-    """A Workflow submitted from the deployed WorkflowTemplate (run id ``argo-<name>``)."""
-
-    deployer: ArgoWorkflowsDeployer
-
-    def _workflow(self) -> tuple[Any, dict[str, Any] | None]:
-        api = self.deployer.api()
-        return api, _argo_get(api, self.deployer.namespace, "workflows", self.name)
-
-    @property
-    def status(self) -> str | None:
-        """The Workflow's phase (``Pending``, ``Running``, ``Succeeded``, ``Failed``), as
-        Metaflow reports it: ``Error`` counts as ``Failed``, and a Workflow whose run has
-        not started yet is ``Pending``. None when the Workflow is gone."""
-        _, workflow = self._workflow()
-        if workflow is None:
-            return None
-        phase = (workflow.get("status") or {}).get("phase") or "Pending"
-        phase = {"Error": "Failed"}.get(phase, phase)
-        if phase == "Running" and self.run is None:
-            return "Pending"
-        return phase
-
-    def _set_spec(self, **fields: Any) -> bool:
-        from kubernetes.client.exceptions import ApiException
-
-        from .deployers.argo_client import GROUP, VERSION, ArgoApiError
-
-        api, workflow = self._workflow()
-        if workflow is None:
-            return False
-        workflow["spec"].update(fields)
-        try:
-            api.replace_namespaced_custom_object(GROUP, VERSION, self.deployer.namespace,
-                                                 "workflows", self.name, workflow)
-        except ApiException as exc:
-            raise ArgoApiError(f"updating workflow {self.name}: {exc.reason}",
-                               "retry; another client changed the workflow meanwhile") from None
-        return True
-
-    def terminate(self, **kwargs: Any) -> bool:
-        """Stop the Workflow now (Argo's ``shutdown: Terminate``); False when it is gone."""
-        return self._set_spec(shutdown="Terminate")
-
-    def suspend(self, **kwargs: Any) -> bool:
-        """Pause the Workflow: no new pods start until ``unsuspend``."""
-        return self._set_spec(suspend=True)
-
-    def unsuspend(self, **kwargs: Any) -> bool:
-        return self._set_spec(suspend=False)
-
-
-class ArgoWorkflowsDeployedFlow(DeployedFlow):
-    """A WorkflowTemplate (and its CronWorkflow for ``@schedule``)."""
-
-    TYPE = DeployerType.ARGO_WORKFLOWS
-    deployer: ArgoWorkflowsDeployer
-
-    def _template(self) -> dict[str, Any]:
-        template = _argo_get(self.deployer.api(), self.deployer.namespace,
-                             "workflowtemplates", self.name)
-        if template is None:
-            raise DeployerError(f"no WorkflowTemplate {self.deployer.namespace}/{self.name} "
-                                "is deployed", "create it first: Deployer(...).argo_workflows()"
-                                ".create()")
-        return template
-
-    def trigger(self, **params: Any) -> ArgoWorkflowsTriggeredRun:
-        """Submit a Workflow with ``params`` (the flow's parameters, by name)."""
-        from .deployers.argo_client import submit
-
-        declared = [p["name"] for p in self._template()["spec"].get("arguments", {}).get(
-            "parameters", [])]
-        given: dict[str, str] = {}
-        for key, value in params.items():
-            name = key if key in declared else key.replace("_", "-")
-            if name not in declared:
-                raise DeployerError(f"{self.flow_name} has no parameter {key!r}",
-                                    f"known parameters: {', '.join(declared) or 'none'}")
-            given[name] = _parameter_text(value)
-        workflow = submit(self.deployer.api(), self.deployer.namespace, self.name, given)
-        return self._triggered(f"argo-{workflow}")
-
-    def _triggered(self, run_id: str) -> ArgoWorkflowsTriggeredRun:
-        return ArgoWorkflowsTriggeredRun(self.deployer, f"{self.flow_name}/{run_id}",
-                                         run_id.removeprefix("argo-"), self.metadata)
-
-    def delete(self, **kwargs: Any) -> bool:
-        """Remove the WorkflowTemplate and its schedule; False when nothing was deployed."""
-        from .deployers.argo_client import delete
-
-        return bool(delete(self.deployer.api(), self.deployer.namespace, self.name))
-
-    @property
-    def workflow_template(self) -> dict[str, Any]:
-        """The WorkflowTemplate as the cluster stores it."""
-        return self._template()
-
-    @classmethod
-    def _lookup(cls, identifier: str, metadata: str | None) -> DeployedFlow:
-        probe = ArgoWorkflowsDeployer(None)
-        namespace, _, name = identifier.rpartition("/")
-        namespace = namespace or probe.settings.get("METAFLOW_KUBERNETES_NAMESPACE") or "default"
-        template = _argo_get(probe.api(), namespace, "workflowtemplates", name)
-        if template is None:
-            raise DeployerError(f"no WorkflowTemplate {namespace}/{name} is deployed",
-                                "check the name (list_deployed_flows() lists them) and "
-                                "METAFLOW_KUBERNETES_NAMESPACE, or pass 'namespace/name'")
-        return cls._from_template(template, metadata)
-
-    @classmethod
-    def _from_template(cls, template: dict[str, Any], metadata: str | None) -> DeployedFlow:
-        from .deployers.argo import LABEL_PREFIX
-
-        meta = template["metadata"]
-        flow_name = meta.get("annotations", {}).get(f"{LABEL_PREFIX}/flow-name")
-        if not flow_name:
-            raise DeployerError(f"WorkflowTemplate {meta['name']} was not deployed by Headwater",
-                                "name a template that `argo-workflows create` made")
-        return cls._found(ArgoWorkflowsDeployer, meta["name"], flow_name, metadata,
-                          namespace=meta.get("namespace") or "default")
-
-    @classmethod
-    def _list(cls, flow_name: str | None) -> Iterator[DeployedFlow]:
-        from .deployers.argo import LABEL_PREFIX, k8s_name
-        from .deployers.argo_client import GROUP, VERSION
-
-        probe = ArgoWorkflowsDeployer(None)
-        namespace = probe.settings.get("METAFLOW_KUBERNETES_NAMESPACE") or "default"
-        selector = f"{LABEL_PREFIX}/flow={k8s_name(flow_name)}" if flow_name else None
-        found = probe.api().list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "workflowtemplates", label_selector=selector)
-        for template in found.get("items", []):
-            annotations = template["metadata"].get("annotations", {})
-            if annotations.get(f"{LABEL_PREFIX}/flow-name") and (
-                    flow_name is None or annotations[f"{LABEL_PREFIX}/flow-name"] == flow_name):
-                yield cls._from_template(template, None)
-
-
-# --- AWS Step Functions ---------------------------------------------------------------------
-
-
-class StepFunctionsDeployer(DeployerImpl):
-    TYPE = DeployerType.STEP_FUNCTIONS
-    CREATED = re.compile(r"^Deployed state machine (arn:\S+?)\.$", re.MULTILINE)
-
-    def _created(self, found: re.Match[str]) -> None:
-        self.name = found.group(1).rsplit(":", 1)[1]
-
-    @staticmethod
-    def deployed_flow_type() -> type[DeployedFlow]:
-        return StepFunctionsDeployedFlow
-
-
-def _boto3(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service)
-
-
-class StepFunctionsTriggeredRun(TriggeredRun):
-    """An execution of the deployed state machine (run id ``sfn-<execution name>``)."""
-
-    def _execution(self) -> dict[str, Any] | None:
-        from .deployers.step_functions_client import list_executions
-
-        return next((e for e in list_executions(_boto3("stepfunctions"), self.deployer.name
-                                                or "") if e["name"] == self.name), None)
-
-    @property
-    def status(self) -> str | None:
-        """The execution's status (``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``,
-        ``ABORTED``), as Step Functions reports it; None when it is not found."""
-        execution = self._execution()
-        return None if execution is None else execution["status"]
-
-    @property
-    def is_running(self) -> bool:
-        return self.status == "RUNNING"
-
-    def terminate(self, **kwargs: Any) -> bool:
-        """Stop the execution; False when it is not running."""
-        execution = self._execution()
-        if execution is None or execution["status"] != "RUNNING":
-            return False
-        _boto3("stepfunctions").stop_execution(executionArn=execution["executionArn"])
-        return True
-
-
-class StepFunctionsDeployedFlow(DeployedFlow):
-    """A state machine (and its EventBridge schedule)."""
-
-    TYPE = DeployerType.STEP_FUNCTIONS
-
-    def trigger(self, **params: Any) -> StepFunctionsTriggeredRun:
-        """Start an execution with ``params`` (the flow's parameters, by attribute name)."""
-        from .deployers.step_functions_client import start
-
-        given = {key.replace("-", "_"): _parameter_text(value) for key, value in params.items()}
-        execution = start(_boto3("stepfunctions"), self.name, given)
-        return self._triggered(f"sfn-{execution}")
-
-    def _triggered(self, run_id: str) -> StepFunctionsTriggeredRun:
-        return StepFunctionsTriggeredRun(self.deployer, f"{self.flow_name}/{run_id}",
-                                         run_id.removeprefix("sfn-"), self.metadata)
-
-    def delete(self, **kwargs: Any) -> bool:
-        """Remove the state machine and its schedule; False when nothing was deployed."""
-        from .deployers.step_functions_client import delete
-
-        return bool(delete(_boto3("stepfunctions"), _boto3("events"), self.name))
-
-    @classmethod
-    def _machines(cls) -> Iterator[tuple[str, str]]:
-        """(name, flow name) of every state machine Headwater deployed."""
-        sfn = _boto3("stepfunctions")
-        for page in sfn.get_paginator("list_state_machines").paginate():
-            for machine in page["stateMachines"]:
-                described = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
-                comment = json.loads(described["definition"]).get("Comment", "")
-                if comment.startswith("Headwater flow "):
-                    yield machine["name"], comment.removeprefix("Headwater flow ")
-
-    @classmethod
-    def _lookup(cls, identifier: str, metadata: str | None) -> DeployedFlow:
-        for name, flow_name in cls._machines():
-            if name == identifier:
-                return cls._found(StepFunctionsDeployer, name, flow_name, metadata)
-        raise DeployerError(f"no state machine {identifier!r} deployed by Headwater",
-                            "check the name (list_deployed_flows(impl='step_functions') lists "
-                            "them), including METAFLOW_SFN_STATE_MACHINE_PREFIX")
-
-    @classmethod
-    def _list(cls, flow_name: str | None) -> Iterator[DeployedFlow]:
-        for name, found in cls._machines():
-            if flow_name is None or found == flow_name:
-                yield cls._found(StepFunctionsDeployer, name, found, None)
-
-
-DEPLOYED_FLOW_TYPES: dict[DeployerType, type[DeployedFlow]] = {
-    DeployerType.ARGO_WORKFLOWS: ArgoWorkflowsDeployedFlow,
-    DeployerType.STEP_FUNCTIONS: StepFunctionsDeployedFlow,
-}
