@@ -195,6 +195,7 @@ class ExecutingRun:
     async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
         """The run's output line by line as it is written, until the run ends."""
         import asyncio
+
         with open(os.path.join(self._workdir, stream), "rb") as f:
             pending = b""
             while True:
