@@ -49,6 +49,9 @@ _EXPORTS: dict[str, str] = {
     # running flows from Python
     "Runner": "headwater.runner",
     "NBRunner": "headwater.runner",
+    "Deployer": "headwater.deployer",
+    "DeployedFlow": "headwater.deployer",
+    "TriggeredRun": "headwater.deployer",
     # Client API
     "Metaflow": "headwater.client",
     "Flow": "headwater.client",

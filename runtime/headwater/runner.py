@@ -15,7 +15,6 @@ against Metaflow's Runner).
 from __future__ import annotations
 
 import ast
-import asyncio
 import os
 import subprocess
 import sys
@@ -28,6 +27,12 @@ from .exceptions import HeadwaterException
 
 if TYPE_CHECKING:
     from .client import Run
+
+
+# Reading the run back is prepared (``_warm_client``) once the child has run this long: by
+# then the child is past its own interpreter start, so the two do not compete for CPU and
+# disk while the child starts (measured: warming at once delayed the child's start).
+WARM_AFTER_SECONDS = 0.2
 
 
 class RunnerError(HeadwaterException):
@@ -74,6 +79,8 @@ class ExecutingRun:
         self.process = process
         self._workdir = workdir
         self._run: "Run | None" = None
+        self._started = time.monotonic()
+        self._warmed = False
 
     # --- context manager: the run is waited for on exit ----------------------------------
 
@@ -147,10 +154,17 @@ class ExecutingRun:
 
     def wait(self, timeout: float | None = None, stream: str | None = None) -> "ExecutingRun":
         """Block until the run ends (``stream="stdout"``/``"stderr"`` echoes it meanwhile)."""
-        if stream is None:
-            self.process.wait(timeout)
-            return self
         deadline = None if timeout is None else time.monotonic() + timeout
+        if stream is None:
+            if not self._warmed:
+                early = self._started + WARM_AFTER_SECONDS - time.monotonic()
+                if deadline is not None:
+                    early = min(early, deadline - time.monotonic())
+                if not _exits_within(self.process, early):
+                    self._warm()
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self.process.wait(remaining)
+            return self
         with open(os.path.join(self._workdir, stream), "rb") as f:
             while True:
                 chunk = f.read()
@@ -162,15 +176,26 @@ class ExecutingRun:
                 elif deadline is not None and time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired(self.process.args, timeout or 0)
                 else:
+                    if time.monotonic() - self._started >= WARM_AFTER_SECONDS:
+                        self._warm()
                     time.sleep(0.05)
 
+    def _warm(self) -> None:
+        if not self._warmed and self.process.poll() is None:
+            self._warmed = True
+            _warm_client()
+
     async def async_wait(self, timeout: float | None = None) -> "ExecutingRun":
+        import asyncio  # only async callers pay for importing it
+
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.process.wait, timeout)
+        await loop.run_in_executor(None, self.wait, timeout)
         return self
 
     async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
         """The run's output line by line as it is written, until the run ends."""
+        import asyncio
+
         with open(os.path.join(self._workdir, stream), "rb") as f:
             pending = b""
             while True:
@@ -199,17 +224,60 @@ class ExecutingRun:
                 self.process.kill()
 
 
+def _exits_within(process: subprocess.Popen, seconds: float) -> bool:
+    """Whether ``process`` ends within ``seconds``, woken the moment it does (a pidfd; a
+    timed ``Popen.wait`` polls with sleeps of up to 50 ms)."""
+    if seconds <= 0:
+        return process.poll() is not None
+    try:
+        fd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfds here
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        import select
+
+        select.select([fd], [], [], seconds)
+    finally:
+        os.close(fd)
+    return process.poll() is not None
+
+
+def _warm_client() -> None:
+    """Load what reading the run back needs (the Client's modules, the metadata provider
+    and datastore the settings select) while the child runs the flow: otherwise a caller
+    pays for those imports after the run has ended. A settings problem is left for the
+    read itself to report."""
+    import importlib
+
+    from .client import _services
+
+    for module in ("client.task", "datastore.artifacts"):  # what reading an artifact runs
+        importlib.import_module(f"{__package__}.{module}")
+    try:
+        services = _services.services()
+        services.provider
+        services.backend()
+    except HeadwaterException:
+        pass
+
+
 class Runner:
     """Runs a flow file's ``run`` and ``resume`` from Python.
 
     ``Runner(flow_file, show_output=False, profile=None, env=None, cwd=None, **options)``:
     ``options`` are the flow's top-level options (``with_=["retry"]`` for ``--with``,
     ``datastore="s3"``, ``quiet=True``...); ``env`` adds environment variables for the run;
-    ``profile`` picks ``METAFLOW_PROFILE``.
+    ``profile`` picks ``METAFLOW_PROFILE``. ``file_read_timeout`` is accepted as Metaflow's
+    Runner takes it; nothing here waits on a file (the run id is read when asked for).
     """
 
     def __init__(self, flow_file: str, show_output: bool = False, profile: str | None = None,
-                 env: dict[str, str] | None = None, cwd: str | None = None, **options: Any):
+                 env: dict[str, str] | None = None, cwd: str | None = None,
+                 file_read_timeout: int = 3600, **options: Any):
         if not os.path.isfile(flow_file):
             raise RunnerError(f"flow file {flow_file!r} does not exist",
                               "pass the path of a file that defines the flow")
@@ -221,8 +289,9 @@ class Runner:
         self.env.update(env or {})
         if profile:
             self.env["METAFLOW_PROFILE"] = profile
-        if "METAFLOW_DATASTORE_SYSROOT_LOCAL" not in self.env:
-            # the child writes where this process's Client will read
+        if "METAFLOW_DATASTORE_SYSROOT_LOCAL" not in self.env and (cwd or env or profile):
+            # the child writes where this process's Client will read (with this process's
+            # environment and directory it finds the same root itself)
             from .datastore.local import local_root
             from .settings import Settings
 

@@ -4,6 +4,8 @@ names, and ``Run.code`` / ``Task.code`` for a run whose task metadata names a pa
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from headwater import Flow
@@ -88,13 +90,20 @@ def test_a_resumed_run_links_its_own_tasks(flow_runner, flow_class, monkeypatch)
     assert gather.origin_pathspec is not None
     assert all(p.pathspec.split("/")[1] == run.id for p in gather.parent_tasks)
     assert run["end"].task.parent_tasks == [run["both"].task]
+    # a clone keeps the times its origin's lines were printed at
+    assert list(run["start"].task.loglines("stdout")) == list(
+        origin["start"].task.loglines("stdout"))
 
 
 def test_loglines_and_exception_shape(flow_runner, flow_class):
     run = flow_runner.run(flow_class(FLOW))
-    lines = list(run["start"].task.loglines("stdout"))
+    task = run["start"].task
+    lines = list(task.loglines("stdout"))
     assert [line for _, line in lines] == ["hello from start", "second line"]
-    assert all(ts is None for ts, _ in lines)  # stored logs carry no per-line times
+    times = [ts for ts, _ in lines]
+    assert all(ts is not None for ts in times) and times == sorted(times)
+    assert times[0] >= run.created_at.replace(microsecond=0)  # stamped as printed
+    assert task.stdout == "hello from start\nsecond line\n"  # the log itself stays plain
     with pytest.raises(ValueError):
         list(run["start"].task.loglines("stdlog"))
     caught = run["right"].task.data.oops
@@ -159,3 +168,29 @@ def test_merge_artifacts_exceptions_under_metaflows_names():
 
     assert MergeArtifactsException is MergeArtifactsError
     assert UnhandledInMergeArtifactsException is MergeArtifactsError
+
+
+def test_a_log_stored_without_times_reads_back_with_none(run_flow, write_flow):
+    """Logs written before line times were kept have no sidecar: their lines come with
+    ``None`` rather than a made-up time."""
+    from headwater.log_times import times_key
+
+    run_flow(write_flow(FLOW), "run")
+    task = Flow("RelationsFlow").latest_run["start"].task
+    store = task._store()
+    os.unlink(store.backend.file_path(times_key(store, task.current_attempt, "stdout")))
+    assert list(task.loglines("stdout")) == [(None, "hello from start"), (None, "second line")]
+
+
+@pytest.mark.parametrize("chunks,expected", [
+    ([b"a\nb\n"], 2), ([b"a", b"b\n", b"c"], 2), ([b"\n\n"], 2), ([b"x\ny", b"\nz\n"], 3),
+    ([b""], 0)])
+def test_line_clock_stamps_each_line_once(chunks, expected):
+    from headwater.log_times import LineClock, timed_lines
+
+    clock = LineClock()
+    times = b"".join(clock.stamps(c, now_ms=1000 * (i + 1)) for i, c in enumerate(chunks))
+    text = b"".join(chunks).decode()
+    paired = list(timed_lines(text, times))
+    assert len(times.split()) == expected == len(paired)
+    assert all(ts is not None for ts, _ in paired)

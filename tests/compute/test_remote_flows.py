@@ -37,6 +37,7 @@ def test_foreach_flow_on_kubernetes(shared, kube):
     assert results == [0, 1, 2]
     assert run.data.summary["total_datasets"] == 3
     assert "Processing 3 datasets in parallel" in run["start"].task.stdout
+    assert all(ts is not None for ts, _ in run["start"].task.loglines("stdout"))
     assert len(kube.accepted) == 6 and len(kube.deleted) == 6 and not kube.jobs
     shas = {t.metadata_dict.get("code-package-sha") for s in run for t in s}
     assert len(shas) == 1 and None not in shas

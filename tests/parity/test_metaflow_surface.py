@@ -82,3 +82,10 @@ def test_recursive_switch_and_parallel_in_metaflow_form(shimmed):
             "print(json.dumps([run.successful, len(list(run['grow'])), run.data.count, "
             "run.data.wheres]))")
     assert json.loads(shimmed("-c", read).stdout) == [True, 4, 4, [[0, 2], [1, 2]]]
+
+
+def test_runner_loglines_and_deployer_names_in_metaflow_form(shimmed):
+    out = json.loads(shimmed("runner_script.py").stdout)
+    assert out == {"status": "successful", "successful": True,
+                   "lines": ["line 0", "line 1", "line 2"], "timed": True,
+                   "deployers": [True, True], "lookups": [True] * 5}

@@ -105,3 +105,32 @@ def test_nbrunner_runs_a_class_from_a_module(tmp_path, monkeypatch):
 
     run = NBRunner(RunnerFlow, show_output=False, base_dir=str(tmp_path / "nb")).nbrun(alpha=3)
     assert run.data.total == 18
+
+
+def test_wait_with_a_timeout_raises_and_the_run_can_be_stopped(tmp_path):
+    import subprocess
+
+    path = tmp_path / "slow_flow.py"
+    path.write_text(textwrap.dedent('''
+        import time
+        from headwater import FlowSpec, step
+
+        class SlowFlow(FlowSpec):
+            @step
+            def start(self):
+                time.sleep(60)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            SlowFlow()
+    '''))
+    running = asyncio.run(Runner(str(path)).async_run())
+    with pytest.raises(subprocess.TimeoutExpired):
+        running.wait(timeout=0.5)
+    assert running.status == "running"
+    running.kill()
+    assert running.status == "failed"

@@ -213,12 +213,16 @@ class Task(MetaflowObject):
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
         """``(timestamp, line)`` for each line the attempt wrote to ``stream``
-        (``"stdout"`` or ``"stderr"``). Logs are stored without per-line times, so the
-        timestamp is always ``None``: the lines are what ``stdout``/``stderr`` hold."""
+        (``"stdout"`` or ``"stderr"``): when the task printed it, as a local ``datetime``.
+        A line stored without its time (logs written before times were kept, or saved from
+        a pod's log after its container died) comes with ``None``."""
+        from ..log_times import load_times, timed_lines
+
         if stream not in ("stdout", "stderr"):
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
-        for line in self._store().load_log(self.current_attempt, stream).splitlines():
-            yield None, line
+        store, attempt = self._store(), self.current_attempt
+        yield from timed_lines(store.load_log(attempt, stream),
+                               load_times(store, attempt, stream))
 
     # --- neighbours in the run -----------------------------------------------------------
 

@@ -30,6 +30,8 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping
 
+from ..log_times import LineClock, save_times
+
 if TYPE_CHECKING:
     from ..package import CodePackage
     from ..settings import Settings
@@ -104,12 +106,15 @@ class LogTee:
     def __init__(self, source: BinaryIO | None, out: BinaryIO):
         self.source, self.out = source, out
         self.data = bytearray()
+        self.times = bytearray()  # the sidecar of line times (log_times.py)
+        self.clock = LineClock()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
     def write(self, chunk: bytes) -> None:
         with self.lock:
             self.data += chunk
+            self.times += self.clock.stamps(chunk)
         self.out.write(chunk)
         self.out.flush()
 
@@ -144,9 +149,10 @@ class LogTee:
         self.thread = threading.Thread(target=pump, daemon=True)
         self.thread.start()
 
-    def snapshot(self) -> bytes:
+    def snapshot(self) -> tuple[bytes, bytes]:
+        """The log so far and its line times."""
         with self.lock:
-            return bytes(self.data)
+            return bytes(self.data), bytes(self.times)
 
 
 class AttemptLogs:
@@ -160,9 +166,10 @@ class AttemptLogs:
     def save(self) -> None:
         with self.lock:
             for stream, tee in self.tees.items():
-                data = tee.snapshot()
+                data, times = tee.snapshot()
                 if self.saved.get(stream) != len(data):
                     try:
+                        save_times(self.store, self.attempt, stream, times)
                         self.store.save_log(self.attempt, stream, data)
                         self.saved[stream] = len(data)
                     except Exception as exc:  # a failed log upload must not fail the task

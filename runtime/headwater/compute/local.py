@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..datastore.task_store import TaskDataStore
+from ..log_times import LineClock, save_times, times_key
 from .base import Compute, ComputeEvent, Stream, TaskExited, TaskKey, TaskOutput, task_key
 
 if TYPE_CHECKING:
@@ -42,33 +43,42 @@ POLL_SECONDS = 0.02
 
 
 class LogSink:
-    """One log stream of one task attempt: appended to a local file as it comes, stored in
-    the datastore when the attempt ends (nothing to upload for the local datastore)."""
+    """One log stream of one task attempt: appended to a local file as it comes, with the
+    time of each line in its sidecar (``log_times.py``); stored in the datastore when the
+    attempt ends (nothing to upload for the local datastore)."""
 
     def __init__(self, store: TaskDataStore, attempt: int, stream: str):
         self.store, self.attempt, self.stream = store, attempt, stream
-        key = store.log_key(attempt, stream)
+        self.clock = LineClock()
+        keys = (store.log_key(attempt, stream), times_key(store, attempt, stream))
         path_for = getattr(store.backend, "file_path", None)
         if path_for is not None:
-            self.path, self.upload = path_for(key), False
+            self.paths, self.upload = [path_for(key) for key in keys], False
         else:
-            fd, self.path = tempfile.mkstemp(prefix="hw-log-")
-            os.close(fd)
-            self.upload = True
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.file = open(self.path, "ab", buffering=0)
+            self.paths, self.upload = [], True
+            for _ in keys:
+                fd, path = tempfile.mkstemp(prefix="hw-log-")
+                os.close(fd)
+                self.paths.append(path)
+        os.makedirs(os.path.dirname(self.paths[0]), exist_ok=True)
+        self.file, self.times = (open(path, "ab", buffering=0) for path in self.paths)
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
+        self.times.write(self.clock.stamps(data))
 
     def close(self) -> None:
         if self.file.closed:
             return
         self.file.close()
+        self.times.close()
         if self.upload:
-            with open(self.path, "rb") as f:
+            with open(self.paths[0], "rb") as f:
                 self.store.save_log(self.attempt, self.stream, f.read())
-            os.unlink(self.path)
+            with open(self.paths[1], "rb") as f:
+                save_times(self.store, self.attempt, self.stream, f.read())
+            for path in self.paths:
+                os.unlink(path)
 
 
 @dataclass
