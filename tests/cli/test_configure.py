@@ -162,9 +162,9 @@ def test_show_tells_where_each_value_comes_from(run, tmp_path):
     assert lines["METAFLOW_DEFAULT_DATASTORE"] == ["profile", "azure"]
     assert lines["METAFLOW_SERVICE_AUTH_KEY"] == ["env", "(set,", "hidden)"]
     assert "s3cret" not in result.output
-    assert "METAFLOW_UI_URL" not in lines                  # unset: only with --all
+    assert "METAFLOW_BATCH_JOB_QUEUE" not in lines         # unset: only with --all
     everything = run("configure", "show", "--all").output
-    assert "METAFLOW_UI_URL" in everything and "unset" in everything
+    assert "METAFLOW_BATCH_JOB_QUEUE" in everything and "unset" in everything
 
 
 def test_show_without_a_profile_shows_defaults(run, home):

@@ -88,7 +88,8 @@ class StepFunctionsDeployedFlow(DeployedFlow):
         """Remove the state machine and its schedule; False when nothing was deployed."""
         from ..deployers.step_functions_client import delete
 
-        return bool(delete(_boto3("stepfunctions"), _boto3("events"), self.name))
+        return bool(delete(_boto3("stepfunctions"), _boto3("events"), _boto3("scheduler"),
+                           self.name))
 
     @classmethod
     def _machines(cls) -> Iterator[tuple[str, str]]:
