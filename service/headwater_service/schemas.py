@@ -186,6 +186,16 @@ QUERY = {
                                "anchored; an invalid one is a 400"},
 }
 
+# Request headers a route reads (besides x-api-key), by name.
+HEADERS = {
+    "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
+                        "pattern": "^[\\x21-\\x7e]+$",
+                        "description": "a key the client chose for this creation (e.g. a "
+                                       "random UUID): the same key again returns the object "
+                                       "the first request created instead of a second one, "
+                                       "so a retry after a lost answer is safe"},
+}
+
 NAME_PARAM = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_ID_LENGTH}
 ID_PARAM = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_LENGTH}
 ATTEMPT_PARAM = {"type": "string", "pattern": r"^[0-9]{1,9}$"}
