@@ -190,10 +190,9 @@ QUERY = {
 HEADERS = {
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
                         "pattern": "^[\\x21-\\x7e]+$",
-                        "description": "a key the client chose for this creation (e.g. a "
-                                       "random UUID): the same key again returns the object "
-                                       "the first request created instead of a second one, "
-                                       "so a retry after a lost answer is safe"},
+                        "description": "printable ASCII without spaces, e.g. a random "
+                                       "UUID (the same key again returns what the first "
+                                       "request created)"},
 }
 
 NAME_PARAM = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_ID_LENGTH}

@@ -14,12 +14,10 @@ then fails and is resumed, the second branch below).
 
 from __future__ import annotations
 
-import os
-import signal
+import json
 import subprocess
 import sys
 import textwrap
-import json
 import time
 import urllib.request
 
