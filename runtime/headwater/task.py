@@ -158,7 +158,7 @@ class TaskRunner:
 
     def _parent_index(self, ref: InputRef) -> TaskIndex:
         return TaskDataStore(self.env.backend, self.spec.flow_name, self.spec.run_id, ref.step,
-                             ref.task_id).load_index(ref.attempt)
+                             ref.task_id).load_index(ref.attempt, known=True)
 
     def _new_flow(self, artifacts: dict[str, ArtifactInfo], step_name: str | None,
                   stack: list[SplitFrame], read_only: bool = False) -> FlowSpec:
@@ -348,6 +348,10 @@ def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
     import threading
 
     def beat() -> None:
+        if spec.attempt == 0:
+            # the task record was created moments ago with its heartbeat set: the first
+            # beat would only repeat it (one request per task)
+            time.sleep(interval)
         while True:
             try:
                 env.metadata.heartbeat(spec.flow_name, spec.run_id, spec.step_name, spec.task_id)

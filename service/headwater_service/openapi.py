@@ -32,6 +32,8 @@ def _operation(spec: Endpoint) -> dict[str, Any]:
               for name in _PARAM.findall(spec.path)]
     params += [{"name": name, "in": "query", "required": False, "schema": s.QUERY[name]}
                for name in spec.query]
+    params += [{"name": name, "in": "header", "required": False, "schema": s.HEADERS[name]}
+               for name in spec.headers]
     ok = {"description": "Success",
           "content": {spec.media_type: {"schema": spec.response or {}}}}
     responses: dict[str, Any] = {str(spec.status): ok}

@@ -162,14 +162,25 @@ TASKS = Variants(
 
 TASK = Variants(f"SELECT {TASK_JSON} {_TASK_FROM}")
 
-# No row back: the run or step does not exist. A unique violation: the task name is taken.
+# No row back: the run or step does not exist, or (with a key) a concurrent request with
+# the same key committed after this statement's snapshot (TASK_BY_KEY then finds it). A
+# unique violation: the task name is taken. A key already stored returns its task.
+_STEP_RUN = (f"SELECT r.* FROM runs r JOIN steps s ON {_RUN_STEP} "
+             f"WHERE r.flow_id = %(flow)s AND {{run}} AND s.step_name = %(step)s")
+_BY_KEY = ("t.flow_id = r.flow_id AND t.run_number = r.run_number AND t.step_name = %(step)s "
+           "AND t.idempotency_key = %(key)s")
 CREATE_TASK = Variants(
-    f"WITH r AS (SELECT r.* FROM runs r JOIN steps s ON {_RUN_STEP} "
-    f"WHERE r.flow_id = %(flow)s AND {{run}} AND s.step_name = %(step)s), "
-    f"t AS (INSERT INTO tasks (flow_id, run_number, step_name, task_name, user_name, "
-    f"last_heartbeat_ts) SELECT r.flow_id, r.run_number, %(step)s, %(task_name)s, %(user)s, "
-    f"{NOW_S} FROM r RETURNING *) "
-    f"SELECT {TASK_JSON} FROM r, t")
+    f"WITH r AS ({_STEP_RUN}), "
+    f"ins AS (INSERT INTO tasks (flow_id, run_number, step_name, task_name, user_name, "
+    f"last_heartbeat_ts, idempotency_key) SELECT r.flow_id, r.run_number, %(step)s, "
+    f"%(task_name)s, %(user)s, {NOW_S}, %(key)s FROM r "
+    f"ON CONFLICT (flow_id, run_number, step_name, idempotency_key) "
+    f"WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *) "
+    f"SELECT {TASK_JSON} FROM r, ins t "
+    f"UNION ALL SELECT {TASK_JSON} FROM r JOIN tasks t ON {_BY_KEY} "
+    f"WHERE NOT EXISTS (SELECT 1 FROM ins)")
+
+TASK_BY_KEY = Variants(f"SELECT {TASK_JSON} FROM ({_STEP_RUN}) r JOIN tasks t ON {_BY_KEY}")
 
 # A task's heartbeat also keeps its run alive.
 TASK_HEARTBEAT = Variants(

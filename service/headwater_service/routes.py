@@ -20,6 +20,7 @@ from . import API_VERSION, __version__
 from . import queries as q
 from . import schemas as s
 from .errors import JSON, ApiError, BadRequest, Conflict, NotFound, json_error
+from .faults import crash_point
 from .paths import Key, attempt, check_name, key
 from .store import Store, schema_message
 from .validation import validate
@@ -28,8 +29,11 @@ from .validation import validate
 # client's heartbeat thread decodes it twice, so it must stay a string.
 HEARTBEAT_BODY = orjson.dumps(orjson.dumps({"wait_time_in_seconds": 10}).decode())
 
-# Schema versions (see migrations/): 2 added the heartbeat columns of runs and tasks.
-V1, V2 = 1, 2
+# Schema versions (see migrations/): 2 added the heartbeat columns of runs and tasks, 4 the
+# tasks' idempotency keys.
+V1, V2, V4 = 1, 2, 4
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Endpoint:
     public: bool = False  # served without an API key (probes, documents)
     media_type: str = JSON
     query: tuple[str, ...] = ()  # optional string query parameters
+    headers: tuple[str, ...] = ()  # optional request headers (schemas.HEADERS)
     errors: tuple[int, ...] = (400, 404)
 
 
@@ -103,8 +108,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              response=s.array_of(s.TASK)),
     Endpoint("GET", _TASK, "get_task", "One task", schema=V2, response=s.TASK),
     Endpoint("POST", _STEP + "/task", "create_task", "Start a task: allocates task_id, or "
-             "records the client's non-numeric task id", schema=V2, body=s.CREATE_TASK,
-             response=s.TASK, errors=(400, 404, 409)),
+             "records the client's non-numeric task id; with an Idempotency-Key header, the "
+             "same key again returns the task it created", schema=V4, body=s.CREATE_TASK,
+             response=s.TASK, headers=(IDEMPOTENCY_KEY,), errors=(400, 404, 409)),
     Endpoint("POST", _TASK + "/heartbeat", "task_heartbeat", "Say the task (and its run) is "
              "alive", schema=V2, response=s.HEARTBEAT),
     Endpoint("GET", _TASK + "/metadata", "get_task_metadata", "Metadata rows of a task, oldest "
@@ -335,11 +341,19 @@ class Api:
     async def create_task(self, request: Request, body: dict) -> Response:
         ids = Ids(request)
         name = body.get("task_id")
-        row = await self.store.one(
-            ids.sql(q.CREATE_TASK), ids.params(user=body.get("user_name"), task_name=name),
-            missing=f"step {ids.path()} does not exist: register it first "
-                    f"(POST .../steps/{ids.step}/step)",
-            conflict=f"task {ids.path()}/{name} already exists")
+        idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
+        if idempotency_key is not None:
+            validate(idempotency_key, s.HEADERS[IDEMPOTENCY_KEY], IDEMPOTENCY_KEY)
+        params = ids.params(user=body.get("user_name"), task_name=name, key=idempotency_key)
+        missing = (f"step {ids.path()} does not exist: register it first "
+                   f"(POST .../steps/{ids.step}/step)")
+        row = await self.store.one(ids.sql(q.CREATE_TASK), params,
+                                   missing=None if idempotency_key else missing,
+                                   conflict=f"task {ids.path()}/{name} already exists")
+        if row is None:  # the same key committed by a concurrent request: read its task
+            row = await self.store.one(ids.sql(q.TASK_BY_KEY), params, read=True,
+                                       missing=missing)
+        crash_point("create_task")
         return _json(row[0])
 
     async def task_heartbeat(self, request: Request) -> Response:

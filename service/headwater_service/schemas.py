@@ -186,6 +186,15 @@ QUERY = {
                                "anchored; an invalid one is a 400"},
 }
 
+# Request headers a route reads (besides x-api-key), by name.
+HEADERS = {
+    "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
+                        "pattern": "^[\\x21-\\x7e]+$",
+                        "description": "printable ASCII without spaces, e.g. a random "
+                                       "UUID (the same key again returns what the first "
+                                       "request created)"},
+}
+
 NAME_PARAM = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_ID_LENGTH}
 ID_PARAM = {"type": "string", "pattern": ID_PATTERN, "maxLength": MAX_ID_LENGTH}
 ATTEMPT_PARAM = {"type": "string", "pattern": r"^[0-9]{1,9}$"}

@@ -1,7 +1,12 @@
-"""Kill -9 of the metadata service (not of the run) while a foreach runs in shared mode on the
-dev stack, then ``dev up`` restarts it: the run completes (the provider retries its requests)
+"""The metadata service dying (not the run) while a foreach runs in shared mode on the dev
+stack, then ``dev up`` restarts it: the run completes (the provider retries its requests)
 or fails with a clear error and ``resume`` completes it. Either way no task record is lost
 or duplicated: every foreach index has exactly one task in the run that completed.
+
+The service dies at the worst moment, which no outside ``kill -9`` can time: right after it
+committed a task and before it answered (the fault injection point of
+``headwater_service/faults.py``), so the provider's retry of that POST must get the same
+task back (its ``Idempotency-Key``) instead of creating a second one.
 
 What it does not prove: a service down for longer than the provider's retry budget (the run
 then fails and is resumed, the second branch below).
@@ -9,18 +14,18 @@ then fails and is resumed, the second branch below).
 
 from __future__ import annotations
 
-import os
-import signal
+import json
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
-import json
 
 import pytest
 
 from headwater import Flow, namespace
+from headwater.dev import process
+from headwater_service.faults import CRASH_FILE_ENV
 
 from .test_dev_stack import run_python
 
@@ -81,12 +86,9 @@ def _tasks_started(stack, flow: str, step: str) -> int:
         return 0
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known: when the service dies after committing POST .../task but before answering, the "
-    "provider's retry creates a second task record; the run completes, with an orphan task "
-    "record beside the real one. Fix: an idempotency key on task creation (see the report "
-    "of issue 11)"))
-def test_service_killed_during_a_foreach(dev_stack, tmp_path):
+def test_service_killed_during_a_foreach(dev_stack, tmp_path, monkeypatch):
+    crash_file = tmp_path / "crash-after-commit"
+    monkeypatch.setenv(CRASH_FILE_ENV, str(crash_file))
     stack = dev_stack("azure")
     flow_file = tmp_path / "crash_foreach_flow.py"
     flow_file.write_text(textwrap.dedent(FOREACH_FLOW))
@@ -99,7 +101,14 @@ def test_service_killed_during_a_foreach(dev_stack, tmp_path):
             assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "the foreach did not start"
             time.sleep(0.1)
-        os.kill(stack.pid("service"), signal.SIGKILL)
+        service_pid = stack.pid("service")
+        # the next task the scheduler creates is committed, then the service dies unanswered
+        crash_file.write_text("create_task")
+        while crash_file.exists() or process.alive(service_pid):
+            assert proc.poll() is None, "the run ended before the service crashed:\n" + \
+                proc.stdout.read()
+            assert time.monotonic() < deadline, "the service did not reach its crash point"
+            time.sleep(0.05)
         restarted = stack.up()
         assert "service   started" in restarted.stdout, restarted.stdout
         assert "postgres  already running" in restarted.stdout
@@ -120,6 +129,7 @@ def test_service_killed_during_a_foreach(dev_stack, tmp_path):
     assert run.successful, output[-3000:]
     assert run.data.total == sum(i * i for i in range(N))
     tasks = list(run["work"])
+    assert len(tasks) == N, [t.pathspec for t in tasks]
     orphans = [t.pathspec for t in tasks if t.index is None]
     assert not orphans, (f"task records without an attempt (created twice: the first "
                          f"answer was lost with the service): {orphans}")

@@ -124,6 +124,38 @@ def test_a_task_named_by_the_client_answers_to_its_name(api, flow_name):
     assert api.post(f"{base}/task", json={"task_id": "t-7f3a"}).status_code == 409
 
 
+
+def test_a_repeated_idempotency_key_returns_the_task_it_created(api, flow_name, db):
+    run, _ = make_task(api, flow_name)
+    base = f"/flows/{flow_name}/runs/{run}/steps/start"
+    key = {"Idempotency-Key": "7d1c0e7a9b3f4e21a1b2c3d4e5f60718"}
+    first = api.post(f"{base}/task", json={"user_name": "tester"}, headers=key)
+    again = api.post(f"{base}/task", json={"user_name": "tester"}, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    # a named task retried with its key is the same task too, not a 409
+    named_key = {"Idempotency-Key": "named-1"}
+    named = api.post(f"{base}/task", json={"task_id": "t-k1"}, headers=named_key).json()
+    assert api.post(f"{base}/task", json={"task_id": "t-k1"}, headers=named_key).json() == named
+    # another key, or none, is another task
+    other = api.post(f"{base}/task", json={}, headers={"Idempotency-Key": "other"}).json()
+    plain = api.post(f"{base}/task", json={}).json()
+    assert len({first.json()["task_id"], other["task_id"], plain["task_id"]}) == 3
+    count = db.execute("SELECT count(*) FROM tasks WHERE flow_id = %s AND step_name = 'start'",
+                       (flow_name,)).fetchone()[0]
+    assert count == 5  # make_task's, the keyed one, the named one, other, plain
+    # the key is scoped to its step: the same key under another step is a new task
+    api.post(f"/flows/{flow_name}/runs/{run}/steps/end/step", json={})
+    elsewhere = api.post(f"/flows/{flow_name}/runs/{run}/steps/end/task", json={},
+                         headers=key).json()
+    assert elsewhere["step_name"] == "end"
+    missing = api.post(f"/flows/{flow_name}/runs/{run}/steps/nosuch/task", json={},
+                       headers=key)
+    assert missing.status_code == 404 and "does not exist" in missing.json()["message"]
+    bad = api.post(f"{base}/task", json={}, headers={"Idempotency-Key": "has space"})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["message"]
+
+
 # --- metadata ------------------------------------------------------------------------------
 
 def test_metadata_rows_come_back_in_order_for_the_task_and_the_run(api, flow_name):

@@ -18,6 +18,7 @@ they are gone, their pipes drained and their log files closed.
 from __future__ import annotations
 
 import faulthandler
+import fcntl
 import json
 import os
 import selectors
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 KILL_GRACE_SECONDS = 2.0
 # Without pidfds, how often exits are polled.
 POLL_SECONDS = 0.02
+# The result payload's field with the index the attempt stored (not part of TaskResult).
+INDEX_FIELD = "_index"
 
 
 class LogSink:
@@ -74,9 +77,11 @@ class LogSink:
         self.times.close()
         if self.upload:
             with open(self.paths[0], "rb") as f:
-                self.store.save_log(self.attempt, self.stream, f.read())
-            with open(self.paths[1], "rb") as f:
-                save_times(self.store, self.attempt, self.stream, f.read())
+                data = f.read()
+            if data:  # a missing log reads as empty: a silent task costs no request
+                self.store.save_log(self.attempt, self.stream, data)
+                with open(self.paths[1], "rb") as f:
+                    save_times(self.store, self.attempt, self.stream, f.read())
             for path in self.paths:
                 os.unlink(path)
 
@@ -172,7 +177,17 @@ class LocalCompute(Compute):
 
             exec_step(ctx, spec, res_w)  # a step with an environment: never returns
             result = TaskRunner(ctx.flow_cls, ctx.graph, spec, ctx.env).run()
-            os.write(res_w, json.dumps(result.to_json()).encode())
+            payload = json.dumps(result.to_json()).encode()
+            # The index it stored goes back too, so the tasks forked next read it from
+            # memory; only when it fits the pipe, which is read after this process exits.
+            index = TaskDataStore(ctx.env.backend, spec.flow_name, spec.run_id,
+                                  spec.step_name, spec.task_id).known_index(spec.attempt)
+            if index is not None:
+                with_index = json.dumps({**result.to_json(),
+                                         INDEX_FIELD: index.decode()}).encode()
+                if len(with_index) <= _pipe_capacity(res_w):
+                    payload = with_index
+            os.write(res_w, payload)
             code = 0 if result.ok else 1
         except BaseException:
             traceback.print_exc()
@@ -252,7 +267,14 @@ class LocalCompute(Compute):
         if payload:
             from ..task import TaskResult
 
-            result = TaskResult.from_json(json.loads(payload))
+            data = json.loads(payload)
+            index = data.pop(INDEX_FIELD, None)
+            if index is not None:
+                spec = proc.spec
+                TaskDataStore(self.ctx.env.backend, spec.flow_name, spec.run_id,
+                              spec.step_name, spec.task_id).remember_index(spec.attempt,
+                                                                           index.encode())
+            result = TaskResult.from_json(data)
         reason = None
         if result is None:
             reason = proc.kill_reason or exit_reason(status)
@@ -348,6 +370,14 @@ def _signal_group(pid: int, sig: int) -> None:
             return
         except (ProcessLookupError, PermissionError):
             continue
+
+
+def _pipe_capacity(fd: int) -> int:
+    """Bytes a write to the empty pipe ``fd`` takes without blocking."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (AttributeError, OSError):  # not Linux: a page always fits
+        return 4096
 
 
 def _read_all(fd: int) -> bytes:

@@ -11,6 +11,7 @@ at the parent's blobs: nothing is copied.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 from ..exceptions import DataNotFound
@@ -36,6 +37,33 @@ class TaskIndex:
                    raw.get("state", {}))
 
 
+class _KnownIndexes:
+    """Indexes this process wrote or was handed, by backend root and key, up to a byte
+    budget (the oldest go first). An index never changes once written, so a copy is as good
+    as a read: the local scheduler keeps those its finished tasks hand back, and the task
+    processes it forks read their parents' from memory instead of one GET each."""
+
+    MAX_BYTES = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._data: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, where: tuple[str, str]) -> bytes | None:
+        return self._data.get(where)
+
+    def put(self, where: tuple[str, str], data: bytes) -> None:
+        if where in self._data or len(data) > self.MAX_BYTES // 16:
+            return
+        self._data[where] = data
+        self._bytes += len(data)
+        while self._bytes > self.MAX_BYTES:
+            self._bytes -= len(self._data.popitem(last=False)[1])
+
+
+_known = _KnownIndexes()
+
+
 class TaskDataStore:
     """Reads and writes the datastore files of one task."""
 
@@ -56,15 +84,30 @@ class TaskDataStore:
         return f"{self.prefix}/{attempt}.{stream}"
 
     def save_index(self, attempt: int, index: TaskIndex) -> None:
-        self.backend.put_bytes(self.index_key(attempt), index.to_json())
+        data = index.to_json()
+        self.backend.put_bytes(self.index_key(attempt), data)
+        self.remember_index(attempt, data)
 
-    def load_index(self, attempt: int) -> TaskIndex:
-        try:
-            return TaskIndex.from_json(self.backend.get_bytes(self.index_key(attempt)))
-        except DataNotFound:
-            raise DataNotFound(
-                f"task {self.prefix} attempt {attempt} has no stored artifacts "
-                f"(it did not finish)") from None
+    def load_index(self, attempt: int, known: bool = False) -> TaskIndex:
+        """The attempt's index; ``known``: a copy this process holds will do (a task reading
+        its parents'; readers of finished runs always read the datastore)."""
+        data = self.known_index(attempt) if known else None
+        if data is None:
+            try:
+                data = self.backend.get_bytes(self.index_key(attempt))
+            except DataNotFound:
+                raise DataNotFound(
+                    f"task {self.prefix} attempt {attempt} has no stored artifacts "
+                    f"(it did not finish)") from None
+        return TaskIndex.from_json(data)
+
+    def known_index(self, attempt: int) -> bytes | None:
+        """The index this process wrote or was handed (``remember_index``), if it holds it."""
+        return _known.get((self.backend.root, self.index_key(attempt)))
+
+    def remember_index(self, attempt: int, data: bytes) -> None:
+        """Keep a copy of the attempt's stored index (as ``save_index`` wrote it)."""
+        _known.put((self.backend.root, self.index_key(attempt)), data)
 
     def has_index(self, attempt: int) -> bool:
         return self.backend.exists(self.index_key(attempt))

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from . import interrupts
 from .errors import DevStackError
 
 LOOPBACK = "127.0.0.1"
@@ -40,7 +41,8 @@ def start_detached(args: Sequence[str], log: Path, env: Mapping[str, str] | None
     """Start ``args`` in a new session with stdout and stderr appended to ``log``; returns
     the pid. Never a pipe: nobody reads it, and a full pipe would block the server."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    # A Ctrl-C between the fork and remembering the child would leave it running unseen.
+    with open(log, "ab") as out, interrupts.deferred():
         try:
             proc = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=dict(env) if env else None,
@@ -48,7 +50,7 @@ def start_detached(args: Sequence[str], log: Path, env: Mapping[str, str] | None
         except FileNotFoundError:
             raise DevStackError(f"cannot run {args[0]}: no such program",
                                 "install it (see docs/dev-stack.md)") from None
-    _children[proc.pid] = proc
+        _children[proc.pid] = proc
     return proc.pid
 
 
@@ -61,8 +63,17 @@ def as_user(user: str | None) -> dict:
 
 
 # Popen objects of the servers this process started: polled to reap them (a zombie would
-# still look alive to ``os.kill(pid, 0)``).
+# still look alive to ``os.kill(pid, 0)``), and stopped by ``stop_strays``.
 _children: dict[int, subprocess.Popen] = {}
+
+
+def stop_strays(known: set[int]) -> list[int]:
+    """Stop every server this process started that is still running and not in ``known``
+    (one interrupted between its start and being recorded); returns their pids."""
+    strays = [pid for pid in _children if pid not in known and alive(pid)]
+    for pid in reversed(strays):
+        stop(pid)
+    return strays
 
 
 def alive(pid: int | None) -> bool:

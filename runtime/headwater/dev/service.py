@@ -74,9 +74,13 @@ def shown(key: str) -> str:
 
 def start(database_url: str, port: int, key_file: Path, log: Path) -> int:
     """Start the service; returns its pid once ``/ping`` answers."""
+    from headwater_service.faults import CRASH_FILE_ENV
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METAFLOW_", "HEADWATER_"))}
     env.update({"HEADWATER_DATABASE_URL": database_url,
                 "HEADWATER_SERVICE_API_KEYS_FILE": str(key_file)})
+    if os.environ.get(CRASH_FILE_ENV):  # the crash tests' fault injection point
+        env[CRASH_FILE_ENV] = os.environ[CRASH_FILE_ENV]
     pid = process.start_detached(
         [sys.executable, "-m", "headwater_service.cli", "serve", "--host", process.LOOPBACK,
          "--port", str(port)], log, env=env)

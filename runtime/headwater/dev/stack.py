@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import azurite, moto, postgres, process, profile, service
+from . import azurite, interrupts, moto, postgres, process, profile, service
 from .errors import DevStackError
 from .state import Cloud, Component, ProcessRecord, StackDir, StackState
 
@@ -51,7 +51,14 @@ def _running(state: StackState | None) -> dict[str, ProcessRecord]:
 
 def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profile_name: str,
        echo: Echo) -> StackState:
-    """Start what is not running yet; a stack already running is reported, not changed."""
+    """Start what is not running yet; a stack already running is reported, not changed.
+    Ctrl-C or SIGTERM meanwhile stops what this call started (``interrupts.py``)."""
+    with interrupts.handled():
+        return _up(stack, cloud, port, database_url, profile_name, echo)
+
+
+def _up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profile_name: str,
+        echo: Echo) -> StackState:
     state = stack.load()
     running = _running(state)
     if state is not None and running:
@@ -96,8 +103,9 @@ def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profi
                 continue
             began = time.monotonic()
             detail = _start(c, stack, state, ports, echo)
-            started.append(c)
-            stack.save(state)
+            with interrupts.deferred():  # recorded in the state file, or stopped below
+                started.append(c)
+                stack.save(state)
             rec = state.processes[c.value]
             echo(f"{c.value:<9} started on {process.LOOPBACK}:{rec.port} (pid {rec.pid}"
                  f"{', ' + detail if detail else ''})  {time.monotonic() - began:.1f} s")
@@ -105,12 +113,16 @@ def up(stack: StackDir, cloud: Cloud, port: int, database_url: str | None, profi
         echo(f"profile   {path}")
     except BaseException:
         # Ctrl-C or a failure: stop what this call started, leave the rest as it was.
-        for c in reversed(started):
-            _stop(c, state.processes.pop(c.value))
-        if state.processes:
-            stack.save(state)
-        else:
-            stack.forget()
+        with interrupts.deferred():  # a second Ctrl-C must not cut the clean-up short
+            for c in reversed(started):
+                _stop(c, state.processes.pop(c.value))
+            # a server interrupted between its start and ``started``
+            process.stop_strays({rec.pid for rec in running.values()})
+            state.processes = dict(running)
+            if state.processes:
+                stack.save(state)
+            else:
+                stack.forget()
         raise
     return state
 

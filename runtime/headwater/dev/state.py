@@ -110,7 +110,7 @@ class StackDir:
             return None
         except (OSError, ValueError) as exc:
             raise DevStackError(f"cannot read {self.state_path}: {exc}",
-                                f"stop the servers it lists by hand and delete the file") from None
+                                "stop the servers it lists by hand and delete the file") from None
         processes = {name: ProcessRecord(**rec) for name, rec in raw.get("processes", {}).items()}
         return StackState(cloud=raw["cloud"], port=int(raw["port"]),
                           database_url=raw.get("database_url"), processes=processes)

@@ -9,6 +9,10 @@ signed an https service's certificate, when it is the stack's own), ``METAFLOW_S
 
 - Connection errors and 5xx answers are retried with exponential backoff (bounded); a
   heartbeat is tried once, since the next one is a few seconds away.
+- A task is created with an ``Idempotency-Key`` header (one random key per task, the same
+  on every retry): when the service committed the task but its answer was lost (it died,
+  the connection dropped), the retry gets that task back instead of a second one. A
+  service that ignores the header (metaflow-service) behaves as before.
 - Unreachable service: ``MetadataServiceUnreachable`` naming the URL. Service too old, or its
   database schema behind: ``MetadataServiceVersionError``.
 - The runtime forks task processes: a connection pool is never shared across a fork (the
@@ -27,6 +31,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -44,6 +49,7 @@ VERSION_HEADER = "METADATA_SERVICE_VERSION"
 DEFAULT_RETRIES = 5
 MAX_BACKOFF_SECONDS = 8.0
 HEARTBEAT_TIMEOUT_SECONDS = 5.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _ID_KEYS = ("run_number", "task_id")
 
@@ -187,13 +193,15 @@ class ServiceMetadataProvider(MetadataProvider):
         return self._pool
 
     def _send(self, method: str, path: str, body: Any, attempts: int,
-              timeout: float | None = None) -> _Response:
+              timeout: float | None = None, headers: dict[str, str] | None = None
+              ) -> _Response:
         """One request with retries on connection errors and 5xx (except a schema refusal,
         which retrying cannot fix). Returns the last response; raises
         ``MetadataServiceUnreachable`` when no attempt got one."""
         import urllib3
 
         data = None if body is None else json.dumps(body).encode()
+        headers = {**self._headers, **headers} if headers else self._headers
         reason = ""
         resp: _Response | None = None
         for attempt in range(attempts):
@@ -202,7 +210,7 @@ class ServiceMetadataProvider(MetadataProvider):
                 time.sleep(delay * random.uniform(0.8, 1.2))
             try:
                 raw = self._http().request(method, self.url + path, body=data,
-                                           headers=self._headers, timeout=timeout or
+                                           headers=headers, timeout=timeout or
                                            urllib3.Timeout(connect=5.0, read=self.timeout))
             except urllib3.exceptions.HTTPError as exc:
                 reason = type(exc).__name__ if not str(exc) else _short_reason(exc)
@@ -252,10 +260,10 @@ class ServiceMetadataProvider(MetadataProvider):
         self._version_checked = True
 
     def _call(self, method: str, path: str, body: Any = None, missing_ok: bool = False,
-              conflict_ok: bool = False) -> Any:
+              conflict_ok: bool = False, headers: dict[str, str] | None = None) -> Any:
         """The decoded answer; ``None`` for a 404 (``missing_ok``) or 409 (``conflict_ok``)."""
         self._check_version()
-        resp = self._send(method, path, body, self.retries)
+        resp = self._send(method, path, body, self.retries, headers=headers)
         if resp.status < 300:
             return _normalize(resp.json())
         if (resp.status == 404 and missing_ok) or (resp.status == 409 and conflict_ok):
@@ -322,7 +330,8 @@ class ServiceMetadataProvider(MetadataProvider):
         if task_id is not None:
             body["task_id"] = task_id
         path = self._path(flow_name, run_id, step_name)
-        task = self._call("POST", f"{path}/task", body, conflict_ok=task_id is not None)
+        task = self._call("POST", f"{path}/task", body, conflict_ok=task_id is not None,
+                          headers={IDEMPOTENCY_HEADER: uuid.uuid4().hex})
         return task if task is not None else self._call(
             "GET", self._path(flow_name, run_id, step_name, task_id))
 
