@@ -5,7 +5,8 @@ artifacts, read flow secrets and the service's API key, submit and follow Batch 
 the stack's roles (stop only jobs tagged with the stack), read the stack's own job logs,
 and deploy flows as state machines named ``<prefix>_<flow>`` with their schedules
 (EventBridge rules ``<prefix>_<flow>``; with a time zone, EventBridge Scheduler schedules of
-that name in the ``default`` group), handing each role only to the service that runs as it.
+that name in the ``default`` group), passing the Step Functions and EventBridge roles only
+to the services that assume them.
 
 How it reaches users:
 - an IAM role (``usersRoleArn``): the policy is attached to it;
