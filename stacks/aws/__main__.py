@@ -79,13 +79,13 @@ batch = Batch("batch", BatchArgs(
     [cluster.web_identity(layout.subject(layout.task_service_account))] if cluster else [],
     tags, client_secret_arns=[api_key.secret_arn], **settings.knobs("batch")))
 sfn = StepFunctions("step-functions", StepFunctionsArgs(
-    naming, region, account, batch.job_queue_arn, batch.task_role_name, tags,
-    **settings.knobs("stepFunctions")))
+    naming, region, account, batch.job_queue_arn, batch.task_role_name, bucket.bucket_name,
+    tags, **settings.knobs("stepFunctions")))
 users = UsersPolicy("users", UsersPolicyArgs(
     naming, region, account, bucket.bucket_arn, batch.secrets_prefix, batch.job_queue_arn,
-    batch.job_definition_prefix,
-    [batch.task_role_arn, batch.execution_role_arn, sfn.sfn_role_arn, sfn.events_role_arn],
-    sfn.state_machine_prefix, sfn.table_arn, batch.log_group_arn, [api_key.secret_arn],
+    batch.job_definition_prefix, [batch.task_role_arn, batch.execution_role_arn],
+    sfn.sfn_role_arn, sfn.events_role_arn, sfn.state_machine_prefix, sfn.table_arn,
+    batch.log_group_arn, [api_key.secret_arn],
     users_role, settings.extra["ssoInstanceArn"], settings.extra["usersPermissionSetArn"], tags))
 
 pulumi.export("bucket", bucket.bucket_name)

@@ -249,7 +249,13 @@ def _other_stacks(root: str) -> list[str]:
             continue
         arns += [base.format("states", f"stateMachine:{other}_TrainFlow"),
                  base.format("states", f"execution:{other}_TrainFlow:run-1"),
+                 # a distributed Map's child execution
+                 base.format("states", f"execution:{other}_TrainFlow/start-wide:0f1e2d"),
                  base.format("events", f"rule/{other}_TrainFlow"),
+                 base.format("scheduler", f"schedule/default/{other}_TrainFlow"),
+                 f"arn:aws:iam::123456789012:role/{other}-eventbridge",
+                 f"arn:aws:iam::123456789012:role/{other}-step-functions",
+                 f"arn:aws:s3:::{other}-artifacts-abc123/artifacts/sfn-foreach/F/sfn-1/s.json",
                  base.format("secretsmanager", f"secret:{other}/flows/api-AbCdEf"),
                  base.format("secretsmanager", f"secret:{other}/service/api-key-AbCdEf"),
                  base.format("logs", f"log-group:/headwater/{other}/batch:log-stream:x/y/z"),

@@ -121,5 +121,6 @@ def test_settings_refuse_half_an_identity_center_setup():
     from headwater_infra.naming import Naming
 
     with pytest.raises(ValueError, match="ssoInstanceArn and usersPermissionSetArn go"):
-        UsersPolicyArgs(Naming("hw", "dev"), "eu-west-1", "1", "b", "p/", "q", "q_", [], "hw-dev",
-                        "t", "l", [], role_arn=SSO_ROLE, sso_instance_arn=SSO_INSTANCE)
+        UsersPolicyArgs(Naming("hw", "dev"), "eu-west-1", "1", "b", "p/", "q", "q_", [], "s",
+                        "e", "hw-dev", "t", "l", [], role_arn=SSO_ROLE,
+                        sso_instance_arn=SSO_INSTANCE)

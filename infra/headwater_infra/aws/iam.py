@@ -15,7 +15,8 @@ import pulumi_aws as aws
 
 from ..naming import Naming
 
-__all__ = ["assume_role", "policy_json", "role", "statement", "STACK_TAG", "stack_tagged"]
+__all__ = ["assume_role", "passed_to", "policy_json", "role", "statement", "STACK_TAG",
+           "stack_tagged"]
 
 # The tag Batch jobs of a stack carry (the profile's METAFLOW_BATCH_DEFAULT_TAGS): job ids
 # are random, so "this stack's jobs" can only be told by it.
@@ -31,7 +32,7 @@ UNSCOPED_ACTIONS = frozenset({
     "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
     "batch:DescribeJobs", "batch:DescribeJobDefinitions", "batch:DescribeJobQueues",
     "batch:DescribeComputeEnvironments", "batch:ListJobs", "batch:RegisterJobDefinition",
-    "states:ListStateMachines",
+    "states:ListStateMachines", "events:ListRules",
     # The cluster autoscaler's reads (its writes are limited by tag).
     "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
     "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
@@ -55,19 +56,31 @@ def stack_tagged(root: str, request: bool = False) -> dict[str, Any]:
     return {"StringEquals": {f"{which}/{STACK_TAG}": root}}
 
 
+def passed_to(services: list[str]) -> dict[str, Any]:
+    """Condition for ``iam:PassRole``: only to these AWS services."""
+    return {"StringEquals": {"iam:PassedToService": sorted(services)}}
+
+
 def policy_json(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
     """The policy document, once every ARN in it is known."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def assume_role(services: list[str] | None = None,
-                web_identity: list[tuple[Any, Any, str]] | None = None) -> pulumi.Output[str]:
-    """Trust policy for AWS ``services`` and, for IRSA, ``(provider_arn, issuer_host,
-    subject)`` web identities (a Kubernetes service account on EKS)."""
-    statements: list[dict[str, Any]] = []
+                web_identity: list[tuple[Any, Any, str]] | None = None,
+                conditional_services: dict[str, dict[str, Any]] | None = None,
+                ) -> pulumi.Output[str]:
+    """Trust policy for AWS ``services``, for ``conditional_services`` (service -> the
+    Condition its assuming must meet, e.g. ``aws:SourceAccount``) and, for IRSA,
+    ``(provider_arn, issuer_host, subject)`` web identities (a Kubernetes service account
+    on EKS)."""
+    statements: list[Any] = []
     if services:
         statements.append({"Effect": "Allow", "Action": "sts:AssumeRole",
                            "Principal": {"Service": sorted(services)}})
+    for service, condition in sorted((conditional_services or {}).items()):
+        statements.append({"Effect": "Allow", "Action": "sts:AssumeRole",
+                           "Principal": {"Service": [service]}, "Condition": condition})
     for provider_arn, issuer_host, subject in web_identity or []:
         statements.append(pulumi.Output.all(provider_arn, issuer_host).apply(lambda v: {
             "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",

@@ -1,8 +1,11 @@
 """The production scheduler on AWS: what `step-functions create` needs.
 
 A role Step Functions assumes to run Batch jobs (and the managed EventBridge rule
-``.sync`` jobs rely on), a role EventBridge assumes to start the flows' state machines on a
-schedule, the DynamoDB table that carries foreach cardinalities between states, and the
+``.sync`` jobs rely on) and, for a wide foreach's distributed Map, to read the items the
+foreach's job left under ``<datastore sysroot>/sfn-foreach/`` and run each as a child
+execution of its own state machine; a role EventBridge rules (UTC schedules) and
+EventBridge Scheduler (schedules with a time zone) assume to start the flows' state
+machines; the DynamoDB table that carries foreach cardinalities between states, and the
 log group executions write to. State machines are named ``<prefix>_<flow>`` (Metaflow's
 convention) and every grant is limited to that prefix and its delimiter, so ``hw-dev``'s
 grants do not reach ``hw-dev2``'s machines; Batch jobs are stopped only when they carry the
@@ -16,10 +19,21 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from headwater.datastore.s3 import parse_s3_sysroot
+from headwater.deployers.deployed_step import WIDE_ITEMS_DIR
+
 from ..naming import Naming
+from ..profile import s3_datastore
 from .iam import UNSCOPED_ACTIONS, assume_role, policy_json, role, stack_tagged, statement
 
-__all__ = ["StepFunctions", "StepFunctionsArgs"]
+__all__ = ["StepFunctions", "StepFunctionsArgs", "wide_items_arn"]
+
+
+def wide_items_arn(bucket: str) -> str:
+    """The objects distributed Maps read: ``<sysroot>/sfn-foreach/*`` of the S3 datastore
+    the profile names for ``bucket`` (where the foreach jobs write them)."""
+    name, prefix = parse_s3_sysroot(s3_datastore(bucket=bucket)["METAFLOW_DATASTORE_SYSROOT_S3"])
+    return f"arn:aws:s3:::{name}/{prefix + '/' if prefix else ''}{WIDE_ITEMS_DIR}/*"
 
 
 @dataclass
@@ -29,6 +43,7 @@ class StepFunctionsArgs:
     account_id: pulumi.Input[str]
     job_queue_arn: pulumi.Input[str]
     task_role_name: pulumi.Input[str]     # tasks record foreach state in the table
+    bucket_name: pulumi.Input[str]        # the S3 datastore (wide foreaches' items)
     tags: dict[str, str] = field(default_factory=dict)
     log_retention_days: int = 30
     state_ttl_days: int = 30   # foreach state is only needed while an execution runs
@@ -60,6 +75,12 @@ class StepFunctions(pulumi.ComponentResource):
         batch_rule = where.apply(
             lambda v: f"arn:aws:events:{v[0]}:{v[1]}:rule/StepFunctionsGetEventsForBatchJobsRule")
         log_delivery = sorted(a for a in UNSCOPED_ACTIONS if a.startswith("logs:"))
+        state_machines = where.apply(
+            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{root}_*")
+        # A distributed Map's child executions are <machine>/<label>:<id>, the parent's
+        # <machine>:<id>: both are covered, other stacks' machines are not.
+        executions = where.apply(
+            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:execution:{root}_*:*")
         self.sfn_role = role(
             f"{name}-sfn-role", args.naming, "step-functions",
             assume_role(["states.amazonaws.com"]), {
@@ -77,17 +98,24 @@ class StepFunctions(pulumi.ComponentResource):
                 "foreach-state": [statement(["dynamodb:GetItem", "dynamodb:PutItem",
                                              "dynamodb:UpdateItem"], [self.table.arn])],
                 "execution-logs": [statement(log_delivery, ["*"])],
+                "distributed-maps": [
+                    statement(["s3:GetObject"], [pulumi.Output.from_input(
+                        args.bucket_name).apply(wide_items_arn)]),
+                    statement(["states:StartExecution"], [state_machines]),
+                    statement(["states:DescribeExecution", "states:StopExecution"],
+                              [executions])],
             }, tags, self)
         aws.iam.RolePolicy(
             f"{name}-task-foreach-state", name="foreach-state", role=args.task_role_name,
             policy=policy_json([statement(["dynamodb:GetItem", "dynamodb:PutItem",
                                            "dynamodb:UpdateItem"], [self.table.arn])]),
             opts=child)
-        state_machines = where.apply(
-            lambda v: f"arn:aws:states:{v[0]}:{v[1]}:stateMachine:{root}_*")
+        # Scheduler recommends pinning its trust to the account (confused deputy).
         self.events_role = role(
             f"{name}-events-role", args.naming, "eventbridge",
-            assume_role(["events.amazonaws.com"]),
+            assume_role(["events.amazonaws.com"], conditional_services={
+                "scheduler.amazonaws.com": {
+                    "StringEquals": {"aws:SourceAccount": args.account_id}}}),
             {"start-flows": [statement(["states:StartExecution"], [state_machines])]},
             tags, self)
 

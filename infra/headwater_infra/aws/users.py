@@ -3,7 +3,10 @@
 A customer-managed policy (path ``/headwater/``, name ``<root>-users``): read and write
 artifacts, read flow secrets and the service's API key, submit and follow Batch jobs with
 the stack's roles (stop only jobs tagged with the stack), read the stack's own job logs,
-and deploy flows as state machines named ``<prefix>_<flow>``.
+and deploy flows as state machines named ``<prefix>_<flow>`` with their schedules
+(EventBridge rules ``<prefix>_<flow>``; with a time zone, EventBridge Scheduler schedules of
+that name in the ``default`` group), passing the Step Functions and EventBridge roles only
+to the services that assume them.
 
 How it reaches users:
 - an IAM role (``usersRoleArn``): the policy is attached to it;
@@ -22,11 +25,14 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import Naming
-from .iam import policy_json, stack_tagged, statement
+from .iam import passed_to, policy_json, stack_tagged, statement
 
-__all__ = ["UsersPolicy", "UsersPolicyArgs", "POLICY_PATH", "is_identity_center_role"]
+__all__ = ["UsersPolicy", "UsersPolicyArgs", "POLICY_PATH", "SCHEDULE_GROUP",
+           "is_identity_center_role"]
 
 POLICY_PATH = "/headwater/"
+# `step-functions create` names no schedule group, so its schedules are in the default one.
+SCHEDULE_GROUP = "default"
 
 
 def is_identity_center_role(role_arn: str) -> bool:
@@ -44,7 +50,9 @@ class UsersPolicyArgs:
     secrets_prefix: str                      # e.g. hw-dev/flows/
     job_queue_arn: pulumi.Input[str]
     job_definition_prefix: str               # @batch definitions: <queue name>_
-    pass_roles: list[pulumi.Input[str]]      # roles jobs and state machines run as
+    pass_roles: list[pulumi.Input[str]]      # roles Batch jobs run as
+    sfn_role_arn: pulumi.Input[str]          # state machines run as (Step Functions)
+    events_role_arn: pulumi.Input[str]       # schedules start them as (EventBridge)
     state_machine_prefix: str
     dynamo_table_arn: pulumi.Input[str]
     log_group_arn: pulumi.Input[str]         # the stack's Batch job logs
@@ -96,16 +104,25 @@ class UsersPolicy(pulumi.ComponentResource):
             statement(["logs:GetLogEvents"],
                       [pulumi.Output.concat(args.log_group_arn, ":log-stream:*")]),
             statement(["iam:PassRole"], args.pass_roles),
+            statement(["iam:PassRole"], [args.sfn_role_arn],
+                      **passed_to(["states.amazonaws.com"])),
+            # A rule's target (UTC) or a Scheduler schedule's (with a time zone).
+            statement(["iam:PassRole"], [args.events_role_arn],
+                      **passed_to(["events.amazonaws.com", "scheduler.amazonaws.com"])),
             statement(["states:CreateStateMachine", "states:UpdateStateMachine",
                        "states:DeleteStateMachine", "states:DescribeStateMachine",
                        "states:StartExecution", "states:ListExecutions",
                        "states:TagResource"], [arn("states", f"stateMachine:{prefix}_*")]),
             statement(["states:DescribeExecution", "states:StopExecution",
                        "states:GetExecutionHistory"], [arn("states", f"execution:{prefix}_*")]),
-            statement(["states:ListStateMachines"], ["*"]),
+            # Finding a flow's machine and its rule (neither API takes a resource).
+            statement(["events:ListRules", "states:ListStateMachines"], ["*"]),
             statement(["events:PutRule", "events:PutTargets", "events:DeleteRule",
                        "events:RemoveTargets", "events:DescribeRule"],
                       [arn("events", f"rule/{prefix}_*")]),
+            statement(["scheduler:CreateSchedule", "scheduler:UpdateSchedule",
+                       "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+                      [arn("scheduler", f"schedule/{SCHEDULE_GROUP}/{prefix}_*")]),
             statement(["dynamodb:GetItem"], [args.dynamo_table_arn]),
         ]
         self.policy = aws.iam.Policy(
