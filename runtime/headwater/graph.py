@@ -25,7 +25,7 @@ import functools
 import inspect
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from .exceptions import GraphError
 
@@ -172,7 +172,7 @@ class FlowGraph:
     def _parse_call(self, step: str, call: ast.Call, file: str | None,
                     first: int) -> tuple[list[str], str | None, str | None, bool]:
         line = first + call.lineno - 1
-        kwargs = {k.arg: k.value for k in call.keywords}
+        kwargs = {k.arg or "**": k.value for k in call.keywords}  # None: a **mapping
         unknown = set(kwargs) - {"foreach", "condition", "num_parallel"}
         if unknown:
             raise GraphError(f"self.next() in step {step!r} got unknown argument "
@@ -450,7 +450,7 @@ def _source_line(obj: Any) -> int | None:
         return None
 
 
-def _is_next_call(node: ast.AST) -> bool:
+def _is_next_call(node: ast.AST) -> TypeGuard[ast.Call]:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             and node.func.attr == "next" and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "self")

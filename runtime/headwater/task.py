@@ -257,7 +257,8 @@ class TaskRunner:
             else:
                 traceback.print_exception(type(error), error, tb, file=sys.stderr)
         if unstored is not None:
-            result.error += f" (and {unstored.message}, so no artifact of this task was stored)"
+            result.error = (f"{result.error} (and {unstored.message}, so no artifact of this "
+                            f"task was stored)")
             print(f"{unstored.headline}: {unstored}", file=sys.stderr)
         return result
 
@@ -273,7 +274,7 @@ class TaskRunner:
                 raise InvalidNextError(f"step {node.name!r} finished without calling self.next()",
                                        f"call self.next(...) at the end of {node.name!r}")
         targets = transition.targets
-        if transition.switch is not None:
+        if transition.switch is not None and transition.condition is not None:
             value = getattr(flow, transition.condition, None)
             if str(value) not in transition.switch:
                 raise InvalidNextError(
@@ -299,6 +300,7 @@ class TaskRunner:
             return
         if node.type == "foreach":
             var = node.foreach_var
+            assert var is not None  # the graph names the variable of every foreach step
             if var not in flow._artifact_names() and not hasattr(flow, var):
                 raise ForeachError(f"step {node.name!r} fans out over self.{var}, which is not set",
                                    f"assign self.{var} = [...] before self.next(..., foreach={var!r})")

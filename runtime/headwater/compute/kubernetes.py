@@ -156,7 +156,8 @@ def task_pod(resolved: dict[str, Any], command: list[str], settings: "Settings"
     Argo Workflows step template both hold."""
     from .container import container_environment
 
-    env = [{"name": k, "value": v} for k, v in sorted(container_environment(settings).items())]
+    env: list[dict[str, Any]] = [{"name": k, "value": v}
+                                 for k, v in sorted(container_environment(settings).items())]
     env.append({"name": "METAFLOW_KUBERNETES_POD_NAME",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     memory = int(math.ceil(resolved["memory"]))

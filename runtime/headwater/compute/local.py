@@ -18,6 +18,7 @@ they are gone, their pipes drained and their log files closed.
 from __future__ import annotations
 
 import faulthandler
+import io
 import json
 import os
 import selectors
@@ -155,8 +156,9 @@ class LocalCompute(Compute):
             os.dup2(err_w, 2)
             os.close(out_w)
             os.close(err_w)
-            sys.stdout.reconfigure(line_buffering=True)
-            sys.stderr.reconfigure(line_buffering=True)
+            for stream in (sys.stdout, sys.stderr):
+                if isinstance(stream, io.TextIOWrapper):  # not when a test replaced it
+                    stream.reconfigure(line_buffering=True)
             faulthandler.enable()  # a segfault leaves the Python stack in the stderr log
             ctx = self.ctx
             from ..environments.task_environment import exec_step

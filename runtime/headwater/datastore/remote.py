@@ -37,8 +37,6 @@ from .base import StorageBackend
 T = TypeVar("T")
 R = TypeVar("R")
 
-_NOTHING = object()
-
 #: Concurrent requests per process for batches and for the chunks of one large transfer.
 DEFAULT_MAX_WORKERS = 16
 #: Chunk size of parallel uploads and downloads; memory in flight is about
@@ -136,14 +134,13 @@ class RemoteBackend(StorageBackend):
         A batch of one runs in the calling thread: most of a small task's batches are one
         object, and starting a pool thread for it costs more than the request."""
         items = iter(items)
-        first = next(items, _NOTHING)
-        if first is _NOTHING:
+        head = list(itertools.islice(items, 2))
+        if not head:
             return
-        second = next(items, _NOTHING)
-        if second is _NOTHING:
-            yield fn(first)
+        if len(head) == 1:
+            yield fn(head[0])
             return
-        items = itertools.chain((first, second), items)
+        items = itertools.chain(head, items)
         pool = self._pool()
         window: deque[Future] = deque()
         limit = 2 * self.max_workers

@@ -280,7 +280,7 @@ class S3Backend(RemoteBackend):
 
     def list(self, prefix: str) -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
-        keys = []
+        keys: list[str] = []
         with self._errors("listing", prefix or None):
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=base + prefix)

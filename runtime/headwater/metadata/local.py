@@ -196,8 +196,11 @@ class LocalMetadataProvider(MetadataProvider):
 
     def heartbeat(self, flow_name: str, run_id: str, step_name: str | None = None,
                   task_id: str | None = None) -> None:
-        parts = (flow_name, run_id) + ((step_name, task_id) if task_id else ())
-        path = os.path.join(self._meta(*parts), "heartbeat")
+        if step_name is not None and task_id is not None:
+            meta = self._meta(flow_name, run_id, step_name, task_id)
+        else:
+            meta = self._meta(flow_name, run_id)
+        path = os.path.join(meta, "heartbeat")
         try:
             os.utime(path)
         except FileNotFoundError:
