@@ -31,6 +31,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from ..atomic import replacing
 from ..exceptions import DataStoreError
 from .base import StorageBackend
 
@@ -212,17 +213,9 @@ class RemoteBackend(StorageBackend):
         cached = state.cached_versions.get(key)
         if cached is not None and os.path.exists(path) and self._version(key) == cached:
             return path  # unchanged since this process downloaded it
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        os.close(fd)
-        try:
+        # Rename, never overwrite in place: a previous copy may be memory-mapped.
+        with replacing(path) as tmp:
             version = self._download(key, tmp)
-            # Rename, never overwrite in place: a previous copy may be memory-mapped.
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink(tmp)
-            raise
         state.cached_versions[key] = version
         return path
 

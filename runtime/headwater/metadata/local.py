@@ -19,10 +19,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
-import time
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import write_atomic
 from ..exceptions import MetadataError, ObjectNotFound
 from .base import ArtifactRecord, MetadataEntry, MetadataProvider, now_ms
 
@@ -33,22 +32,7 @@ _seq = itertools.count()
 
 
 def _write_json(path: str, obj: Any) -> None:
-    folder = os.path.dirname(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, json.dumps(obj, separators=(",", ":")))
 
 
 def _read_json(path: str) -> Any:
