@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import attempt as attempt_record
 from .current import current
-from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
+from .datastore.artifacts import ArtifactInfo
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import ForeachError, HeadwaterException, InvalidNextError, SerializationError
 from .flowspec import FlowSpec, Inputs, SplitFrame, TaskState, Transition

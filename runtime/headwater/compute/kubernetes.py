@@ -257,8 +257,8 @@ class KubernetesCompute(Compute):
             for namespace, account in sorted(targets, key=str):
                 _require(lambda: core.read_namespace(namespace), server,
                          f"namespace {namespace!r} does not exist in the cluster at {server}",
-                         f"create it (the stack's Kubernetes component does) or set "
-                         f"METAFLOW_KUBERNETES_NAMESPACE / @kubernetes(namespace=...)",
+                         "create it (the stack's Kubernetes component does) or set "
+                         "METAFLOW_KUBERNETES_NAMESPACE / @kubernetes(namespace=...)",
                          f"read namespace {namespace!r}")
                 if account:
                     _require(lambda: core.read_namespaced_service_account(account, namespace),

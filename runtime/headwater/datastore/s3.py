@@ -120,7 +120,6 @@ class S3Backend(RemoteBackend):
 
     def _connect(self) -> Any:
         try:
-            import boto3
             from boto3.s3.transfer import TransferConfig
             from botocore.config import Config
         except ImportError:
