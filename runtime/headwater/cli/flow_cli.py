@@ -341,12 +341,9 @@ def build_cli(flow_cls: type) -> click.Group:
             click.echo(json.dumps(result.to_json()))
         sys.exit(0 if result.ok else 1)
 
-    try:
-        from .inspect import add_inspect_commands
-    except ModuleNotFoundError:  # built in a later change
-        pass
-    else:
-        add_inspect_commands(cli)
+    from .inspect import add_inspect_commands
+
+    add_inspect_commands(cli)
     from .deploy import add_deploy_commands
 
     add_deploy_commands(cli)
