@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
+from .graph import SplitKind
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
@@ -62,7 +63,7 @@ class SplitFrame:
     """One level of branching a task is inside: which split, which branch of how many."""
 
     step: str
-    kind: str  # "static" | "foreach" | "switch"
+    kind: SplitKind
     index: int
     count: int
     var: str | None = None  # the foreach attribute
@@ -72,7 +73,8 @@ class SplitFrame:
 
     @classmethod
     def from_json(cls, value: list) -> "SplitFrame":
-        return cls(*value)
+        step, kind, *rest = value
+        return cls(step, SplitKind(kind), *rest)
 
 
 @dataclass

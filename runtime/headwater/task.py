@@ -21,6 +21,7 @@ from .datastore.artifacts import ArtifactInfo
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import ForeachError, HeadwaterException, InvalidNextError, SerializationError
 from .flowspec import FlowSpec, Inputs, SplitFrame, TaskState, Transition
+from .graph import StepKind
 
 if TYPE_CHECKING:
     from .datastore.base import StorageBackend
@@ -265,10 +266,10 @@ class TaskRunner:
     def _resolve_transition(self, flow: FlowSpec, result: TaskResult, caught: bool) -> None:
         node = self.node
         transition: Transition | None = flow._state().transition
-        if node.type == "end":
+        if node.kind == StepKind.END:
             return
         if transition is None:
-            if caught and node.type in ("linear", "split"):
+            if caught and node.kind in (StepKind.LINEAR, StepKind.SPLIT):
                 transition = Transition(list(node.out))  # the failure came before self.next
             else:
                 raise InvalidNextError(f"step {node.name!r} finished without calling self.next()",
@@ -282,7 +283,7 @@ class TaskRunner:
                     f"which is not one of {', '.join(map(repr, transition.switch))}",
                     "set it to one of the keys of the dict given to self.next")
             targets = [transition.switch[str(value)]]
-        if node.type == "switch":
+        if node.kind == StepKind.SWITCH:
             if len(targets) != 1 or targets[0] not in node.out:
                 raise InvalidNextError(f"step {node.name!r} went to {targets}, expected one of "
                                        f"{node.out}")
@@ -298,7 +299,7 @@ class TaskRunner:
                                        "pass num_parallel=N every time")
             result.foreach_count = transition.num_parallel
             return
-        if node.type == "foreach":
+        if node.kind == StepKind.FOREACH:
             var = node.foreach_var
             assert var is not None  # the graph names the variable of every foreach step
             if var not in flow._artifact_names() and not hasattr(flow, var):

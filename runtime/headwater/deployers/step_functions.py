@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
+from ..graph import StepKind
 from .structure import join_of, undeployable
 
 if TYPE_CHECKING:
@@ -99,11 +100,11 @@ class StepFunctionsCompiler:
         node = self.graph[step]
         task = self._task(node)
         states[step] = task
-        if node.type == "end":
+        if node.kind == StepKind.END:
             task["End"] = True
-        elif node.type == "linear":
+        elif node.kind == StepKind.LINEAR:
             self._goto(task, node.out[0], states, stop)
-        elif node.type == "foreach":
+        elif node.kind == StepKind.FOREACH:
             join = self._join_of(node)
             body: dict[str, Any] = {}
             self._emit(node.out[0], body, {join})
@@ -121,7 +122,7 @@ class StepFunctionsCompiler:
                 each["MaxConcurrency"] = self.options.max_workers
             states[f"{step}.each"] = each
             self._goto(each, join, states, stop)
-        elif node.type == "split":
+        elif node.kind == StepKind.SPLIT:
             join = self._join_of(node)
             branches = []
             for target in node.out:
@@ -136,7 +137,7 @@ class StepFunctionsCompiler:
             parallel = {"Type": "Parallel", "Branches": branches, "ResultPath": None}
             states[f"{step}.branches"] = parallel
             self._goto(parallel, join, states, stop)
-        elif node.type == "switch":
+        elif node.kind == StepKind.SWITCH:
             task["Next"] = f"{step}.branch"
             states[f"{step}.branch"] = self._read_state(step, {"next.$": "$.Item.next_step.S"},
                                                         "$.branch", f"{step}.choice")
