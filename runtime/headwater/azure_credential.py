@@ -219,7 +219,8 @@ def quiet_azure_loggers(env: Mapping[str, str] | None = None) -> None:
     sends a connection string's key, so DEBUG logs hold no secret.
     """
     global _configured_level
-    wanted = ((os.environ if env is None else env).get(LOG_LEVEL_VARIABLE) or "ERROR").strip().upper()
+    variables = os.environ if env is None else env
+    wanted = (variables.get(LOG_LEVEL_VARIABLE) or "ERROR").strip().upper()
     if wanted not in _LEVELS:
         raise ConfigurationError(
             f"{LOG_LEVEL_VARIABLE}={wanted!r} is not a logging level",

@@ -63,6 +63,10 @@ class SplitKind(str, enum.Enum):
                 StepKind.SWITCH: cls.SWITCH}[kind]
 
 
+# An open split on an edge of the graph: (split step, kind, branch: the target of a static
+# split's edge, else "").
+OpenSplit = tuple[str, SplitKind, str]
+
 # What _parse_call reports as the foreach of ``self.next(x, num_parallel=N)``.
 PARALLEL = "<num_parallel>"
 
@@ -363,8 +367,8 @@ class FlowGraph:
     def _analyse_splits(self) -> None:
         """Give each step the stack of open splits above it; find what each join closes."""
         # edge_stack[(a, b)]: open splits (step, kind, branch) on the edge a -> b
-        edge_stack: dict[tuple[str, str], list[tuple[str, SplitKind, str]]] = {}
-        stacks: dict[str, list[tuple[str, SplitKind, str]]] = {"start": []}
+        edge_stack: dict[tuple[str, str], list[OpenSplit]] = {}
+        stacks: dict[str, list[OpenSplit]] = {"start": []}
         for name in self.order:
             node = self.nodes[name]
             if name != "start":
@@ -388,8 +392,8 @@ class FlowGraph:
                              "add a join step 'def join(self, inputs)' that the branches "
                              "lead to", file=end.file, line=end.line)
 
-    def _close(self, node: StepNode, incoming: list[list[tuple[str, SplitKind, str]]]
-               ) -> list[tuple[str, SplitKind, str]]:
+    def _close(self, node: StepNode, incoming: list[list[OpenSplit]]
+               ) -> list[OpenSplit]:
         """The open splits after ``node``, given those on each edge into it.
 
         A switch runs exactly one branch, so where its branches meet nothing waits: those
@@ -399,7 +403,8 @@ class FlowGraph:
         if not node.takes_inputs and len(incoming) == 1:
             return incoming[0]
         first = incoming[0]
-        if all(stack == first for stack in incoming) and first and first[-1][1] == SplitKind.SWITCH:
+        if all(stack == first for stack in incoming) and first \
+                and first[-1][1] == SplitKind.SWITCH:
             return self._switch_merge(node, first[:-1])
         skeletons = [[f for f in stack if f[1] != SplitKind.SWITCH] for stack in incoming]
         if not node.takes_inputs:
@@ -434,13 +439,13 @@ class FlowGraph:
         closed = max(i for i, f in enumerate(first) if f[1] != SplitKind.SWITCH)
         return list(first[:closed])
 
-    def _switch_merge(self, node: StepNode, stack: list[tuple[str, SplitKind, str]]
-                      ) -> list[tuple[str, SplitKind, str]]:
+    def _switch_merge(self, node: StepNode, stack: list[OpenSplit]
+                      ) -> list[OpenSplit]:
         node.join_kind = SplitKind.SWITCH  # not is_join: the one branch taken arrives, none waits
         return list(stack)
 
     @staticmethod
-    def _check_one_split(node: StepNode, skeletons: list[list[tuple[str, SplitKind, str]]]) -> None:
+    def _check_one_split(node: StepNode, skeletons: list[list[OpenSplit]]) -> None:
         """The static splits and foreaches on the edges into ``node`` differ only in the
         branch of the innermost one, which is what a join closes."""
         rests = {tuple(sk[:-1]) for sk in skeletons}
@@ -462,7 +467,7 @@ class FlowGraph:
                 for n in self]
 
 
-def _common_prefix(stacks: list[list[tuple[str, SplitKind, str]]]) -> list[tuple[str, SplitKind, str]]:
+def _common_prefix(stacks: list[list[OpenSplit]]) -> list[OpenSplit]:
     prefix = []
     for frames in zip(*stacks):
         if any(f != frames[0] for f in frames):

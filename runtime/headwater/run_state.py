@@ -199,7 +199,8 @@ class RunState:
         elif node.kind == StepKind.SPLIT:
             for i, target in enumerate(node.out):
                 self._arrive(out, target,
-                             stack + [SplitFrame(node.name, SplitKind.STATIC, i, len(node.out))], ref)
+                             stack + [SplitFrame(node.name, SplitKind.STATIC, i,
+                                                 len(node.out))], ref)
         elif node.kind == StepKind.SWITCH:
             target = result.targets[0]
             if target in node.loops_to:  # a recursive switch going round again

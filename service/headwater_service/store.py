@@ -109,7 +109,8 @@ class Store:
 
         ``missing``: raise ``NotFound`` with this message when there is no row (or a foreign
         key is violated); without it the statement must return a row (an aggregate, an
-        ``INSERT ... RETURNING``). ``conflict``: the message for a unique violation. Reads are retried
+        ``INSERT ... RETURNING``). ``conflict``: the message for a unique violation. Reads
+        are retried
         once on a fresh connection when the one they got turns out to be dead.
         """
         for attempt in (0, 1):

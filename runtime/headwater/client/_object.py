@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 C = TypeVar("C")
 
+
 def parse_pathspec(pathspec: Any, depth: int, kind: str, form: str) -> list[str]:
     """Split ``pathspec`` into exactly ``depth`` non-empty components."""
     if not isinstance(pathspec, str):
