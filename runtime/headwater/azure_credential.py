@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from .exceptions import ConfigurationError
 
@@ -210,7 +210,7 @@ _LEVELS = {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}
 _configured_level: str | None = None
 
 
-def quiet_azure_loggers(env: dict[str, str] | None = None) -> None:
+def quiet_azure_loggers(env: Mapping[str, str] | None = None) -> None:
     """Set the ``azure`` loggers to ERROR, or to ``$HEADWATER_AZURE_LOG_LEVEL``.
 
     Only the parent ``azure`` logger is set, so a level a user sets on a child
@@ -219,8 +219,8 @@ def quiet_azure_loggers(env: dict[str, str] | None = None) -> None:
     sends a connection string's key, so DEBUG logs hold no secret.
     """
     global _configured_level
-    env = os.environ if env is None else env
-    wanted = (env.get(LOG_LEVEL_VARIABLE) or "ERROR").strip().upper()
+    variables = os.environ if env is None else env
+    wanted = (variables.get(LOG_LEVEL_VARIABLE) or "ERROR").strip().upper()
     if wanted not in _LEVELS:
         raise ConfigurationError(
             f"{LOG_LEVEL_VARIABLE}={wanted!r} is not a logging level",

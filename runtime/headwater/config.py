@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable
+import sys
+from typing import TYPE_CHECKING, Any, Callable
 
 from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .flowspec import FlowSpec
 
 
 class ConfigValue(dict):
@@ -95,9 +99,9 @@ def resolve_placeholders(value: Any, configs: dict[str, Any]) -> Any:
 
 def parse_config_text(text: str, path: str) -> dict:
     """Parse by extension: ``.toml`` as TOML, ``.json`` as JSON, anything else tries both."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:
         import tomli as tomllib
 
     ext = os.path.splitext(path)[1].lower()
@@ -140,7 +144,7 @@ class Config:
             raise AttributeError(name)
         return ConfigExpr(f"{self.attr}.{name}")
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+    def __get__(self, obj: Any, owner: type[FlowSpec] | None = None) -> Any:
         if obj is None:
             return self
         found, value = obj._load_inherited(self.attr)  # the run's value, inside a task
@@ -171,17 +175,17 @@ class Config:
 
     def load(self, path: str | None, flow_file: str | None = None) -> ConfigValue | None:
         """Read the config from ``path`` (or the default); ``None`` when there is none."""
-        if path is None and self.default is None:
+        given = path or self.default
+        if given is None:
             if self.default_value is not None:
                 return _wrap(dict(self.default_value))
             if self.required:
                 raise ConfigurationError(f"config {self.name!r} is required",
                                          f"pass --config {self.name} PATH")
             return None
-        candidates = [path] if path else [self.default]
-        if not path and flow_file and not os.path.isabs(self.default):
-            candidates.append(os.path.join(os.path.dirname(os.path.abspath(flow_file)),
-                                           self.default))
+        candidates = [given]
+        if not path and flow_file and not os.path.isabs(given):  # the default, by the flow
+            candidates.append(os.path.join(os.path.dirname(os.path.abspath(flow_file)), given))
         for candidate in candidates:
             if os.path.exists(candidate):
                 break

@@ -2,18 +2,33 @@
 MetaflowException`` works as ``from metaflow.exception import MetaflowException`` does.
 
 Everything is defined in ``exceptions.py``; this module re-exports every class of the
-hierarchy under its own name, and Metaflow's names for them.
+hierarchy under its own name, and Metaflow's names for them (tests/runtime/test_import.py
+checks that none is missing).
 """
 
 from __future__ import annotations
 
-from . import exceptions as _exceptions
-from .exceptions import (MergeArtifactsException,  # noqa: F401  (Metaflow's names)
-                         MetaflowDataMissing, MetaflowException,
-                         MetaflowInvalidPathspec, MetaflowNamespaceMismatch, MetaflowNotFound,
-                         MissingInMergeArtifactsException, ParameterFieldTypeMismatch,
-                         TaggingException, UnhandledInMergeArtifactsException)
+from .exceptions import (ConfigurationError, DataAlreadyExists, DataNotFound,
+                         DataStoreAuthError, DataStoreError, DataStoreThrottled,
+                         FlowAttributeNotModifiable, ForeachError, GraphError,
+                         HeadwaterException, InvalidNextError, InvalidPathspec,
+                         MergeArtifactsError, MergeArtifactsException, MetadataError,
+                         MetadataServiceUnreachable, MetadataServiceVersionError,
+                         MetaflowDataMissing, MetaflowException, MetaflowInvalidPathspec,
+                         MetaflowNamespaceMismatch, MetaflowNotFound,
+                         MissingInMergeArtifactsException, NamespaceMismatch, ObjectNotFound,
+                         ObjectNotFoundByKey, ParameterError, ParameterFieldTypeMismatch,
+                         ResumeError, RunFailed, SecretsError, SerializationError, TaggingError,
+                         TaggingException, TimeoutException, UnhandledInMergeArtifactsException)
 
-__all__ = sorted(name for name, value in vars(_exceptions).items()
-                 if isinstance(value, type) and issubclass(value, _exceptions.HeadwaterException))
-globals().update({name: getattr(_exceptions, name) for name in __all__})
+__all__ = ["ConfigurationError", "DataAlreadyExists", "DataNotFound", "DataStoreAuthError",
+           "DataStoreError", "DataStoreThrottled", "FlowAttributeNotModifiable",
+           "ForeachError", "GraphError", "HeadwaterException", "InvalidNextError",
+           "InvalidPathspec", "MergeArtifactsError", "MergeArtifactsException",
+           "MetadataError", "MetadataServiceUnreachable", "MetadataServiceVersionError",
+           "MetaflowDataMissing", "MetaflowException", "MetaflowInvalidPathspec",
+           "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",
+           "NamespaceMismatch", "ObjectNotFound", "ObjectNotFoundByKey", "ParameterError",
+           "ParameterFieldTypeMismatch", "ResumeError", "RunFailed", "SecretsError",
+           "SerializationError", "TaggingError", "TaggingException", "TimeoutException",
+           "UnhandledInMergeArtifactsException"]

@@ -24,9 +24,10 @@ import functools
 import inspect
 import types
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
+from .graph import SplitKind
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
@@ -36,7 +37,7 @@ def step(func: Callable) -> Callable:
     """Mark a method as a step of the flow."""
     if not callable(func) or not hasattr(func, "__code__"):
         raise TypeError(f"@step decorates a method, not {func!r}")
-    func.is_step = True
+    func.__dict__["is_step"] = True
     func.__dict__.setdefault("decorators", [])
     return func
 
@@ -62,7 +63,7 @@ class SplitFrame:
     """One level of branching a task is inside: which split, which branch of how many."""
 
     step: str
-    kind: str  # "static" | "foreach" | "switch"
+    kind: SplitKind
     index: int
     count: int
     var: str | None = None  # the foreach attribute
@@ -72,7 +73,8 @@ class SplitFrame:
 
     @classmethod
     def from_json(cls, value: list) -> "SplitFrame":
-        return cls(*value)
+        step, kind, *rest = value
+        return cls(step, SplitKind(kind), *rest)
 
 
 @dataclass
@@ -118,7 +120,7 @@ class FlowSpec:
             return flow
         running, state.running = state.running, False  # __init__ assigns no artifacts
         try:
-            flow.__init__()
+            cls.__init__(flow)
         finally:
             state.running = running
         helpers = {n for n in flow.__dict__ if n != "_hw"}
@@ -178,8 +180,9 @@ class FlowSpec:
         if state.running:
             if state.read_only:
                 raise AttributeError(f"inputs of a join are read-only (setting {name!r})")
-            if name in state.parameter_names or name in flow_constants(type(self)):
-                raise _not_modifiable(type(self), name, state.step_name)
+            flow_cls: type = type(self)  # as a plain type: mypy finds type[FlowSpec] unhashable
+            if name in state.parameter_names or name in flow_constants(flow_cls):
+                raise _not_modifiable(flow_cls, name, state.step_name)
             state.assigned.add(name)
         object.__setattr__(self, name, value)
 
@@ -307,15 +310,15 @@ class FlowSpec:
 
     # --- joins ---------------------------------------------------------------------------
 
-    def merge_artifacts(self, inputs: "Inputs | list[FlowSpec]", exclude: list[str] = (),
-                        include: list[str] = ()) -> None:
+    def merge_artifacts(self, inputs: "Inputs | list[FlowSpec]",
+                        exclude: Iterable[str] = (), include: Iterable[str] = ()) -> None:
         """Copy artifacts of the join's inputs onto ``self``.
 
         An artifact with the same value in every input that has it is taken over (by
         reference: nothing is loaded or copied); one whose values differ raises
         ``MergeArtifactsError`` unless excluded or already set on ``self``.
         """
-        exclude, include = set(exclude), set(include)
+        excluded, included = set(exclude), set(include)
         state = self._state()
         candidates: dict[str, list[tuple[FlowSpec, str | None]]] = {}
         for inp in inputs:
@@ -323,14 +326,14 @@ class FlowSpec:
                 if name in state.parameter_names:
                     continue
                 candidates.setdefault(name, []).append((inp, inp._artifact_sha(name)))
-        missing = sorted(include - set(candidates))
+        missing = sorted(included - set(candidates))
         if missing:
             raise MergeArtifactsError(
                 f"merge_artifacts(include=...) names {', '.join(missing)}, which no input has",
                 missing)
         conflicts = []
         for name, holders in sorted(candidates.items()):
-            if name in exclude or (include and name not in include):
+            if name in excluded or (included and name not in included):
                 continue
             if name in state.assigned or (name in self.__dict__
                                           and name not in state.helper_names):

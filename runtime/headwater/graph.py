@@ -21,13 +21,51 @@ may nest, end in ``end`` together, or sit inside a static branch. Every structur
 from __future__ import annotations
 
 import ast
+import enum
 import functools
 import inspect
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from .exceptions import GraphError
+
+
+class StepKind(str, enum.Enum):
+    """What a step's ``self.next()`` does (the ``type`` of a step in ``describe()`` and in
+    Metaflow's graph info)."""
+
+    LINEAR = "linear"
+    SPLIT = "split"  # a static split: every named step runs
+    FOREACH = "foreach"
+    SWITCH = "switch"  # one of the named steps runs, by a condition
+    END = "end"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SplitKind(str, enum.Enum):
+    """A split a step is inside (``StepNode.split_stack``, ``SplitFrame.kind``) or closes
+    (``StepNode.join_kind``)."""
+
+    STATIC = "static"
+    FOREACH = "foreach"
+    SWITCH = "switch"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def of(cls, kind: StepKind) -> "SplitKind":
+        """The split a step of ``kind`` opens."""
+        return {StepKind.SPLIT: cls.STATIC, StepKind.FOREACH: cls.FOREACH,
+                StepKind.SWITCH: cls.SWITCH}[kind]
+
+
+# An open split on an edge of the graph: (split step, kind, branch: the target of a static
+# split's edge, else "").
+OpenSplit = tuple[str, SplitKind, str]
 
 # What _parse_call reports as the foreach of ``self.next(x, num_parallel=N)``.
 PARALLEL = "<num_parallel>"
@@ -46,17 +84,17 @@ class StepNode:
     line: int | None
     doc: str | None
     takes_inputs: bool
-    type: str = "linear"  # linear | split | foreach | switch | end
+    kind: StepKind = StepKind.LINEAR
     out: list[str] = field(default_factory=list)
     foreach_var: str | None = None
     parallel: bool = False  # a foreach of num_parallel tasks (self.next(x, num_parallel=N))
     condition: str | None = None
     in_funcs: list[str] = field(default_factory=list)
     is_join: bool = False  # waits for several inputs: closes a static split or a foreach
-    join_kind: str | None = None  # static | foreach | switch: the split this step closes
+    join_kind: SplitKind | None = None  # the split this step closes
     # (split step, kind) open above this step; at run time a task's stack holds only the
     # static and foreach frames, since a switch's branch needs no join to wait for it
-    split_stack: list[tuple[str, str]] = field(default_factory=list)
+    split_stack: list[tuple[str, SplitKind]] = field(default_factory=list)
     # steps a switch of this step goes back to (a recursive switch); not in their in_funcs
     loops_to: list[str] = field(default_factory=list)
 
@@ -138,7 +176,7 @@ class FlowGraph:
                 raise GraphError(f"step {name!r} never calls self.next()",
                                  f"end step {name!r} with e.g. self.next(self.end)",
                                  file=file, line=def_line)
-            node.type = "end"
+            node.kind = StepKind.END
             return node
         if name == "end":
             call = calls[0]
@@ -152,8 +190,8 @@ class FlowGraph:
             node.parallel = foreach is PARALLEL
             node.foreach_var = None if node.parallel else foreach
             node.condition = condition
-            node.type = ("switch" if is_switch else "foreach" if foreach
-                         else "split" if len(targets) > 1 else "linear")
+            node.kind = (StepKind.SWITCH if is_switch else StepKind.FOREACH if foreach
+                         else StepKind.SPLIT if len(targets) > 1 else StepKind.LINEAR)
         else:
             out: list[str] = []
             for (targets, foreach, _, is_switch), call in zip(parsed, calls):
@@ -166,13 +204,13 @@ class FlowGraph:
                         file=file, line=first + call.lineno - 1)
                 out.extend(t for t in targets if t not in out)
             node.out = out
-            node.type = "switch" if len(out) > 1 else "linear"
+            node.kind = StepKind.SWITCH if len(out) > 1 else StepKind.LINEAR
         return node
 
     def _parse_call(self, step: str, call: ast.Call, file: str | None,
                     first: int) -> tuple[list[str], str | None, str | None, bool]:
         line = first + call.lineno - 1
-        kwargs = {k.arg: k.value for k in call.keywords}
+        kwargs = {k.arg or "**": k.value for k in call.keywords}  # None: a **mapping
         unknown = set(kwargs) - {"foreach", "condition", "num_parallel"}
         if unknown:
             raise GraphError(f"self.next() in step {step!r} got unknown argument "
@@ -266,7 +304,7 @@ class FlowGraph:
         visit("start")
         for source, target in back:
             node = self.nodes[source]
-            if node.type != "switch":
+            if node.kind != StepKind.SWITCH:
                 looped = self.nodes[target]
                 raise GraphError(f"steps form a loop through {target!r}",
                                  "flows are acyclic except where a switch goes back to an "
@@ -299,8 +337,8 @@ class FlowGraph:
                     raise GraphError(f"step {node.name!r} goes back to the join {target!r}",
                                      "go back to a step that takes no inputs",
                                      file=node.file, line=node.line)
-                if [f for f in node.split_stack if f[1] != "switch"] != [
-                        f for f in back.split_stack if f[1] != "switch"]:
+                if [f for f in node.split_stack if f[1] != SplitKind.SWITCH] != [
+                        f for f in back.split_stack if f[1] != SplitKind.SWITCH]:
                     raise GraphError(f"the loop from step {node.name!r} back to {target!r} "
                                      f"crosses a split or a join",
                                      "keep a loop inside one branch: go back to a step after "
@@ -329,8 +367,8 @@ class FlowGraph:
     def _analyse_splits(self) -> None:
         """Give each step the stack of open splits above it; find what each join closes."""
         # edge_stack[(a, b)]: open splits (step, kind, branch) on the edge a -> b
-        edge_stack: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-        stacks: dict[str, list[tuple[str, str, str]]] = {"start": []}
+        edge_stack: dict[tuple[str, str], list[OpenSplit]] = {}
+        stacks: dict[str, list[OpenSplit]] = {"start": []}
         for name in self.order:
             node = self.nodes[name]
             if name != "start":
@@ -340,13 +378,13 @@ class FlowGraph:
             stack = stacks[name]
             node.split_stack = [(s, k) for s, k, _ in stack]
             for target in dict.fromkeys(node.out):
-                if node.type in ("split", "foreach", "switch"):
-                    branch = target if node.type == "split" else ""
-                    edge_stack[(name, target)] = stack + [(name, node.type, branch)]
+                if node.kind in (StepKind.SPLIT, StepKind.FOREACH, StepKind.SWITCH):
+                    branch = target if node.kind == StepKind.SPLIT else ""
+                    edge_stack[(name, target)] = stack + [(name, SplitKind.of(node.kind), branch)]
                 else:
                     edge_stack[(name, target)] = stack
         end = self.nodes["end"]
-        unjoined = [s for s, kind in end.split_stack if kind != "switch"]
+        unjoined = [s for s, kind in end.split_stack if kind != SplitKind.SWITCH]
         if unjoined:
             split = unjoined[-1]
             raise GraphError(f"the branches opened in step {split!r} are never joined "
@@ -354,8 +392,8 @@ class FlowGraph:
                              "add a join step 'def join(self, inputs)' that the branches "
                              "lead to", file=end.file, line=end.line)
 
-    def _close(self, node: StepNode, incoming: list[list[tuple[str, str, str]]]
-               ) -> list[tuple[str, str, str]]:
+    def _close(self, node: StepNode, incoming: list[list[OpenSplit]]
+               ) -> list[OpenSplit]:
         """The open splits after ``node``, given those on each edge into it.
 
         A switch runs exactly one branch, so where its branches meet nothing waits: those
@@ -365,13 +403,14 @@ class FlowGraph:
         if not node.takes_inputs and len(incoming) == 1:
             return incoming[0]
         first = incoming[0]
-        if all(stack == first for stack in incoming) and first and first[-1][1] == "switch":
+        if all(stack == first for stack in incoming) and first \
+                and first[-1][1] == SplitKind.SWITCH:
             return self._switch_merge(node, first[:-1])
-        skeletons = [[f for f in stack if f[1] != "switch"] for stack in incoming]
+        skeletons = [[f for f in stack if f[1] != SplitKind.SWITCH] for stack in incoming]
         if not node.takes_inputs:
             if all(sk == skeletons[0] for sk in skeletons):  # they differ in switches only
                 common = _common_prefix(incoming)
-                if common and common[-1][1] == "switch":
+                if common and common[-1][1] == SplitKind.SWITCH:
                     common = common[:-1]  # several branches of that switch arrive here too
                 return self._switch_merge(node, common)
             self._check_one_split(node, skeletons)
@@ -386,7 +425,7 @@ class FlowGraph:
                              file=node.file, line=node.line)
         self._check_one_split(node, skeletons)
         split, kind = skeletons[0][-1][:2]
-        if kind == "split":
+        if kind == SplitKind.STATIC:
             expected = set(self.nodes[split].out)
             arrived = {sk[-1][2] for sk in skeletons}
             if arrived != expected:
@@ -396,17 +435,17 @@ class FlowGraph:
                                  "every branch of a static split must reach the same join",
                                  file=node.file, line=node.line)
         node.is_join = True
-        node.join_kind = {"split": "static"}.get(kind, kind)
-        closed = max(i for i, f in enumerate(first) if f[1] != "switch")
+        node.join_kind = kind
+        closed = max(i for i, f in enumerate(first) if f[1] != SplitKind.SWITCH)
         return list(first[:closed])
 
-    def _switch_merge(self, node: StepNode, stack: list[tuple[str, str, str]]
-                      ) -> list[tuple[str, str, str]]:
-        node.join_kind = "switch"  # not is_join: the one branch taken arrives, none waits
+    def _switch_merge(self, node: StepNode, stack: list[OpenSplit]
+                      ) -> list[OpenSplit]:
+        node.join_kind = SplitKind.SWITCH  # not is_join: the one branch taken arrives, none waits
         return list(stack)
 
     @staticmethod
-    def _check_one_split(node: StepNode, skeletons: list[list[tuple[str, str, str]]]) -> None:
+    def _check_one_split(node: StepNode, skeletons: list[list[OpenSplit]]) -> None:
         """The static splits and foreaches on the edges into ``node`` differ only in the
         branch of the innermost one, which is what a join closes."""
         rests = {tuple(sk[:-1]) for sk in skeletons}
@@ -421,13 +460,14 @@ class FlowGraph:
 
     def describe(self) -> list[dict[str, Any]]:
         """One dict per step in topological order (for ``show`` and deployers)."""
-        return [{"name": n.name, "type": n.type, "next": n.out, "foreach": n.foreach_var,
-                 "condition": n.condition, "join": n.join_kind, "doc": n.doc,
+        return [{"name": n.name, "type": n.kind.value, "next": n.out, "foreach": n.foreach_var,
+                 "condition": n.condition, "join": n.join_kind.value if n.join_kind else None,
+                 "doc": n.doc,
                  "decorators": [repr(d) for d in n.decorators], "line": n.line}
                 for n in self]
 
 
-def _common_prefix(stacks: list[list[tuple[str, str, str]]]) -> list[tuple[str, str, str]]:
+def _common_prefix(stacks: list[list[OpenSplit]]) -> list[OpenSplit]:
     prefix = []
     for frames in zip(*stacks):
         if any(f != frames[0] for f in frames):
@@ -450,7 +490,7 @@ def _source_line(obj: Any) -> int | None:
         return None
 
 
-def _is_next_call(node: ast.AST) -> bool:
+def _is_next_call(node: ast.AST) -> TypeGuard[ast.Call]:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
             and node.func.attr == "next" and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "self")

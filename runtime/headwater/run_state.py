@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .exceptions import ForeachError
 from .flowspec import SplitFrame
+from .graph import SplitKind, StepKind
 from .task import InputRef, TaskResult, TaskSpec
 
 if TYPE_CHECKING:
@@ -180,9 +181,9 @@ class RunState:
         if counts is not None:
             counts[0] += 1
         out: list[NextTask] = []
-        if node.type == "end":
+        if node.kind == StepKind.END:
             self.end_done = True
-        elif node.type == "foreach":
+        elif node.kind == StepKind.FOREACH:
             count = result.foreach_count or 0
             if count > self.max_num_splits:
                 exc = ForeachError(
@@ -193,13 +194,14 @@ class RunState:
                 return Outcome(Verdict.INVALID, error=str(exc))
             for i in range(count):
                 self._arrive(out, node.out[0],
-                             stack + [SplitFrame(node.name, "foreach", i, count,
+                             stack + [SplitFrame(node.name, SplitKind.FOREACH, i, count,
                                                  result.foreach_var)], ref)
-        elif node.type == "split":
+        elif node.kind == StepKind.SPLIT:
             for i, target in enumerate(node.out):
                 self._arrive(out, target,
-                             stack + [SplitFrame(node.name, "static", i, len(node.out))], ref)
-        elif node.type == "switch":
+                             stack + [SplitFrame(node.name, SplitKind.STATIC, i,
+                                                 len(node.out))], ref)
+        elif node.kind == StepKind.SWITCH:
             target = result.targets[0]
             if target in node.loops_to:  # a recursive switch going round again
                 key = (node.name, stack_key(stack))
@@ -219,7 +221,7 @@ class RunState:
     def _arrive(self, out: list[NextTask], step: str, stack: list[SplitFrame],
                 parent: InputRef) -> None:
         target = self.graph[step]
-        if not target.is_join or target.join_kind == "switch":
+        if not target.is_join or target.join_kind == SplitKind.SWITCH:
             out.append(self._task(step, [parent], stack))
             return
         frame = stack[-1]

@@ -155,7 +155,9 @@ class Scheduler:
             task = self.ready[0]
             if task.clone is not None:
                 self.ready.popleft()
-                result = attempt_record.record_clone(self.env, task.spec, self.state.origin.run_id,
+                origin = self.state.origin
+                assert origin is not None  # only a resumed run has clones
+                result = attempt_record.record_clone(self.env, task.spec, origin.run_id,
                                                      *task.clone)
                 self._finished(task.spec, result, None)
                 continue
@@ -179,9 +181,9 @@ class Scheduler:
         now = time.monotonic()
         for not_before, _ in self.waiting:
             timeout = min(timeout, max(0.0, not_before - now))
-        for run in self.running.values():
-            if run.deadline is not None:
-                timeout = min(timeout, max(0.0, run.deadline - now))
+        for active_run in self.running.values():
+            if active_run.deadline is not None:
+                timeout = min(timeout, max(0.0, active_run.deadline - now))
         # One backend busy: block on it. Several: a short wait on the first (local, which has
         # the most events), then collect what the others have without waiting.
         # Busy means "has attempts the scheduler has not seen end", not the backend's own
@@ -237,7 +239,7 @@ class Scheduler:
                 self.console.status("Stopping the other running tasks.")
                 self._kill_all("the run failed")
         elif verdict is Verdict.INVALID:
-            self.console.status(outcome.error)
+            self.console.status(str(outcome.error))  # INVALID outcomes always say why
             self._kill_all("the run failed")
         for task in outcome.next:
             if task.delay > 0:

@@ -70,9 +70,12 @@ def _from_key_vault(where: str, vault_url: str, name: str, version: str | None) 
     quiet_azure_loggers()
     try:
         client = SecretClient(vault_url, create_azure_credential())
-        return client.get_secret(name, version).value
+        value = client.get_secret(name, version).value
     except Exception as exc:
         raise _unreadable(where, exc) from None
+    if value is None:
+        raise _unreadable(where, ValueError("the secret has no value"))
+    return value
 
 
 def _from_secrets_manager(where: str, region: str) -> str:

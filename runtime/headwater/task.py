@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import attempt as attempt_record
 from .current import current
-from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
+from .datastore.artifacts import ArtifactInfo
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import ForeachError, HeadwaterException, InvalidNextError, SerializationError
 from .flowspec import FlowSpec, Inputs, SplitFrame, TaskState, Transition
+from .graph import StepKind
 
 if TYPE_CHECKING:
     from .datastore.base import StorageBackend
@@ -257,23 +258,24 @@ class TaskRunner:
             else:
                 traceback.print_exception(type(error), error, tb, file=sys.stderr)
         if unstored is not None:
-            result.error += f" (and {unstored.message}, so no artifact of this task was stored)"
+            result.error = (f"{result.error} (and {unstored.message}, so no artifact of this "
+                            f"task was stored)")
             print(f"{unstored.headline}: {unstored}", file=sys.stderr)
         return result
 
     def _resolve_transition(self, flow: FlowSpec, result: TaskResult, caught: bool) -> None:
         node = self.node
         transition: Transition | None = flow._state().transition
-        if node.type == "end":
+        if node.kind == StepKind.END:
             return
         if transition is None:
-            if caught and node.type in ("linear", "split"):
+            if caught and node.kind in (StepKind.LINEAR, StepKind.SPLIT):
                 transition = Transition(list(node.out))  # the failure came before self.next
             else:
                 raise InvalidNextError(f"step {node.name!r} finished without calling self.next()",
                                        f"call self.next(...) at the end of {node.name!r}")
         targets = transition.targets
-        if transition.switch is not None:
+        if transition.switch is not None and transition.condition is not None:
             value = getattr(flow, transition.condition, None)
             if str(value) not in transition.switch:
                 raise InvalidNextError(
@@ -281,7 +283,7 @@ class TaskRunner:
                     f"which is not one of {', '.join(map(repr, transition.switch))}",
                     "set it to one of the keys of the dict given to self.next")
             targets = [transition.switch[str(value)]]
-        if node.type == "switch":
+        if node.kind == StepKind.SWITCH:
             if len(targets) != 1 or targets[0] not in node.out:
                 raise InvalidNextError(f"step {node.name!r} went to {targets}, expected one of "
                                        f"{node.out}")
@@ -297,8 +299,9 @@ class TaskRunner:
                                        "pass num_parallel=N every time")
             result.foreach_count = transition.num_parallel
             return
-        if node.type == "foreach":
+        if node.kind == StepKind.FOREACH:
             var = node.foreach_var
+            assert var is not None  # the graph names the variable of every foreach step
             if var not in flow._artifact_names() and not hasattr(flow, var):
                 raise ForeachError(f"step {node.name!r} fans out over self.{var}, which is not set",
                                    f"assign self.{var} = [...] before self.next(..., foreach={var!r})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
@@ -88,9 +88,15 @@ MAX_VERSION_SQL = f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}"
 
 def current_version(conn: "psycopg.Connection") -> int:
     """The version recorded in the database (0 when it has no Headwater schema)."""
-    if not conn.execute(HAS_VERSION_TABLE_SQL).fetchone()[0]:
+    if not _scalar(conn.execute(HAS_VERSION_TABLE_SQL).fetchone()):
         return 0
-    return int(conn.execute(MAX_VERSION_SQL).fetchone()[0])
+    return int(_scalar(conn.execute(MAX_VERSION_SQL).fetchone()))
+
+
+def _scalar(row: tuple | None) -> Any:
+    """The value of a one-row, one-column query (both statements above always return one)."""
+    assert row is not None
+    return row[0]
 
 
 def status(conn: "psycopg.Connection", directory: Path = MIGRATIONS_DIR) -> SchemaStatus:

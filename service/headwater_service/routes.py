@@ -10,7 +10,7 @@ list the app routes from and the OpenAPI document is written from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -24,6 +24,8 @@ from .faults import crash_point
 from .paths import Key, attempt, check_name, key
 from .store import Store, schema_message
 from .validation import validate
+
+T = TypeVar("T")
 
 # metaflow-service encodes this body twice (a JSON string holding JSON) and the metaflow
 # client's heartbeat thread decodes it twice, so it must stay a string.
@@ -164,30 +166,50 @@ async def read_body(request: Request, schema: dict, required: bool) -> Any:
 
 
 class Ids:
-    """The ids a route's path names, checked (a bad one is a 400)."""
+    """The ids a route's path names, checked (a bad one is a 400).
 
-    __slots__ = ("flow", "run", "step", "task")
+    ``run``, ``step`` and ``task`` are read only by routes whose path names them."""
+
+    __slots__ = ("flow", "_run", "_step", "_task")
 
     def __init__(self, request: Request):
         p = request.path_params
         self.flow = check_name("flow", p["flow_id"])
-        self.run: Key | None = key("run", p["run_number"]) if "run_number" in p else None
-        self.step = check_name("step", p["step_name"]) if "step_name" in p else None
-        self.task: Key | None = key("task", p["task_id"]) if "task_id" in p else None
+        self._run = key("run", p["run_number"]) if "run_number" in p else None
+        self._step = check_name("step", p["step_name"]) if "step_name" in p else None
+        self._task = key("task", p["task_id"]) if "task_id" in p else None
+
+    @property
+    def run(self) -> Key:
+        return _named(self._run, "run_number")
+
+    @property
+    def step(self) -> str:
+        return _named(self._step, "step_name")
+
+    @property
+    def task(self) -> Key:
+        return _named(self._task, "task_id")
 
     def params(self, **extra: Any) -> dict:
-        values = {"flow": self.flow, "run": self.run.value if self.run else None,
-                  "step": self.step, "task": self.task.value if self.task else None}
+        values = {"flow": self.flow, "run": self._run.value if self._run else None,
+                  "step": self._step, "task": self._task.value if self._task else None}
         values.update(extra)
         return values
 
     def sql(self, variants: q.Variants) -> str:
-        return variants.by(self.run.is_number, self.task.is_number if self.task else True)
+        return variants.by(self.run.is_number, self._task.is_number if self._task else True)
 
     def path(self) -> str:
         parts = [self.flow] + [str(x.value if isinstance(x, Key) else x)
-                               for x in (self.run, self.step, self.task) if x is not None]
+                               for x in (self._run, self._step, self._task) if x is not None]
         return "/".join(parts)
+
+
+def _named(value: T | None, param: str) -> T:
+    if value is None:  # a handler asked for an id its route's path does not have
+        raise RuntimeError(f"the route has no {{{param}}} in its path")
+    return value
 
 
 class Api:

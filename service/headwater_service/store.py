@@ -83,15 +83,15 @@ class Store:
         self.pool = self._new_pool()
         await self.pool.open(wait=False)
         try:
-            await self.refresh_schema()
+            version = await self.refresh_schema()
         except DatabaseUnavailable:
             log.warning("database %s is not reachable yet; serving 503 until it is",
                         redact_url(self.config.database_url))
         else:
-            if self.schema_version < self.expected_schema:
+            if version < self.expected_schema:
                 log.warning("database schema is at version %s, this release expects %s: "
                             "routes that need the newer schema answer 503 until an operator "
-                            "runs `%s`", self.schema_version, self.expected_schema,
+                            "runs `%s`", version, self.expected_schema,
                             migrations.UPGRADE_COMMAND)
 
     async def close(self) -> None:
@@ -104,11 +104,13 @@ class Store:
     # --- statements --------------------------------------------------------------------------
 
     async def one(self, sql: str, params: dict, *, read: bool = False,
-                  missing: str | None = None, conflict: str | None = None) -> tuple | None:
+                  missing: str | None = None, conflict: str | None = None) -> tuple:
         """Run one statement and return its first row.
 
         ``missing``: raise ``NotFound`` with this message when there is no row (or a foreign
-        key is violated); ``conflict``: the message for a unique violation. Reads are retried
+        key is violated); without it the statement must return a row (an aggregate, an
+        ``INSERT ... RETURNING``). ``conflict``: the message for a unique violation. Reads
+        are retried
         once on a fresh connection when the one they got turns out to be dead.
         """
         for attempt in (0, 1):
@@ -130,7 +132,9 @@ class Store:
                         await asyncio.shield(check)
                         continue
                 raise self._translate(exc, missing, conflict) from None
-        if row is None and missing is not None:
+        if row is None:
+            if missing is None:
+                raise RuntimeError("the statement returned no row: " + sql.split("\n", 1)[0])
             raise NotFound(missing)
         return row
 

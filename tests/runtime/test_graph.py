@@ -20,7 +20,7 @@ def graph_of(tmp_path, body: str, name: str = "TheFlow") -> FlowGraph:
 
 def shape(graph: FlowGraph) -> dict:
     """step -> (type, out, join kind, split stack) for compact assertions."""
-    return {n.name: (n.type, n.out, n.join_kind, n.split_stack) for n in graph}
+    return {n.name: (n.kind, n.out, n.join_kind, n.split_stack) for n in graph}
 
 
 # --- valid shapes ---------------------------------------------------------------------------
@@ -85,8 +85,8 @@ class TheFlow(FlowSpec):
 ''')
     assert shape(graph) == {
         "start": ("split", ["train_a", "train_b"], None, []),
-        "train_a": ("linear", ["pick"], None, [("start", "split")]),
-        "train_b": ("linear", ["pick"], None, [("start", "split")]),
+        "train_a": ("linear", ["pick"], None, [("start", "static")]),
+        "train_b": ("linear", ["pick"], None, [("start", "static")]),
         "pick": ("linear", ["end"], "static", []),
         "end": ("end", [], None, []),
     }
@@ -220,7 +220,7 @@ class TheFlow(FlowSpec):
     def end(self):
         pass
 ''')
-    assert graph["start"].type == "switch" and graph["start"].out == ["end", "extra"]
+    assert graph["start"].kind == "switch" and graph["start"].out == ["end", "extra"]
     assert graph["end"].join_kind == "switch" and graph["end"].split_stack == []
     assert graph.order == ["start", "extra", "end"]
 
@@ -251,7 +251,7 @@ class TheFlow(FlowSpec):
         pass
 ''')
     start = graph["start"]
-    assert (start.type, start.out, start.condition) == ("switch", ["fast", "slow"], "route")
+    assert (start.kind, start.out, start.condition) == ("switch", ["fast", "slow"], "route")
     assert graph["merge"].join_kind == "switch"
     assert graph["fast"].split_stack == [("start", "switch")]
 
@@ -371,7 +371,7 @@ def test_a_switch_inside_a_static_branch(tmp_path):
     # the join waits for branch a (through x or y, whichever ran) and branch b
     graph = graph_of(tmp_path, SWITCH_IN_A_STATIC_BRANCH)
     s = shape(graph)
-    assert s["x"] == ("linear", ["join"], None, [("start", "split"), ("a", "switch")])
+    assert s["x"] == ("linear", ["join"], None, [("start", "static"), ("a", "switch")])
     assert s["join"] == ("linear", ["end"], "static", [])
     assert graph["join"].is_join
 

@@ -72,6 +72,6 @@ def test_num_parallel_with_foreach_is_a_graph_error(tmp_path):
         FlowGraph(module.GangFlow)
     assert "num_parallel= in step 'start' fans out to exactly one step" in info.value.message
     graph = FlowGraph(import_flow_module(tmp_path, FLOW).GangFlow)
-    assert graph["start"].type == "foreach" and graph["start"].parallel
+    assert graph["start"].kind == "foreach" and graph["start"].parallel
     assert graph["start"].foreach_var is None and graph["join"].join_kind == "foreach"
 

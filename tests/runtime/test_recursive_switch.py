@@ -75,7 +75,7 @@ class TheFlow(FlowSpec):
 def test_graph_keeps_the_back_edge_apart(tmp_path):
     module = import_flow_module(tmp_path, LOOP)
     graph = FlowGraph(module.LoopFlow)
-    assert graph["check"].type == "switch" and graph["check"].loops_to == ["body"]
+    assert graph["check"].kind == "switch" and graph["check"].loops_to == ["body"]
     assert graph["body"].in_funcs == ["start"]
     assert graph.order == ["start", "body", "check", "after", "end"]
     assert graph.loop_steps == {"body", "check", "after", "end"}

@@ -176,10 +176,10 @@ def ok(spec: TaskSpec, graph: FlowGraph, foreach: int = 3, route: str | None = N
        ) -> TaskResult:
     """The result a successful attempt of ``spec`` records."""
     node = graph[spec.step_name]
-    if node.type == "foreach":
+    if node.kind == "foreach":
         return TaskResult(ok=True, targets=list(node.out), foreach_count=foreach,
                           foreach_var=node.foreach_var)
-    if node.type == "switch":
+    if node.kind == "switch":
         return TaskResult(ok=True, targets=[route or node.out[-1]])
     return TaskResult(ok=True, targets=list(node.out))
 

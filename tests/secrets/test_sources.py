@@ -9,7 +9,7 @@ import pytest
 
 from headwater.exceptions import SecretsError
 from headwater.secrets import Secrets, SecretSource, parse_source
-from headwater.secrets.base import default_env_var_name, expand_secret
+from headwater.secrets.sources import default_env_var_name, expand_secret
 from headwater.secrets.env import EnvSecretsBackend, InlineSecretsBackend
 from headwater.settings import Settings
 

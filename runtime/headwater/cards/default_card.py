@@ -41,14 +41,15 @@ class ArtifactList(Component):
                 continue
             artifacts = self.task.artifacts
             unloaded = artifacts.unloaded(name) if isinstance(artifacts, FlowArtifacts) else None
-            if unloaded is not None and unloaded[0] > self.max_load_bytes:
+            size = unloaded[0] if unloaded is not None else None
+            if unloaded is not None and size is not None and size > self.max_load_bytes:
                 # Inherited and untouched by the step: loading it only for the card could
                 # cost more memory than the step itself used.
                 kind = unloaded[1].rsplit(".", 1)[-1]
                 parts.append(f'<div class="hw-artifact" data-artifact="{html.escape(name)}">'
                              f'<div class="hw-artifact-name">{html.escape(name)} '
                              f'<span class="hw-note">{html.escape(kind)}</span></div>'
-                             f'<div class="hw-note">{unloaded[0] / 2**20:,.0f} MB stored, '
+                             f'<div class="hw-note">{size / 2**20:,.0f} MB stored, '
                              f"inherited from an earlier step and not loaded for the card "
                              f"(limit: option max_load_mb)</div></div>")
                 continue

@@ -101,8 +101,8 @@ def to_html(source: str) -> str:
             if pattern.match(line):
                 flush()
                 items = []
-                while i < len(lines) and pattern.match(lines[i]):
-                    items.append(f"<li>{_inline(pattern.match(lines[i]).group(1))}</li>")
+                while i < len(lines) and (item := pattern.match(lines[i])):
+                    items.append(f"<li>{_inline(item.group(1))}</li>")
                     i += 1
                 out.append(f"<{tag}>{''.join(items)}</{tag}>")
                 break

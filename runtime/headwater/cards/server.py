@@ -52,8 +52,9 @@ def _locate(parts: list[str]) -> tuple["CardStore", "StoredCard"]:
         raise LookupError("a card address is FLOW/RUN/STEP/TASK/ATTEMPT/SLOT")
     task = Task("/".join(parts[:4]))
     store = card_store_for(task)
-    for stored in store.list(*parts[:4], attempt=int(parts[4])):
-        if stored.slot == parts[5]:
+    flow, run, step, task_id, attempt, slot = parts
+    for stored in store.list(flow, run, step, task_id, attempt=int(attempt)):
+        if stored.slot == slot:
             return store, stored
     raise LookupError(f"task {task.pathspec} has no card {parts[5]!r} in attempt {parts[4]}")
 

@@ -13,8 +13,10 @@ over-provisioned. Each piece of advice names the peak that drove it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from .resource_usage import ResourceUsage
 
@@ -38,7 +40,7 @@ class Advice:
     message: str
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:
     try:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
@@ -96,7 +98,7 @@ def cpu_advice(usage: ResourceUsage, requested_cores: float | None) -> Advice | 
 
 def advise(usage: ResourceUsage, requests: dict[str, object] | None = None) -> list[Advice]:
     """Advice for memory and CPU (``requests``: ``memory`` in MB, ``cpu`` in cores)."""
-    requests = requests if requests is not None else usage.requests
-    found = [memory_advice(usage, _number(requests.get("memory"))),
-             cpu_advice(usage, _number(requests.get("cpu")))]
+    given: Mapping[str, object] = requests if requests is not None else usage.requests
+    found = [memory_advice(usage, _number(given.get("memory"))),
+             cpu_advice(usage, _number(given.get("cpu")))]
     return [a for a in found if a is not None]

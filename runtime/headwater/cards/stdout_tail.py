@@ -39,7 +39,7 @@ class StdoutTail:
     @classmethod
     def install(cls) -> "StdoutTail":
         tail = cls(sys.stdout)
-        sys.stdout = tail  # type: ignore[assignment]
+        sys.stdout = tail
         return tail
 
     def uninstall(self) -> None:

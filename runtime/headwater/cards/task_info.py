@@ -39,7 +39,7 @@ class FlowArtifacts(Mapping[str, Any]):
             raise KeyError(name)
         return getattr(self._flow, name)
 
-    def unloaded(self, name: str) -> tuple[int, str] | None:
+    def unloaded(self, name: str) -> tuple[int | None, str] | None:
         """``(stored bytes, type name)`` of an artifact inherited from a parent and not read
         by this task yet (reading it would load it), else None."""
         flow = self._flow

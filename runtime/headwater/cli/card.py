@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import click
 
+from ..atomic import write_atomic
 from ..exceptions import InvalidPathspec, ObjectNotFound
 
 if TYPE_CHECKING:
@@ -165,10 +166,7 @@ def get(ctx: click.Context, spec: str, file: str, card_id: str | None,
     if file == "-":
         sys.stdout.write(page)
         return
-    tmp = f"{file}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, file)
+    write_atomic(file, page, permissions=0o644)
     click.echo(f"Saved the {found.type} card of {found.pathspec} to {file}", err=True)
 
 

@@ -18,12 +18,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import click
 
+from ..atomic import write_atomic
 from ..exceptions import ConfigurationError
 from ..settings import SECRET_KEYS, Settings, parse_profile, profile_path
 
@@ -169,12 +169,7 @@ def write_profile(profile: Mapping[str, str], name: str | None = None, force: bo
         shutil.copy2(path, path.with_name(path.name + ".bak"))
         outcome = "replaced"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, text, permissions=0o644)
     except OSError as exc:
         raise ConfigurationError(f"cannot write the profile {path}: {exc.strerror}",
                                  "check that METAFLOW_HOME points to a writable folder") \

@@ -67,14 +67,14 @@ def flow_environment_group() -> click.Group:
             click.echo(f"Step {step_name} has no environment (no @pypi/@conda) and none is "
                        f"recorded for it in {where}: it runs in the scheduler's interpreter.")
             return
-        lock = store.lock_for(spec)
+        snapshot = store.lock_for(spec)
         click.echo(f"Step {step_name} asks for {spec.kind} {spec.describe()}; no task of {where} "
                    f"recorded a lock.")
-        if lock is None:
+        if snapshot is None:
             click.echo("    Not resolved yet: the next run resolves it.")
         else:
-            click.echo(f"    The snapshot holds lock {lock.lock_hash}:")
-            for line in lock.describe():
+            click.echo(f"    The snapshot holds lock {snapshot.lock_hash}:")
+            for line in snapshot.describe():
                 click.echo(f"    {line}")
 
     @environment.command(help="Resolve, snapshot and build every step's environment now.")

@@ -12,11 +12,15 @@ import json
 import os
 import platform
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..flowspec import FlowSpec
+    from ..graph import FlowGraph
 from .errors import run_cli
 
 # Options of the flow group that users also write after the command; value count for each.
@@ -28,7 +32,7 @@ GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--config-value": 2, "--wit
 class FlowContext:
     """The flow class plus everything the command line decided about it."""
 
-    def __init__(self, flow_cls: type):
+    def __init__(self, flow_cls: type[FlowSpec]):
         from ..settings import Settings
 
         self.flow_cls = flow_cls
@@ -42,7 +46,7 @@ class FlowContext:
         self.quiet = False
         self.configs: dict[str, Any] = {}
         self.config_paths: dict[str, str] = {}
-        self._graph = None
+        self._graph: FlowGraph | None = None
 
     # --- preparing the flow --------------------------------------------------------------
 
@@ -337,12 +341,9 @@ def build_cli(flow_cls: type) -> click.Group:
             click.echo(json.dumps(result.to_json()))
         sys.exit(0 if result.ok else 1)
 
-    try:
-        from .inspect import add_inspect_commands
-    except ModuleNotFoundError:  # built in a later change
-        pass
-    else:
-        add_inspect_commands(cli)
+    from .inspect import add_inspect_commands
+
+    add_inspect_commands(cli)
     from .deploy import add_deploy_commands
 
     add_deploy_commands(cli)

@@ -6,10 +6,11 @@ Subcommands live in their own modules and are imported only when invoked, so
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
+
+from ..registry import load
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
@@ -29,13 +30,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str):
         if name in COMMANDS:
-            module, _, attr = COMMANDS[name].partition(":")
-            try:
-                return getattr(importlib.import_module(module), attr)
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.startswith("headwater"):
-                    return None  # command not built yet
-                raise
+            return load(COMMANDS[name])
         return super().get_command(ctx, name)
 
 

@@ -9,7 +9,7 @@ parent) was created: ``with namespace("prod"): flow = Flow("F")`` lists prod's r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Iterator, TypeVar
 
 from ..exceptions import InvalidPathspec, NamespaceMismatch, ObjectNotFound, ObjectNotFoundByKey
 from ._services import Services, services
@@ -17,6 +17,8 @@ from .namespaces import get_namespace
 
 if TYPE_CHECKING:
     from ..metadata.base import MetadataProvider
+
+C = TypeVar("C")
 
 
 def parse_pathspec(pathspec: Any, depth: int, kind: str, form: str) -> list[str]:
@@ -42,15 +44,16 @@ def to_datetime(ms: Any) -> datetime | None:
     return datetime.fromtimestamp(int(ms) / 1000.0)
 
 
-class MetaflowObject:
-    """Base of the Client API objects. Subclasses set the class attributes below."""
+class MetaflowObject(Generic[C]):
+    """Base of the Client API objects (``C``: the type of their children). Subclasses set the
+    class attributes below."""
 
     _NAME = ""  # "flow", "run", ...: used in messages
     _DEPTH = 0  # components in the pathspec
     _FORM = ""  # the pathspec's form, for messages
 
     def __init__(self, pathspec: str | None = None, *, _object: dict | None = None,
-                 _parent: "MetaflowObject | None" = None, _namespace_check: bool = True):
+                 _parent: "MetaflowObject[Any] | None" = None, _namespace_check: bool = True):
         self._services: Services = _parent._services if _parent is not None else services()
         self._namespace: str | None = (_parent._namespace if _parent is not None
                                        else get_namespace())
@@ -71,14 +74,14 @@ class MetaflowObject:
         """Read this object's record; raise ``ObjectNotFound`` when there is none."""
         raise NotImplementedError
 
-    def _components_of(self, obj: dict, parent: "MetaflowObject | None") -> list[str]:
+    def _components_of(self, obj: dict, parent: "MetaflowObject[Any] | None") -> list[str]:
         raise NotImplementedError
 
-    def _children(self) -> list["MetaflowObject"]:
+    def _children(self) -> list[C]:
         """Child objects, in the provider's order."""
         raise NotImplementedError
 
-    def _child(self, child_id: str) -> "MetaflowObject":
+    def _child(self, child_id: str) -> C:
         """One child by id; raises ``ObjectNotFound``."""
         raise NotImplementedError
 
@@ -104,14 +107,14 @@ class MetaflowObject:
         return self._components[-1]
 
     @property
-    def parent(self) -> "MetaflowObject | None":
+    def parent(self) -> "MetaflowObject[Any] | None":
         """The object one level up (``None`` for a flow)."""
         if self._parent is None and self._DEPTH > 1:
             self._parent = self._parent_class()("/".join(self._components[:-1]),
                                                 _namespace_check=False)
         return self._parent
 
-    def _parent_class(self) -> type["MetaflowObject"]:
+    def _parent_class(self) -> type["MetaflowObject[Any]"]:
         raise NotImplementedError
 
     # --- tags and time -----------------------------------------------------------------
@@ -158,10 +161,10 @@ class MetaflowObject:
 
     # --- children ----------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator["MetaflowObject"]:
+    def __iter__(self) -> Iterator[C]:
         return iter(self._children())
 
-    def __getitem__(self, child_id: Any) -> "MetaflowObject":
+    def __getitem__(self, child_id: Any) -> C:
         try:
             return self._child(str(child_id))
         except NamespaceMismatch:
@@ -179,7 +182,8 @@ class MetaflowObject:
     # --- Python protocol ---------------------------------------------------------------
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.pathspec == self.pathspec  # type: ignore
+        return isinstance(other, MetaflowObject) and type(other) is type(self) \
+            and other.pathspec == self.pathspec
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))

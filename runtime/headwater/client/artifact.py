@@ -11,7 +11,7 @@ changes what is stored).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from ..exceptions import DataNotFound
 from ._object import MetaflowObject, to_datetime
@@ -19,7 +19,7 @@ from ._object import MetaflowObject, to_datetime
 _NOT_LOADED = object()
 
 
-class DataArtifact(MetaflowObject):
+class DataArtifact(MetaflowObject[NoReturn]):  # no children
     """An artifact of a task's attempt (the latest unless ``attempt`` is given)."""
 
     _NAME = "artifact"

@@ -36,7 +36,7 @@ class Metaflow:
         return "Metaflow()"
 
 
-class Flow(MetaflowObject):
+class Flow(MetaflowObject["Run"]):
     """A flow: its runs, newest first. ``flow["12"]`` is run 12.
 
     A flow belongs to no namespace itself; its runs do, and only runs in the current

@@ -16,9 +16,14 @@ picks another; ``namespace(None)`` sees every run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..flowspec import FlowSpec
+
+F = TypeVar("F", bound="type[FlowSpec]")
 
 _UNSET = object()
 # The namespace chosen with namespace(...), or _UNSET for "the default, from settings".
@@ -77,7 +82,7 @@ class namespace:  # noqa: N801 - lower case: it is used as a function and a deco
         global _current
         _current = self._previous
 
-    def __call__(self, cls: type) -> type:
+    def __call__(self, cls: F) -> F:
         global _current
         # Decorator form: `@namespace("x")` ran __init__ first; undo that switch.
         if _current is self.namespace:

@@ -29,7 +29,7 @@ SYSTEM_TAG_PREFIXES = ("user:", "runtime:", "python_version:", "date:", "metaflo
                        "headwater_version:", "project:", "project_branch:", "schedule:")
 
 
-class Run(MetaflowObject):
+class Run(MetaflowObject["Step"]):
     """A run of a flow. Iterating gives its steps (the internal ``_parameters`` step is
     left out but can be read with ``run["_parameters"]``)."""
 
@@ -71,7 +71,8 @@ class Run(MetaflowObject):
     def _child(self, step_name: str) -> "Step":
         from .step import Step
 
-        obj = self._provider.get_step(*self._components, step_name)
+        flow, run = self._components
+        obj = self._provider.get_step(flow, run, step_name)
         if obj is None:
             raise self._missing_step(step_name)
         return Step(_object=obj, _parent=self, _namespace_check=False)
@@ -105,7 +106,8 @@ class Run(MetaflowObject):
 
         if PARAMETERS_STEP not in self:
             return None
-        origin = self[PARAMETERS_STEP].task.metadata_dict.get("origin-run-id")
+        task = self[PARAMETERS_STEP].task
+        origin = task.metadata_dict.get("origin-run-id") if task is not None else None
         return f"{self._components[0]}/{origin}" if origin else None
 
     @property

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .task import Task
 
 
-class Step(MetaflowObject):
+class Step(MetaflowObject["Task"]):
     """A step of a run. Iterating gives its tasks (a foreach step has one per item)."""
 
     _NAME = "step"
@@ -50,7 +50,8 @@ class Step(MetaflowObject):
     def _child(self, task_id: str) -> "Task":
         from .task import Task
 
-        obj = self._provider.get_task(*self._components, task_id)
+        flow, run, step = self._components
+        obj = self._provider.get_task(flow, run, step, task_id)
         if obj is None:
             raise self._missing_task(task_id)
         return Task(_object=obj, _parent=self, _namespace_check=False)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 Metadata = namedtuple("Metadata", ["name", "value", "created_at", "type", "task"])
 
 
-class Task(MetaflowObject):
+class Task(MetaflowObject["DataArtifact"]):
     """One task of a step; ``attempt`` picks an attempt other than the latest."""
 
     _NAME = "task"
@@ -132,8 +132,9 @@ class Task(MetaflowObject):
 
     def _rows_of_artifacts(self) -> list[dict]:
         if self._artifact_rows is None:
+            flow, run, step, task = self._components
             self._artifact_rows = self._provider.get_artifacts(
-                *self._components, attempt=self.current_attempt)
+                flow, run, step, task, attempt=self.current_attempt)
         return self._artifact_rows
 
     # --- artifacts -----------------------------------------------------------------------

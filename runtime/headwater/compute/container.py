@@ -21,6 +21,7 @@ backends and the deployers share.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -103,8 +104,8 @@ class LogTee:
     """Copies one stream of the task to this process's stream and keeps it for the
     datastore's log file of the attempt."""
 
-    def __init__(self, source: BinaryIO | None, out: BinaryIO):
-        self.source, self.out = source, out
+    def __init__(self, out: BinaryIO):
+        self.out = out
         self.data = bytearray()
         self.times = bytearray()  # the sidecar of line times (log_times.py)
         self.clock = LineClock()
@@ -118,14 +119,14 @@ class LogTee:
         self.out.write(chunk)
         self.out.flush()
 
-    def start(self, result_line: bool = False) -> None:
-        """Copy the source as it comes until it closes. With ``result_line`` a line that looks
+    def start(self, source: io.BufferedIOBase, result_line: bool = False) -> None:
+        """Copy ``source`` as it comes until it closes. With ``result_line`` a line that looks
         like the ``step`` command's result (JSON for its caller) is held back, and dropped if
         it is the last one (a local run's log does not have it either)."""
 
         def pump() -> None:
             partial, pending = b"", None  # pending: a complete line that looks like a result
-            for chunk in iter(lambda: self.source.read1(65536), b""):
+            for chunk in iter(lambda: source.read1(65536), b""):
                 if not result_line:
                     self.write(chunk)
                     continue
@@ -229,7 +230,7 @@ def run(argv: list[str]) -> int:
     args = _parse(argv)
     spec = TaskSpec.from_json(json.loads(args.spec)) if args.spec else None
     stdout, stderr = sys.stdout.buffer, sys.stderr.buffer
-    tees = {"stdout": LogTee(None, stdout), "stderr": LogTee(None, stderr)}
+    tees = {"stdout": LogTee(stdout), "stderr": LogTee(stderr)}
     records: _AttemptRecords | None = None
     try:
         settings = Settings()
@@ -278,8 +279,7 @@ def run(argv: list[str]) -> int:
     child = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, env=child_env,
                              stderr=subprocess.PIPE)
     for stream, tee in tees.items():
-        tee.source = getattr(child, stream)
-        tee.start(result_line=stream == "stdout" and spec is not None)
+        tee.start(getattr(child, stream), result_line=stream == "stdout" and spec is not None)
 
     def forward(signum, frame) -> None:  # the Job was deleted or the job terminated
         try:
@@ -293,7 +293,8 @@ def run(argv: list[str]) -> int:
     records.save_periodically(stop)
     code = child.wait()
     for tee in tees.values():
-        tee.thread.join(10)
+        if tee.thread is not None:
+            tee.thread.join(10)
     stop.set()
     records.save_logs()
     return 128 - code if code < 0 else code
@@ -311,7 +312,7 @@ class _AttemptRecords:
 
     def __init__(self, settings, backend, package, tees: dict[str, LogTee]):
         self.settings, self.backend, self.package, self.tees = settings, backend, package, tees
-        self.spec = None
+        self.spec: TaskSpec | None = None
         self.logs: AttemptLogs | None = None
         self.spec_file: str | None = None
         self.package_registered = False
@@ -328,6 +329,7 @@ class _AttemptRecords:
         from ..metadata import get_provider
 
         spec = self.spec
+        assert spec is not None  # called once the attempt is known
         entries = self.package.metadata(self.backend.TYPE, self.backend.root)
         for entry in entries:
             entry.tags = [f"attempt_id:{spec.attempt}"]

@@ -156,7 +156,8 @@ def task_pod(resolved: dict[str, Any], command: list[str], settings: "Settings"
     Argo Workflows step template both hold."""
     from .container import container_environment
 
-    env = [{"name": k, "value": v} for k, v in sorted(container_environment(settings).items())]
+    env: list[dict[str, Any]] = [{"name": k, "value": v}
+                                 for k, v in sorted(container_environment(settings).items())]
     env.append({"name": "METAFLOW_KUBERNETES_POD_NAME",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     memory = int(math.ceil(resolved["memory"]))
@@ -256,8 +257,8 @@ class KubernetesCompute(Compute):
             for namespace, account in sorted(targets, key=str):
                 _require(lambda: core.read_namespace(namespace), server,
                          f"namespace {namespace!r} does not exist in the cluster at {server}",
-                         f"create it (the stack's Kubernetes component does) or set "
-                         f"METAFLOW_KUBERNETES_NAMESPACE / @kubernetes(namespace=...)",
+                         "create it (the stack's Kubernetes component does) or set "
+                         "METAFLOW_KUBERNETES_NAMESPACE / @kubernetes(namespace=...)",
                          f"read namespace {namespace!r}")
                 if account:
                     _require(lambda: core.read_namespaced_service_account(account, namespace),

@@ -42,7 +42,7 @@ class ArtifactInfo:
 
     sha: str
     type: str
-    size: int
+    size: int | None  # None: known from a metadata row only (the index was out of reach)
 
     def to_json(self) -> list:
         return [self.sha, self.type, self.size]
@@ -123,7 +123,7 @@ def _parse_header(view: memoryview | bytes) -> dict:
     return json.loads(bytes(view[8:8 + hlen]))
 
 
-def deserialize(view: memoryview | bytes) -> Any:
+def deserialize(view: memoryview | bytes | mmap.mmap) -> Any:
     """Rebuild an object from a blob held in memory (bytes, or a memory map's view)."""
     view = memoryview(view)
     header = _parse_header(view)

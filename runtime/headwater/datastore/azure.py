@@ -192,6 +192,7 @@ class AzureBlobBackend(RemoteBackend):
                     "copy it again from the portal or Azurite's docs (DefaultEndpointsProtocol="
                     "...;AccountName=...;AccountKey=...;BlobEndpoint=...)") from None
         else:
+            assert self.endpoint is not None  # __init__ refuses neither endpoint nor string
             service = BlobServiceClient(account_url=self.endpoint,
                                         credential=self._credential or create_azure_credential(),
                                         **options)

@@ -12,9 +12,9 @@ a partial object.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import TYPE_CHECKING
 
+from ..atomic import TEMP_PREFIX, atomic_write, temp_file_beside, write_atomic
 from ..exceptions import DataNotFound, DataStoreError
 from .base import StorageBackend
 
@@ -77,26 +77,11 @@ class LocalBackend(StorageBackend):
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
 
-    def _tempfile(self, path: str) -> tuple[int, str]:
-        folder = os.path.dirname(path)
-        try:
-            return tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            return tempfile.mkstemp(dir=folder, prefix=".tmp-")
-
     def put_bytes(self, key: str, data: bytes | memoryview, overwrite: bool = True) -> None:
         path = self._path(key)
         if not overwrite and os.path.exists(path):
             return
-        fd, tmp = self._tempfile(path)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        write_atomic(path, data)
 
     def put_file(self, key: str, path: str, overwrite: bool = True, move: bool = False) -> None:
         dest = self._path(key)
@@ -111,15 +96,9 @@ class LocalBackend(StorageBackend):
                 return
             except OSError:
                 pass  # different filesystem: copy below
-        fd, tmp = self._tempfile(dest)
-        try:
-            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
-                while chunk := src.read(8 << 20):
-                    out.write(chunk)
-            os.replace(tmp, dest)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        with atomic_write(dest, "wb") as out, open(path, "rb") as src:
+            while chunk := src.read(8 << 20):
+                out.write(chunk)
         if move:
             _unlink(path)
 
@@ -142,7 +121,7 @@ class LocalBackend(StorageBackend):
         keys = []
         for dirpath, _dirs, files in os.walk(folder):
             for name in files:
-                if name.startswith(".tmp-"):
+                if name.startswith(TEMP_PREFIX):
                     continue
                 key = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
                 if key.startswith(prefix):
@@ -155,7 +134,7 @@ class LocalBackend(StorageBackend):
     def tempfile_for(self, key: str) -> tuple[int, str]:
         """A temporary file on the same filesystem as ``key``, so ``put_file(move=True)``
         is a rename."""
-        return self._tempfile(self._path(key))
+        return temp_file_beside(self._path(key))
 
 
 def _unlink(path: str) -> None:

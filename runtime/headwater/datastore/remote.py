@@ -31,13 +31,12 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from ..atomic import replacing
 from ..exceptions import DataStoreError
 from .base import StorageBackend
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_NOTHING = object()
 
 #: Concurrent requests per process for batches and for the chunks of one large transfer.
 DEFAULT_MAX_WORKERS = 16
@@ -136,14 +135,13 @@ class RemoteBackend(StorageBackend):
         A batch of one runs in the calling thread: most of a small task's batches are one
         object, and starting a pool thread for it costs more than the request."""
         items = iter(items)
-        first = next(items, _NOTHING)
-        if first is _NOTHING:
+        head = list(itertools.islice(items, 2))
+        if not head:
             return
-        second = next(items, _NOTHING)
-        if second is _NOTHING:
-            yield fn(first)
+        if len(head) == 1:
+            yield fn(head[0])
             return
-        items = itertools.chain((first, second), items)
+        items = itertools.chain(head, items)
         pool = self._pool()
         window: deque[Future] = deque()
         limit = 2 * self.max_workers
@@ -215,17 +213,9 @@ class RemoteBackend(StorageBackend):
         cached = state.cached_versions.get(key)
         if cached is not None and os.path.exists(path) and self._version(key) == cached:
             return path  # unchanged since this process downloaded it
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        os.close(fd)
-        try:
+        # Rename, never overwrite in place: a previous copy may be memory-mapped.
+        with replacing(path) as tmp:
             version = self._download(key, tmp)
-            # Rename, never overwrite in place: a previous copy may be memory-mapped.
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink(tmp)
-            raise
         state.cached_versions[key] = version
         return path
 

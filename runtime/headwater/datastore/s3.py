@@ -120,7 +120,6 @@ class S3Backend(RemoteBackend):
 
     def _connect(self) -> Any:
         try:
-            import boto3
             from boto3.s3.transfer import TransferConfig
             from botocore.config import Config
         except ImportError:
@@ -280,7 +279,7 @@ class S3Backend(RemoteBackend):
 
     def list(self, prefix: str) -> list[str]:
         base = f"{self.prefix}/" if self.prefix else ""
-        keys = []
+        keys: list[str] = []
         with self._errors("listing", prefix or None):
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=base + prefix)

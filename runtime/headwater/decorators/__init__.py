@@ -102,7 +102,9 @@ def parse_with(spec: str) -> StepDecorator:
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets or quotes."""
-    parts, depth, quote, current = [], 0, None, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, None
     for ch in text:
         if quote:
             quote = None if ch == quote else quote

@@ -183,9 +183,9 @@ def make_flow_decorator(cls: type[FlowDecorator]) -> Callable:
     return _named(decorator, cls)
 
 
-def _named(decorator: Callable, cls: type) -> Callable:
+def _named(decorator: Callable, cls: type[StepDecorator] | type[FlowDecorator]) -> Callable:
     """Give the user-facing function the decorator's name and documentation."""
     decorator.__name__ = decorator.__qualname__ = cls.name
     decorator.__doc__ = cls.__doc__
-    decorator.decorator_class = cls
+    decorator.__dict__["decorator_class"] = cls
     return decorator

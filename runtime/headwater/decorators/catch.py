@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import traceback
 
+from ..graph import StepKind
 from .base import DecoratorError, StepDecorator
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,7 +69,7 @@ class CatchDecorator(StepDecorator):
             raise DecoratorError(f"@catch(var={var!r}) on step {step_name!r}: var must be an "
                                  f"attribute name")
         node = graph[step_name]
-        if node.type in ("foreach", "switch"):
+        if node.kind in (StepKind.FOREACH, StepKind.SWITCH):
             raise DecoratorError(f"@catch cannot be used on step {step_name!r}: after a failure "
                                  f"it could not know how many tasks or which branch follow")
 

@@ -9,7 +9,7 @@
 Before the step body runs, every source's key/value pairs are fetched (once per task) and
 put into the task's environment; ``current.secrets.get(name)`` returns a value, and asks
 on-demand sources (a bare backend type such as ``"azure-key-vault"``) by name. The source
-syntax and the backends are described in ``headwater/secrets/base.py`` and docs/secrets.md.
+syntax is described in ``headwater/secrets/sources.py`` and docs/secrets.md.
 
 Values stay in the task process: they are never set on the flow (so never stored as
 artifacts), never logged, and never part of an error message; the variables are removed
@@ -27,7 +27,8 @@ from .base import DecoratorError, StepDecorator
 if TYPE_CHECKING:
     from ..flowspec import FlowSpec
     from ..graph import FlowGraph
-    from ..secrets.base import SecretsBackend, SecretSource
+    from ..secrets.base import SecretsBackend
+    from ..secrets.sources import SecretSource
     from ..settings import Settings
     from ..task import TaskContext
 
@@ -52,7 +53,7 @@ class SecretsDecorator(StepDecorator):
         self._accessor: Any = None
 
     def _parse(self, settings: "Settings") -> list["SecretSource"]:
-        from ..secrets.base import parse_source
+        from ..secrets.sources import parse_source
 
         sources = self.attributes["sources"]
         if isinstance(sources, (str, dict)):
@@ -88,7 +89,8 @@ class SecretsDecorator(StepDecorator):
 
     def task_pre_step(self, flow: "FlowSpec", ctx: "TaskContext") -> None:
         from ..current import current
-        from ..secrets.base import Secrets, backend_class
+        from ..secrets.current import Secrets
+        from ..secrets.registry import backend_class
 
         sources = self._parse(ctx.settings)
         role = self.attributes["role"]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
+from ..graph import SplitKind, StepKind
 from .deployed_step import FOREACH_ITEMS_FILE, NEXT_STEP_FILE
 from .structure import branch_groups, is_switch_merge, undeployable
 
@@ -99,7 +100,7 @@ class ArgoCompiler:
     def _scope(self, node: "StepNode") -> str | None:
         """The foreach whose body ``node`` is in (innermost), or None at top level."""
         for split, kind in reversed(node.split_stack):
-            if kind == "foreach":
+            if kind == SplitKind.FOREACH:
                 return split
         return None
 
@@ -112,7 +113,7 @@ class ArgoCompiler:
             "entrypoint": MAIN,
             "arguments": {"parameters": self._workflow_parameters()},
             "templates": [self._dag_template(None)]
-            + [self._dag_template(n.name) for n in self.graph if n.type == "foreach"]
+            + [self._dag_template(n.name) for n in self.graph if n.kind == StepKind.FOREACH]
             + [self._container_template(n) for n in self.graph],
             "podGC": {"strategy": "OnPodCompletion"},
         }
@@ -157,8 +158,8 @@ class ArgoCompiler:
             raise ArgoCompileError(f"{unsupported}, which Argo Workflows deployments do not "
                                    "support yet", "run the flow with 'run' instead")
         for node in self.graph:
-            if node.type == "foreach" and self.graph[node.out[0]].is_join \
-                    and self.graph[node.out[0]].join_kind == "foreach":
+            if node.kind == StepKind.FOREACH and self.graph[node.out[0]].is_join \
+                    and self.graph[node.out[0]].join_kind == SplitKind.FOREACH:
                 raise ArgoCompileError(
                     f"the foreach in step {node.name!r} goes straight to its join",
                     "add a step between the foreach and its join")
@@ -191,7 +192,7 @@ class ArgoCompiler:
             if self._scope(node) != foreach:
                 continue
             tasks.append(self._dag_task(node, foreach))
-            if node.type == "foreach":
+            if node.kind == StepKind.FOREACH:
                 tasks.append(self._fanout_task(node, foreach))
         template: dict[str, Any] = {"name": MAIN if foreach is None else self._each(foreach),
                                     "dag": {"tasks": tasks}}
@@ -230,7 +231,7 @@ class ArgoCompiler:
         """How a task in ``scope`` refers to the finished ``parent``: the parent's task, the
         fan-out task of a foreach whose body it ends, or None (the body's first step)."""
         pnode = self.graph[parent]
-        if pnode.type == "foreach" and scope == parent:
+        if pnode.kind == StepKind.FOREACH and scope == parent:
             return None
         parent_scope = self._scope(pnode)
         if parent_scope == scope:
@@ -243,7 +244,7 @@ class ArgoCompiler:
             return ""
         if is_switch_merge(node):  # whichever branch ran
             return " || ".join(self._taken_term(p, node, scope) for p in parents)
-        if node.is_join and node.join_kind == "static":
+        if node.is_join and node.join_kind == SplitKind.STATIC:
             terms = []
             for group in branch_groups(self.graph, node):
                 alternatives = [self._taken_term(p, node, scope) for p in group]
@@ -258,7 +259,7 @@ class ArgoCompiler:
         when every other branch of it was skipped."""
         ref = self._ref(parent, scope)
         pnode = self.graph[parent]
-        if pnode.type == "switch" and node.name in pnode.out:
+        if pnode.kind == StepKind.SWITCH and node.name in pnode.out:
             others = [f"{self.task_names[o]}.Skipped" for o in pnode.out if o != node.name]
             return "(" + " && ".join([f"{ref}.Succeeded"] + others) + ")"
         return f"{ref}.Succeeded"
@@ -267,7 +268,7 @@ class ArgoCompiler:
         if node.is_join or is_switch_merge(node) or not node.in_funcs:
             return None
         parent = node.in_funcs[0]
-        if self.graph[parent].type != "switch":
+        if self.graph[parent].kind != StepKind.SWITCH:
             return None
         ref = self.task_names[parent]
         return f"'{{{{tasks.{ref}.outputs.parameters.{NEXT_STEP_FILE}}}}}' == '{node.name}'"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .. import attempt as attempt_record
 from ..exceptions import HeadwaterException
 from ..flowspec import SplitFrame
+from ..graph import SplitKind, StepKind
 from ..task import InputRef, TaskSpec
 from .structure import branch_groups, closed_split
 
@@ -112,7 +113,7 @@ class TaskLocator:
             return [params.ref], []
         parents = list(dict.fromkeys(node.in_funcs))
         if not node.is_join:
-            if self.graph[parents[0]].type == "foreach":
+            if self.graph[parents[0]].kind == StepKind.FOREACH:
                 if not path:
                     raise DeployedTaskError(f"step {node.name!r} runs inside a foreach but "
                                             f"got no foreach index", "redeploy the flow")
@@ -120,7 +121,7 @@ class TaskLocator:
             else:  # one parent, or the branches of a conditional meeting: one of them ran
                 parent = self._taken(parents, path, node.name, "its parent")
             return [parent.ref], self._arriving_stack(parent, node.name, path)
-        if node.join_kind == "foreach":
+        if node.join_kind == SplitKind.FOREACH:
             split = closed_split(self.graph, node)
             count = self._require(split, path, "the foreach this step joins").foreach_count or 0
             found = [self._taken(parents, path + (i,), node.name, f"item {i} of the foreach")
@@ -152,14 +153,14 @@ class TaskLocator:
         """The stack a task of ``step`` inherits from ``parent``: a split pushes a frame
         (the scheduler's rule), everything else passes the parent's stack on."""
         node = self.graph[parent.ref.step]
-        if node.type == "foreach":
+        if node.kind == StepKind.FOREACH:
             count = parent.foreach_count or 0
             if path[-1] >= count:
                 raise DeployedTaskError(f"foreach index {path[-1]} of step {step!r} is out of "
                                         f"range (the split made {count})", "redeploy the flow")
-            return parent.stack + [SplitFrame(node.name, "foreach", path[-1], count,
+            return parent.stack + [SplitFrame(node.name, SplitKind.FOREACH, path[-1], count,
                                               node.foreach_var)]
-        if node.type == "split":
-            return parent.stack + [SplitFrame(node.name, "static", node.out.index(step),
+        if node.kind == StepKind.SPLIT:
+            return parent.stack + [SplitFrame(node.name, SplitKind.STATIC, node.out.index(step),
                                               len(node.out))]
         return parent.stack  # a conditional pushes no frame: nothing waits for its branches

@@ -14,6 +14,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import write_atomic
 from ..compute.container import SPEC_FILE_VARIABLE
 from .coordinates import PARAMETERS_STEP, TaskLocator, latest_success, task_id_for
 
@@ -114,9 +115,7 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
     enter_environment(flow_cls, graph, spec, env)
     spec_file = os.environ.get(SPEC_FILE_VARIABLE)
     if spec_file:  # the container entry point stores this attempt's logs
-        with open(spec_file + ".tmp", "w") as f:
-            json.dump(spec.to_json(), f)
-        os.replace(spec_file + ".tmp", spec_file)
+        write_atomic(spec_file, json.dumps(spec.to_json()))
     result = TaskRunner(flow_cls, graph, spec, env).run()
     if outputs is not None and result.ok:
         # The foreach's item indices (Argo fans out over them, as does a Map state) and

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
+from ..graph import StepKind
 from .deployed_step import ITEMS_IN_S3, WIDE_ITEMS_DIR
 from .structure import join_of, undeployable
 
@@ -121,13 +122,13 @@ class StepFunctionsCompiler:
         node = self.graph[step]
         task = self._task(node)
         states[name] = task
-        if node.type == "end":
+        if node.kind == StepKind.END:
             task["End"] = True
-        elif node.type == "linear":
+        elif node.kind == StepKind.LINEAR:
             self._goto(task, node.out[0], states, stop, scope)
-        elif node.type == "foreach":
+        elif node.kind == StepKind.FOREACH:
             self._foreach(node, task, states, stop, scope)
-        elif node.type == "split":
+        elif node.kind == StepKind.SPLIT:
             join = self._join_of(node)
             branches = []
             for target in node.out:
@@ -143,7 +144,7 @@ class StepFunctionsCompiler:
             parallel = {"Type": "Parallel", "Branches": branches, "ResultPath": None}
             states[scope.name(f"{step}.branches")] = parallel
             self._goto(parallel, join, states, stop, scope)
-        elif node.type == "switch":
+        elif node.kind == StepKind.SWITCH:
             task["Next"] = scope.name(f"{step}.branch")
             states[scope.name(f"{step}.branch")] = self._read_state(
                 step, {"next.$": "$.Item.next_step.S"}, "$.branch",
@@ -266,7 +267,7 @@ class StepFunctionsCompiler:
         args: list[str] = ["deployed-step", "--run-id", "\0" + RUN_ID, "--step", node.name,
                            "--path", "\0$.path", "--attempt", "auto",
                            "--outputs-table", self.options.state_table]
-        if node.type == "foreach" and self.options.items_bucket is not None:
+        if node.kind == StepKind.FOREACH and self.options.items_bucket is not None:
             args += ["--inline-map-limit", str(self.options.inline_map_limit)]
         for tag in self.options.tags:
             args += ["--tag", tag]

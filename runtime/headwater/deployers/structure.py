@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..graph import SplitKind, StepKind
+
 if TYPE_CHECKING:
     from ..graph import FlowGraph, StepNode
 
 
 def is_switch_merge(node: "StepNode") -> bool:
-    return node.join_kind == "switch" and not node.is_join
+    return node.join_kind == SplitKind.SWITCH and not node.is_join
 
 
 def closed_split(graph: "FlowGraph", join: "StepNode") -> str:
     """The static split or foreach that ``join`` closes: the innermost one around its
     parents (conditionals on the way do not count)."""
     parent = join.in_funcs[0]
-    frames = [s for s, kind in graph[parent].split_stack if kind != "switch"]
-    if graph[parent].type == "split" and len(frames) == len(
-            [s for s, kind in join.split_stack if kind != "switch"]):
+    frames = [s for s, kind in graph[parent].split_stack if kind != SplitKind.SWITCH]
+    if graph[parent].kind == StepKind.SPLIT and len(frames) == len(
+            [s for s, kind in join.split_stack if kind != SplitKind.SWITCH]):
         return parent  # a branch of the split goes straight to its join
     return frames[-1]
 
@@ -29,7 +31,7 @@ def closed_split(graph: "FlowGraph", join: "StepNode") -> str:
 def join_of(graph: "FlowGraph", split: "StepNode") -> str:
     """The step that joins the branches (or items) opened by ``split``."""
     for node in graph:
-        if node.is_join and node.join_kind in ("static", "foreach") \
+        if node.is_join and node.join_kind in (SplitKind.STATIC, SplitKind.FOREACH) \
                 and closed_split(graph, node) == split.name:
             return node.name
     raise ValueError(f"no step joins {split.name!r}")

@@ -123,7 +123,7 @@ def logs(component: str, folder: Path | None, follow: bool, lines: int) -> None:
             return
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

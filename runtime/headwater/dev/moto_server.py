@@ -24,7 +24,7 @@ def _record_request_whole(self: Recorder, request, body=None) -> None:
         _record_request(self, request, body)
 
 
-Recorder._record_request = _record_request_whole  # type: ignore[method-assign]
+Recorder._record_request = _record_request_whole
 
 if __name__ == "__main__":
     server.main()

@@ -19,10 +19,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
-import time
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import write_atomic
 from ..exceptions import MetadataError, ObjectNotFound
 from .base import ArtifactRecord, MetadataEntry, MetadataProvider, now_ms
 
@@ -33,22 +32,7 @@ _seq = itertools.count()
 
 
 def _write_json(path: str, obj: Any) -> None:
-    folder = os.path.dirname(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, json.dumps(obj, separators=(",", ":")))
 
 
 def _read_json(path: str) -> Any:
@@ -196,8 +180,11 @@ class LocalMetadataProvider(MetadataProvider):
 
     def heartbeat(self, flow_name: str, run_id: str, step_name: str | None = None,
                   task_id: str | None = None) -> None:
-        parts = (flow_name, run_id) + ((step_name, task_id) if task_id else ())
-        path = os.path.join(self._meta(*parts), "heartbeat")
+        if step_name is not None and task_id is not None:
+            meta = self._meta(flow_name, run_id, step_name, task_id)
+        else:
+            meta = self._meta(flow_name, run_id)
+        path = os.path.join(meta, "heartbeat")
         try:
             os.utime(path)
         except FileNotFoundError:

@@ -40,6 +40,8 @@ from ..exceptions import (ConfigurationError, MetadataError, MetadataServiceUnre
 from .base import ArtifactRecord, MetadataEntry, MetadataProvider
 
 if TYPE_CHECKING:
+    import urllib3
+
     from ..settings import Settings
 
 #: The oldest service API this provider works with: tag mutation (2.3.0) and
@@ -181,7 +183,7 @@ class ServiceMetadataProvider(MetadataProvider):
                 if self._pool is None or self._pool_pid != pid:
                     import urllib3
 
-                    tls = {}
+                    tls: dict[str, Any] = {}
                     if self._ca_cert:
                         import ssl
 
@@ -193,8 +195,8 @@ class ServiceMetadataProvider(MetadataProvider):
         return self._pool
 
     def _send(self, method: str, path: str, body: Any, attempts: int,
-              timeout: float | None = None, headers: dict[str, str] | None = None
-              ) -> _Response:
+              timeout: "float | urllib3.Timeout | None" = None,
+              headers: dict[str, str] | None = None) -> _Response:
         """One request with retries on connection errors and 5xx (except a schema refusal,
         which retrying cannot fix). Returns the last response; raises
         ``MetadataServiceUnreachable`` when no attempt got one."""

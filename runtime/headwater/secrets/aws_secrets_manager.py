@@ -18,7 +18,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..exceptions import ConfigurationError, SecretsError
-from .base import SecretsBackend, SecretSource, expand_secret
+from .base import SecretsBackend
+from .sources import SecretSource, expand_secret
 
 if TYPE_CHECKING:
     from ..settings import Settings

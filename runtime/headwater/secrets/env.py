@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import SecretsError
 from ..settings import metaflow_home
-from .base import SecretsBackend, SecretSource, default_env_var_name, to_variables
+from .base import SecretsBackend
+from .sources import SecretSource, default_env_var_name, to_variables
 
 if TYPE_CHECKING:
     from ..settings import Settings

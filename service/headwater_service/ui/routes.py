@@ -60,7 +60,7 @@ class UiApi:
         # run page bodies by (flow, run, ETag): the ETag names everything the body shows
         self._pages = LruCache(256)
 
-    async def _one(self, sql: str, params: dict, missing: str | None = None) -> tuple | None:
+    async def _one(self, sql: str, params: dict, missing: str | None = None) -> tuple:
         await self.store.require_schema(UI_SCHEMA)
         return await self.store.one(sql, params, read=True, missing=missing)
 
