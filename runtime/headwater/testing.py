@@ -32,6 +32,7 @@ from .exceptions import RunFailed
 if TYPE_CHECKING:
     from .cli.flow_cli import FlowContext
     from .client import Run
+    from .flowspec import FlowSpec
     from .graph import FlowGraph
     from .launch import RunRequest
 
@@ -75,7 +76,7 @@ class FlowRunner:
 
     # --- running -------------------------------------------------------------------------
 
-    def run(self, flow_cls: type, *, tags: Sequence[str] = (), with_: Sequence[str] = (),
+    def run(self, flow_cls: "type[FlowSpec]", *, tags: Sequence[str] = (), with_: Sequence[str] = (),
             config_files: Mapping[str, str] | None = None,
             config_values: Mapping[str, str] | None = None, namespace: str | None = None,
             max_workers: int = 16, max_num_splits: int = 100, **params: Any) -> "Run":
@@ -97,7 +98,7 @@ class FlowRunner:
                                                                          **obj.configs}),
                                 graph, tags, max_workers, max_num_splits)
 
-    def resume(self, flow_cls: type, step: str | None = None, *,
+    def resume(self, flow_cls: "type[FlowSpec]", step: str | None = None, *,
                origin_run_id: str | None = None, tags: Sequence[str] = (),
                with_: Sequence[str] = (), config_files: Mapping[str, str] | None = None,
                config_values: Mapping[str, str] | None = None,
@@ -129,7 +130,7 @@ class FlowRunner:
         return base
 
     @contextlib.contextmanager
-    def _flow(self, flow_cls: type, with_: Sequence[str],
+    def _flow(self, flow_cls: "type[FlowSpec]", with_: Sequence[str],
               config_files: Mapping[str, str] | None,
               config_values: Mapping[str, str] | None,
               namespace: str | None) -> Iterator["FlowContext"]:
@@ -194,7 +195,7 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run_flow(flow_cls: type, *, root: str | os.PathLike[str] | None = None,
+def run_flow(flow_cls: "type[FlowSpec]", *, root: str | os.PathLike[str] | None = None,
              env: Mapping[str, str] | None = None, **params: Any) -> "Run":
     """Run ``flow_cls`` once with ``params`` and return the finished run (``FlowRunner``
     with its defaults; ``root`` defaults to a new temporary folder, kept so the run stays

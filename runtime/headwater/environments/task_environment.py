@@ -103,13 +103,16 @@ def ensure_environment(spec: EnvironmentSpec, store: SnapshotStore, cache: Envir
 
 def _resolve(spec: EnvironmentSpec, store: SnapshotStore, say: Callable[[str], None],
              steps: str, package_dir: str) -> Lock:
+    resolve: Callable[[EnvironmentSpec, str], Lock]
     if spec.kind == "conda":
         from .conda import find_backend
 
         backend = find_backend(spec)  # or one line saying none exists (and how to @pypi)
         name, resolve = backend.name, backend.resolve
     else:
-        from .resolver import RESOLVER as name, resolve
+        from . import resolver
+
+        name, resolve = resolver.RESOLVER, resolver.resolve
 
     started = time.monotonic()
     say(f"Resolving environment for step(s) {steps}: {spec.describe()} ({name})")

@@ -24,6 +24,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Coroutine
 
 from ..cache import cache_root, create_venv, find_interpreter
@@ -120,7 +121,7 @@ async def _solve(spec: EnvironmentSpec, channels: tuple[str, ...], python: str) 
         virtual = VirtualPackage.detect()
     except Exception:  # detection is best effort: without it, __glibc-bound builds refuse
         virtual = []
-    gateway = Gateway(cache_dir=os.path.join(cache_root(), "conda-repodata"))
+    gateway = Gateway(cache_dir=Path(cache_root(), "conda-repodata"))
     interpreter = _interpreter_record(python)
     try:
         return await solve(list(channels), specs, gateway=gateway,
@@ -196,7 +197,7 @@ async def _fetch(url: str, target: str) -> None:
     from rattler.package_streaming import download_to_path
 
     try:
-        await download_to_path(Client(), url, target)
+        await download_to_path(Client(), url, Path(target))
     except Exception as e:  # noqa: BLE001 (rattler raises its own types; all mean the same)
         raise IndexUnreachable(f"downloading {url} failed: {_one_line(str(e))[-200:]}",
                                "check the network and the channel") from None
@@ -212,7 +213,7 @@ async def _install(lock: Lock, package_dir: str, prefix: str, package_cache: str
     # the stand-in python tells the installer where site-packages is; it is never installed
     records.append(_interpreter_record(python))
     try:
-        await install(records, prefix, cache_dir=package_cache, show_progress=False,
+        await install(records, prefix, cache_dir=Path(package_cache), show_progress=False,
                       ignored_packages={"python"}, execute_link_scripts=False)
     except InstallerError as e:
         raise EnvironmentSetupError(f"installing conda environment {lock.lock_hash} failed: "
