@@ -369,9 +369,8 @@ class Api:
         params = ids.params(user=body.get("user_name"), task_name=name, key=idempotency_key)
         missing = (f"step {ids.path()} does not exist: register it first "
                    f"(POST .../steps/{ids.step}/step)")
-        row = await self.store.one(ids.sql(q.CREATE_TASK), params,
-                                   missing=None if idempotency_key else missing,
-                                   conflict=f"task {ids.path()}/{name} already exists")
+        row = await self.store.first(ids.sql(q.CREATE_TASK), params, missing=missing,
+                                     conflict=f"task {ids.path()}/{name} already exists")
         if row is None:  # the same key committed by a concurrent request: read its task
             row = await self.store.one(ids.sql(q.TASK_BY_KEY), params, read=True,
                                        missing=missing)

@@ -109,9 +109,21 @@ class Store:
 
         ``missing``: raise ``NotFound`` with this message when there is no row (or a foreign
         key is violated); without it the statement must return a row (an aggregate, an
-        ``INSERT ... RETURNING``). ``conflict``: the message for a unique violation. Reads
-        are retried
-        once on a fresh connection when the one they got turns out to be dead.
+        ``INSERT ... RETURNING``). ``conflict``: the message for a unique violation.
+        """
+        row = await self.first(sql, params, read=read, missing=missing, conflict=conflict)
+        if row is None:
+            if missing is None:
+                raise RuntimeError("the statement returned no row: " + sql.split("\n", 1)[0])
+            raise NotFound(missing)
+        return row
+
+    async def first(self, sql: str, params: dict, *, read: bool = False,
+                    missing: str | None = None, conflict: str | None = None) -> tuple | None:
+        """Run one statement and return its first row, or None when it returned none (an
+        existence check, an insert that may do nothing). ``missing`` still names a violated
+        foreign key. Reads are retried once on a fresh connection when the one they got
+        turns out to be dead.
         """
         for attempt in (0, 1):
             try:
@@ -132,10 +144,6 @@ class Store:
                         await asyncio.shield(check)
                         continue
                 raise self._translate(exc, missing, conflict) from None
-        if row is None:
-            if missing is None:
-                raise RuntimeError("the statement returned no row: " + sql.split("\n", 1)[0])
-            raise NotFound(missing)
         return row
 
     async def transaction(self, work: Callable[[psycopg.AsyncConnection], Awaitable[Any]],

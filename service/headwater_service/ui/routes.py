@@ -399,23 +399,26 @@ class UiApi:
         return FileResponse(STATIC / "index.html", status_code=status,
                             headers={"Cache-Control": "no-cache"})
 
+    async def _found(self, sql: str, params: dict) -> bool:
+        await self.store.require_schema(UI_SCHEMA)
+        return await self.store.first(sql, params, read=True) is not None
+
     async def _exists(self, parts: list[str]) -> bool:
         if len(parts) > 4:
             return False
         flow = check_name("flow", parts[0])
         if len(parts) == 1:
-            return await self._one(q.EXISTS_FLOW, {"flow": flow}) is not None
+            return await self._found(q.EXISTS_FLOW, {"flow": flow})
         run = key("run", parts[1])
         params: dict[str, Any] = {"flow": flow, "run": run.value}
         if len(parts) == 2:
-            return await self._one(q.EXISTS_RUN.by(run.is_number), params) is not None
+            return await self._found(q.EXISTS_RUN.by(run.is_number), params)
         params["step"] = check_name("step", parts[2])
         if len(parts) == 3:
-            return await self._one(q.EXISTS_STEP.by(run.is_number), params) is not None
+            return await self._found(q.EXISTS_STEP.by(run.is_number), params)
         task = key("task", parts[3])
         params["task"] = task.value
-        return await self._one(q.EXISTS_TASK.by(run.is_number, task.is_number),
-                               params) is not None
+        return await self._found(q.EXISTS_TASK.by(run.is_number, task.is_number), params)
 
     async def login_page(self, request: Request) -> Response:
         return FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-cache"})
