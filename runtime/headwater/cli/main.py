@@ -38,8 +38,7 @@ class LazyGroup(click.Group):
         name = args[0] if args else ""
         if (name and not name.startswith("-") and not ctx.resilient_parsing
                 and self.get_command(ctx, name) is None):
-            error = unknown("command", name, self.list_commands(ctx),
-                            "use one of them")
+            error = unknown("command", name, self.list_commands(ctx), "use one of them")
             raise click.UsageError(str(error), ctx)
         return super().resolve_command(ctx, args)
 

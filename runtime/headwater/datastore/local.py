@@ -115,7 +115,8 @@ class LocalBackend(StorageBackend):
 
     def list(self, prefix: str) -> list[str]:
         # A prefix may end in "/" (a folder); the rest of it is checked like a key.
-        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        stem = prefix.rstrip("/")
+        base = self._path(stem) if stem else self.root
         folder = base if os.path.isdir(base) else os.path.dirname(base)
         keys = []
         for dirpath, _dirs, files in os.walk(folder):
