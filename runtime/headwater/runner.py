@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .exceptions import HeadwaterException
+from .status import Status
 
 if TYPE_CHECKING:
     from .client import Run
@@ -107,10 +108,10 @@ class ExecutingRun:
         return self.process.poll()
 
     @property
-    def status(self) -> str:
-        """``running``, ``successful`` or ``failed``."""
+    def status(self) -> Status:
+        """``running``, ``successful`` or ``failed`` (a ``str``, as Metaflow's)."""
         code = self.process.poll()
-        return "running" if code is None else "successful" if code == 0 else "failed"
+        return Status.RUNNING if code is None else Status.ended(code == 0)
 
     @property
     def run_id(self) -> str | None:

@@ -54,7 +54,7 @@ def step_backends(graph: "FlowGraph") -> dict[str, str]:
 
 def backend_class(name: str) -> type[Compute]:
     return lookup(COMPUTE_BACKENDS, name, "compute backend",
-                  "a step decorator's compute_backend()")
+                  "a step decorator's compute_backend() must return one of them")
 
 
 def check_backends(ctx: ComputeContext) -> None:

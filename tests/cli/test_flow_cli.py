@@ -183,7 +183,8 @@ def test_decorator_errors(run_flow, write_flow, hw_env):
                              "an integer from 0 to 4")
     flow = write_flow(GOOD)
     proc = run_flow(flow, "run", "--label", "x", "--with", "retyr", check=False)
-    assert_clean_error(proc, "Bad decorator: unknown step decorator 'retyr'", "Fix: known: ")
+    assert_clean_error(proc, "Bad decorator: unknown step decorator 'retyr'; known: ",
+                       "Fix: use one of them")
     proc = run_flow(flow, "check", "--with", "timeout:seconds=0", check=False)
     assert_clean_error(proc, "Bad decorator: @timeout on step 'start' needs a positive duration")
     assert_nothing_stored(hw_env)

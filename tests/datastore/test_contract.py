@@ -1,5 +1,6 @@
-"""The ``StorageBackend`` contract, checked on each remote backend against a real server
-(Azure Blob on Azurite, S3 on moto server)."""
+"""The ``StorageBackend`` contract, checked on every backend (local files, Azure Blob on
+Azurite, S3 on moto server); what only the remote backends promise (concurrent batches,
+chunked transfers, the download cache, fork safety) is checked on those."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 
 import pytest
 
+from headwater.datastore.local import LocalBackend
 from headwater.exceptions import DataNotFound, DataStoreError
 
 
@@ -51,9 +53,17 @@ def test_list_is_recursive_and_relative_to_the_root(backend):
     assert backend.list("nothing/") == []
 
 
-def test_keys_outside_the_root_are_invisible(backend):
+def _sibling(backend):
+    """The same kind of backend in the same place with another root."""
+    if isinstance(backend, LocalBackend):
+        return LocalBackend(os.path.join(os.path.dirname(backend.root), "other"))
     sibling = copy.copy(backend)
     sibling.prefix, sibling._state = "root/other", None
+    return sibling
+
+
+def test_keys_outside_the_root_are_invisible(backend):
+    sibling = _sibling(backend)
     sibling.put_bytes("F/1/a", b"elsewhere")
     backend.put_bytes("F/1/a", b"here")
     assert backend.list("F/") == ["F/1/a"]
@@ -84,11 +94,11 @@ def test_batches_round_trip(backend):
     assert dict(got) == items
 
 
-def test_put_many_runs_requests_concurrently(backend):
+def test_put_many_runs_requests_concurrently(remote_backend):
     in_flight = 0
     peak = 0
     lock = threading.Lock()
-    original = backend.put_bytes
+    original = remote_backend.put_bytes
 
     def counting_put(key, data, overwrite=True):
         nonlocal in_flight, peak
@@ -101,10 +111,10 @@ def test_put_many_runs_requests_concurrently(backend):
             with lock:
                 in_flight -= 1
 
-    backend.put_bytes = counting_put
-    backend.put_many(((f"c/{i}", b"x" * 100) for i in range(120)), overwrite=False)
+    remote_backend.put_bytes = counting_put
+    remote_backend.put_many(((f"c/{i}", b"x" * 100) for i in range(120)), overwrite=False)
     assert peak > 1, "put_many sent one request at a time"
-    assert len(backend.list("c/")) == 120
+    assert len(remote_backend.list("c/")) == 120
 
 
 def test_put_many_finishes_the_others_and_raises_the_first_error(backend):
@@ -164,17 +174,17 @@ class PeakRSS:
         return self.peak - self.base
 
 
-def test_large_file_moves_in_chunks_with_bounded_memory(backend, tmp_path):
+def test_large_file_moves_in_chunks_with_bounded_memory(remote_backend, tmp_path):
     size = 96 << 20
-    backend.chunk_bytes = 5 << 20
-    backend.max_workers = 2
+    remote_backend.chunk_bytes = 5 << 20
+    remote_backend.max_workers = 2
     src = tmp_path / "big"
     sha = _big_file(src, size)
-    backend.exists("warm-up")  # clients built outside the measurement
+    remote_backend.exists("warm-up")  # clients built outside the measurement
     with PeakRSS() as upload:
-        backend.put_file("F/data/bi/big", str(src), overwrite=False, move=True)
+        remote_backend.put_file("F/data/bi/big", str(src), overwrite=False, move=True)
     with PeakRSS() as download:
-        path = backend.local_path("F/data/bi/big")
+        path = remote_backend.local_path("F/data/bi/big")
     assert not src.exists()  # move=True gives the file away
     assert _sha_file(path) == sha
     # About max_workers chunks in flight, never the whole object.
@@ -205,18 +215,18 @@ def test_local_path_is_cached_until_the_object_changes(backend):
         assert f.read() == b"v2"
 
 
-def test_backend_is_usable_after_fork(backend):
-    backend.put_bytes("fork/parent", b"p")  # clients and pool exist in the parent
-    parent_state = backend._state
+def test_backend_is_usable_after_fork(remote_backend):
+    remote_backend.put_bytes("fork/parent", b"p")  # clients and pool exist in the parent
+    parent_state = remote_backend._state
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            backend.put_many([("fork/child-a", b"a"), ("fork/child-b", b"b")])
-            report = {"read": backend.get_bytes("fork/parent").decode(),
-                      "fresh_state": backend._state is not parent_state,
-                      "state_pid": backend._state.pid == os.getpid()}
+            remote_backend.put_many([("fork/child-a", b"a"), ("fork/child-b", b"b")])
+            report = {"read": remote_backend.get_bytes("fork/parent").decode(),
+                      "fresh_state": remote_backend._state is not parent_state,
+                      "state_pid": remote_backend._state.pid == os.getpid()}
             os.write(write_fd, json.dumps(report).encode())
             code = 0
         finally:
@@ -227,8 +237,8 @@ def test_backend_is_usable_after_fork(backend):
     os.close(read_fd)
     assert os.waitstatus_to_exitcode(status) == 0
     assert report == {"read": "p", "fresh_state": True, "state_pid": True}
-    assert backend._state is parent_state  # the parent keeps its own clients
-    assert backend.get_bytes("fork/child-b") == b"b"
+    assert remote_backend._state is parent_state  # the parent keeps its own clients
+    assert remote_backend.get_bytes("fork/child-b") == b"b"
 
 
 def _wait_until_read(pid, nbytes, timeout=60.0):
@@ -244,22 +254,22 @@ def _wait_until_read(pid, nbytes, timeout=60.0):
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
-def test_a_crash_during_upload_leaves_no_partial_object(backend, tmp_path, overwrite):
+def test_a_crash_during_upload_leaves_no_partial_object(remote_backend, tmp_path, overwrite):
     """A task killed (SIGKILL) in the middle of a chunked upload: the key shows either
     nothing or its previous content, never part of the new one."""
     key = "F/data/cr/crash"
     if overwrite:
-        backend.put_bytes(key, b"previous")
+        remote_backend.put_bytes(key, b"previous")
     src = tmp_path / "big"
     _big_file(src, 96 << 20)
-    backend.chunk_bytes = 5 << 20
-    backend.max_workers = 1  # one chunk at a time: the upload takes long enough to kill
+    remote_backend.chunk_bytes = 5 << 20
+    remote_backend.max_workers = 1  # one chunk at a time: the upload takes long enough to kill
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.write(write_fd, b"s")
-            backend.put_file(key, str(src), overwrite=overwrite)
+            remote_backend.put_file(key, str(src), overwrite=overwrite)
             os.write(write_fd, b"d")
         finally:
             os._exit(0)
@@ -272,6 +282,32 @@ def test_a_crash_during_upload_leaves_no_partial_object(backend, tmp_path, overw
     os.close(read_fd)
     assert not finished, "the upload ended before the kill; the test proves nothing"
     if overwrite:
-        assert backend.get_bytes(key) == b"previous"
+        assert remote_backend.get_bytes(key) == b"previous"
     else:
-        assert not backend.exists(key)
+        assert not remote_backend.exists(key)
+
+
+def test_local_path_of_the_local_backend_is_the_stored_file(local_backend):
+    local_backend.put_bytes("F/log", b"v1")
+    assert local_backend.local_path("F/log") == local_backend.file_path("F/log")
+
+
+def test_tempfile_for_gives_a_file_put_file_can_take(backend):
+    fd, path = backend.tempfile_for("F/data/tm/tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"written in place")
+    backend.put_file("F/data/tm/kept", path, overwrite=False, move=True)
+    assert not os.path.exists(path)
+    assert backend.get_bytes("F/data/tm/kept") == b"written in place"
+    assert backend.list("F/data/tm/") == ["F/data/tm/kept"]  # no temporary file shows
+
+
+def test_file_path_is_the_object_or_none(backend):
+    path = backend.file_path("F/1/start/1/0.stdout.log")
+    if isinstance(backend, LocalBackend):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "ab") as f:  # appended in place, as task logs are
+            f.write(b"line\n")
+        assert backend.get_bytes("F/1/start/1/0.stdout.log") == b"line\n"
+    else:
+        assert path is None  # remote objects are written with put_bytes/put_file only

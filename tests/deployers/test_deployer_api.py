@@ -72,7 +72,8 @@ def test_create_failure_and_bad_options_are_one_line(flow_file, shared_s3_env,  
         Deployer(str(path)).argo_workflows().create(only_json=True)
     with pytest.raises(DeployerError, match="takes no deployer options"):
         Deployer(str(path)).argo_workflows(name="custom")
-    with pytest.raises(DeployerError, match="no deployer 'airflow'"):
+    with pytest.raises(DeployerError,
+                       match="unknown deployer 'airflow'; known: argo_workflows, step_functions"):
         DeployedFlow.from_deployment("x", impl="airflow")
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)

@@ -93,7 +93,7 @@ def test_configured_backend_not_installed(write_flow, run_flow, env_cache, chann
     err = _conda_fails(write_flow, run_flow, {"tinyver": "1.0.0"}, [channel.as_uri()],
                        env={"HEADWATER_CONDA_BACKEND": "mamba"})
     assert "unknown conda backend 'mamba'" in err
-    assert "one of: conda, micromamba, rattler" in err
+    assert "known: conda, micromamba, rattler" in err
 
 
 def test_python_in_libraries(write_flow, run_flow, env_cache, channel):

@@ -11,6 +11,7 @@ import html
 import time
 from typing import Sequence
 
+from ..status import Status
 from .card_type import CardType
 from .components import Component, Markdown
 from .dag import FlowDag
@@ -98,11 +99,12 @@ class DefaultCard(CardType):
                 ("Attempt", str(task.attempt)), ("User", task.user or "–"),
                 ("Tags", ", ".join(task.tags) or "–"),
                 ("Started", format_time(task.started_at)),
-                ("Finished", format_time(task.finished_at) if not task.running else "running"),
+                ("Finished", format_time(task.finished_at) if not task.running
+                 else Status.RUNNING.card_word),
                 ("Duration", f"{task.duration_seconds:.2f} s"
                  if task.duration_seconds is not None else "–"),
-                ("Status", "running" if task.running else "succeeded" if task.ok else
-                 f"failed: {task.error or ''}")]
+                ("Status", task.status.card_word if task.status is not Status.FAILED else
+                 f"{task.status.card_word}: {task.error or ''}")]
         out: list[Component] = [TaskHeader(task, "Default card"), Heading("Task", "task"),
                                 KeyValues(info)]
         out.append(Heading("Parameters", "parameters"))

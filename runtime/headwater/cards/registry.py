@@ -4,7 +4,8 @@ entry points."""
 
 from __future__ import annotations
 
-from ..registry import load
+from ..extensions import ExtensionGroup, extension_names, extension_target
+from ..registry import load, unknown
 from .card_type import CardType
 from .components import CardError
 
@@ -31,15 +32,12 @@ def register_card_type(cls: type[CardType]) -> type[CardType]:
 
 def card_type_class(name: str) -> type[CardType]:
     """The class of the card type called ``name``."""
-    from ..extensions import ExtensionGroup, extension_names, extension_target
-
     if name in _registered:
         return _registered[name]
     group = ExtensionGroup.CARD_TYPES
     target = extension_target(CARD_TYPES, group, name)
-    if target is None:
-        known = sorted(set(extension_names(CARD_TYPES, group)) | set(_registered))
-        raise CardError(f"unknown card type {name!r}",
-                        f"use one of {', '.join(known)}, or register your own with "
-                        f"@register_card_type or a headwater.card_types entry point")
+    if target is None:  # not ``find``: the known names include those registered at run time
+        raise unknown("card type", name, [*extension_names(CARD_TYPES, group), *_registered],
+                      "use one of them, or register your own with @register_card_type or a "
+                      "headwater.card_types entry point", CardError)
     return load(target)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from ..exceptions import HeadwaterException
+from ..status import Status
 
 if TYPE_CHECKING:
     from .storage import CardStore, StoredCard
@@ -85,7 +86,7 @@ def _index(max_runs: int, flow_name: str | None) -> tuple[str, bool]:
                         cls = f' class="{c.status}"' if c.status != "final" else ""
                         links.append(f'<a{cls} href="/card/{_path(c.stored)}">'
                                      f"{html.escape(label)}</a>")
-            state = "running" if running else ("succeeded" if run.successful else "failed")
+            state = (Status.RUNNING if running else Status.ended(run.successful)).card_word
             rows.append(f"<tr><td>{html.escape(run.id)}</td><td>{state}</td>"
                         f"<td>{' · '.join(links) or '<span class=muted>no cards</span>'}</td></tr>")
         out.append("<table><tr><th>run</th><th>state</th><th>cards</th></tr>"

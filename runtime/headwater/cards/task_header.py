@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import time
 
+from ..status import Status
 from .components import Component
 from .task_info import TaskInfo
 
@@ -15,12 +16,17 @@ def format_time(epoch: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
+#: A state's badge: its CSS class and its ``data-status`` (the stylesheet's and tests' hook).
+_BADGES: dict[Status, tuple[str, str]] = {
+    Status.RUNNING: ("live", "running"),
+    Status.SUCCESSFUL: ("ok", "ok"),
+    Status.FAILED: ("bad", "failed"),
+}
+
+
 def status_badge(task: TaskInfo) -> str:
-    if task.running:
-        return '<span class="hw-badge live" data-status="running">running</span>'
-    if task.ok:
-        return '<span class="hw-badge ok" data-status="ok">succeeded</span>'
-    return '<span class="hw-badge bad" data-status="failed">failed</span>'
+    css, data = _BADGES[task.status]
+    return f'<span class="hw-badge {css}" data-status="{data}">{task.status.card_word}</span>'
 
 
 class TaskHeader(Component):

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from ..status import Status
+
 if TYPE_CHECKING:
     from ..flowspec import FlowSpec
 
@@ -86,6 +88,10 @@ class TaskInfo:
     @property
     def running(self) -> bool:
         return self.ok is None
+
+    @property
+    def status(self) -> Status:
+        return Status.RUNNING if self.ok is None else Status.ended(self.ok)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import click
 
 from ..exceptions import InvalidPathspec, ObjectNotFound, ParameterError
+from ..status import Status
 
 if TYPE_CHECKING:
     from ..client import Run, Task
@@ -111,9 +112,7 @@ def _short(task: "Task") -> str:
 
 
 def _status(task: "Task") -> str:
-    if not task.finished:
-        return "not finished"
-    return "successful" if task.successful else "failed"
+    return Status.of_task(task).value
 
 
 _attempt_option = click.option("--attempt", type=click.IntRange(0),
@@ -391,16 +390,16 @@ def _run_status(run: "Run") -> tuple[str, str, str]:
     started = run.created_at
     end = run.end_task
     if end is not None and end.finished:
-        status, until = ("successful" if end.successful else "failed"), end.finished_at
+        status, until = Status.ended(end.successful), end.finished_at
     else:
         beat = run.last_heartbeat_at
         alive = beat is not None and (datetime.now() - beat).total_seconds() < \
             RUNNING_HEARTBEAT_SECONDS
-        status, until = ("running", datetime.now()) if alive else ("failed", beat)
+        status, until = (Status.RUNNING, datetime.now()) if alive else (Status.FAILED, beat)
     duration = "-"
     if started is not None and until is not None:
         duration = _duration(max(0.0, (until - started).total_seconds()))
-    return status, f"{started:%Y-%m-%d %H:%M:%S}" if started else "-", duration
+    return status.value, f"{started:%Y-%m-%d %H:%M:%S}" if started else "-", duration
 
 
 def _duration(seconds: float) -> str:

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from ..registry import load
+from ..registry import load, unknown
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
@@ -32,6 +32,15 @@ class LazyGroup(click.Group):
         if name in COMMANDS:
             return load(COMMANDS[name])
         return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        # An unknown name gets the registries' error shape; still a usage error (exit 2).
+        name = args[0] if args else ""
+        if (name and not name.startswith("-") and not ctx.resilient_parsing
+                and self.get_command(ctx, name) is None):
+            error = unknown("command", name, self.list_commands(ctx), "use one of them")
+            raise click.UsageError(str(error), ctx)
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=LazyGroup)

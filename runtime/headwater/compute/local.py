@@ -54,9 +54,9 @@ class LogSink:
         self.store, self.attempt, self.stream = store, attempt, stream
         self.clock = LineClock()
         keys = (store.log_key(attempt, stream), times_key(store, attempt, stream))
-        path_for = getattr(store.backend, "file_path", None)
-        if path_for is not None:
-            self.paths, self.upload = [path_for(key) for key in keys], False
+        in_place = [store.backend.file_path(key) for key in keys]
+        if all(path is not None for path in in_place):
+            self.paths, self.upload = [path for path in in_place if path is not None], False
         else:
             self.paths, self.upload = [], True
             for _ in keys:

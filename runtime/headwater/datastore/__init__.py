@@ -25,7 +25,8 @@ BACKENDS: dict[str, str] = {
 
 def backend_class(ds_type: str) -> type[StorageBackend]:
     """The backend class registered for ``ds_type``."""
-    return lookup(BACKENDS, ds_type, "datastore type", "METAFLOW_DEFAULT_DATASTORE",
+    return lookup(BACKENDS, ds_type, "datastore type",
+                  "set METAFLOW_DEFAULT_DATASTORE to one of them",
                   ExtensionGroup.DATASTORES)
 
 

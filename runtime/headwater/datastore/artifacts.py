@@ -21,7 +21,6 @@ import mmap
 import os
 import pickle
 import struct
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -163,8 +162,7 @@ class ContentAddressedStore:
     def _save_large(self, ser: _Serialized) -> str:
         """Stream a large blob to a temporary file while hashing it, then hand the file to
         the backend (a rename for the local backend, an upload for remote ones)."""
-        tmp_for = getattr(self.backend, "tempfile_for", None)
-        fd, tmp = tmp_for(self.key("00tmp")) if tmp_for else tempfile.mkstemp(prefix="hw-art-")
+        fd, tmp = self.backend.tempfile_for(self.key("00tmp"))
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb", buffering=0) as f:

@@ -12,10 +12,21 @@ with ``/``. Every write is atomic: a reader sees the whole object or nothing, ne
 from __future__ import annotations
 
 import abc
+import tempfile
 from typing import TYPE_CHECKING, Iterable, Iterator
+
+from ..exceptions import DataStoreError
 
 if TYPE_CHECKING:
     from ..settings import Settings
+
+
+def check_key(key: str) -> str:
+    """Reject keys that could escape the sysroot or are not relative paths."""
+    if not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
+        raise DataStoreError(f"invalid datastore key {key!r}",
+                             "keys are relative paths like 'MyFlow/data/ab/abcdef'")
+    return key
 
 
 class StorageBackend(abc.ABC):
@@ -76,6 +87,23 @@ class StorageBackend(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key`` if present; no error if it is absent."""
+
+    # Optional capabilities. The defaults suit any backend; a backend overrides one when it
+    # can do better (the local backend does both).
+
+    def file_path(self, key: str) -> str | None:
+        """The file that holds (or will hold) ``key`` when the backend stores objects as
+        plain local files, so a writer may append to it in place (task logs stream there
+        with nothing to upload afterwards). ``None`` by default: objects must be written
+        with ``put_bytes``/``put_file``."""
+        return None
+
+    def tempfile_for(self, key: str) -> tuple[int, str]:
+        """An open temporary file ``(fd, path)`` to write an object that will be stored
+        under ``key`` with ``put_file(move=True)``. By default in the system temporary
+        folder; a backend overrides it to place the file where the move is cheap (a rename
+        on the same filesystem) or swept when the process dies."""
+        return tempfile.mkstemp(prefix="hw-art-")
 
     # Batch operations. The defaults loop; remote backends override them to run
     # requests concurrently, which is what makes many small artifacts fast.

@@ -15,8 +15,8 @@ import os
 from typing import TYPE_CHECKING
 
 from ..atomic import TEMP_PREFIX, atomic_write, temp_file_beside, write_atomic
-from ..exceptions import DataNotFound, DataStoreError
-from .base import StorageBackend
+from ..exceptions import DataNotFound
+from .base import StorageBackend, check_key
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -70,9 +70,7 @@ class LocalBackend(StorageBackend):
         return self._path(key)
 
     def _path(self, key: str) -> str:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise DataStoreError(f"invalid datastore key {key!r}")
-        return os.path.join(self.root, key)
+        return os.path.join(self.root, check_key(key))
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
@@ -116,7 +114,9 @@ class LocalBackend(StorageBackend):
         return path
 
     def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix) if prefix else self.root
+        # A prefix may end in "/" (a folder); the rest of it is checked like a key.
+        stem = prefix.rstrip("/")
+        base = self._path(stem) if stem else self.root
         folder = base if os.path.isdir(base) else os.path.dirname(base)
         keys = []
         for dirpath, _dirs, files in os.walk(folder):

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..atomic import replacing
 from ..exceptions import DataStoreError
-from .base import StorageBackend
+from .base import StorageBackend, check_key
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,14 +43,6 @@ DEFAULT_MAX_WORKERS = 16
 #: Chunk size of parallel uploads and downloads; memory in flight is about
 #: ``max_workers * CHUNK_BYTES`` whatever the object's size.
 CHUNK_BYTES = 8 << 20
-
-
-def check_key(key: str) -> str:
-    """Reject keys that could escape the sysroot or are not relative paths."""
-    if not key or key.startswith("/") or ".." in key.split("/") or "//" in key:
-        raise DataStoreError(f"invalid datastore key {key!r}",
-                             "keys are relative paths like 'MyFlow/data/ab/abcdef'")
-    return key
 
 
 class _ProcessState:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..extensions import ExtensionGroup, extension_names, extension_target
-from ..registry import load
+from ..extensions import ExtensionGroup, extension_target
+from ..registry import find, load
 
 from .base import DecoratorError, FlowDecorator, StepDecorator
 
@@ -45,11 +45,10 @@ FLOW_DECORATORS: dict[str, str] = {
 def step_decorator_class(name: str) -> type[StepDecorator]:
     """The class registered under ``name`` (built in, or a ``headwater.step_decorators``
     entry point of an installed package)."""
-    group = ExtensionGroup.STEP_DECORATORS
-    found = extension_target(STEP_DECORATORS, group, name)
-    if found is None:
-        raise DecoratorError(f"unknown step decorator {name!r}",
-                             f"known: {', '.join(extension_names(STEP_DECORATORS, group))}")
+    found = find(STEP_DECORATORS, name, "step decorator",
+                 "use one of them, or install the package that declares it as a "
+                 "headwater.step_decorators entry point",
+                 ExtensionGroup.STEP_DECORATORS, DecoratorError)
     try:
         return load(found)
     except ModuleNotFoundError as exc:

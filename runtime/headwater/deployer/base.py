@@ -26,7 +26,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from ..exceptions import HeadwaterException, MetaflowNotFound
-from ..registry import load
+from ..registry import load, unknown
 from ..runner import _option, flow_name_of
 from ..settings import Settings
 
@@ -329,13 +329,15 @@ class DeployedFlow:
     @staticmethod
     def _type(impl: str | DeployerType | None) -> type["DeployedFlow"]:
         settings = Settings()
-        name = str(getattr(impl, "value", impl) or settings.get(
-            "METAFLOW_DEFAULT_FROM_DEPLOYMENT_IMPL") or DeployerType.ARGO_WORKFLOWS.value)
+        name = (impl.value if isinstance(impl, DeployerType) else impl) or settings.get(
+            "METAFLOW_DEFAULT_FROM_DEPLOYMENT_IMPL") or DeployerType.ARGO_WORKFLOWS.value
+        # Both spellings name a deployer: the CLI group's and the Python method's.
         for kind, target in DEPLOYED_FLOW_TYPES.items():
             if name in (kind.value, kind.method_name):
                 return load(target)
-        known = ", ".join(k.method_name for k in DEPLOYED_FLOW_TYPES)
-        raise DeployerError(f"no deployer {name!r}", f"use one of: {known}")
+        raise unknown("deployer", name, [k.method_name for k in DEPLOYED_FLOW_TYPES],
+                      "pass impl= or set METAFLOW_DEFAULT_FROM_DEPLOYMENT_IMPL to one of them",
+                      DeployerError)
 
     @classmethod
     def from_deployment(cls, identifier: str, metadata: str | None = None,

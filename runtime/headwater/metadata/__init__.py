@@ -24,7 +24,8 @@ PROVIDERS: dict[str, str] = {
 def get_provider(settings: "Settings", md_type: str | None = None) -> MetadataProvider:
     """The metadata provider the settings select (or ``md_type``)."""
     md_type = md_type or settings.metadata_type
-    return lookup(PROVIDERS, md_type, "metadata provider", "METAFLOW_DEFAULT_METADATA",
+    return lookup(PROVIDERS, md_type, "metadata provider",
+                  "set METAFLOW_DEFAULT_METADATA to one of them",
                   ExtensionGroup.METADATA_PROVIDERS).from_settings(settings)
 
 

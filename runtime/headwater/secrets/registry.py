@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError, SecretsError
-from ..registry import load
+from ..extensions import ExtensionGroup
+from ..registry import find, load
 
 if TYPE_CHECKING:
     from .base import SecretsBackend
@@ -31,14 +32,10 @@ def canonical_type(kind: str) -> str:
 
 def backend_class(kind: str) -> type[SecretsBackend]:
     """The backend class registered for ``kind``."""
-    from ..extensions import ExtensionGroup, extension_names, extension_target
-
-    group = ExtensionGroup.SECRETS_BACKENDS
-    target = extension_target(SECRETS_BACKENDS, group, canonical_type(kind))
-    if target is None:
-        raise SecretsError(f"unknown secrets backend type {kind!r}",
-                           f"use one of: {', '.join(extension_names(SECRETS_BACKENDS, group))}"
-                           f" (source \"type\" or METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE)")
+    target = find(SECRETS_BACKENDS, canonical_type(kind), "secrets backend type",
+                  "name one of them as a source's \"type\" or in "
+                  "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE", ExtensionGroup.SECRETS_BACKENDS,
+                  SecretsError)
     try:
         return load(target)
     except ModuleNotFoundError as exc:

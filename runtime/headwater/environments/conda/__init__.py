@@ -31,7 +31,8 @@ CONDA_ONLY = {"python", "cudatoolkit", "libgcc-ng", "libstdcxx-ng", "mkl", "open
 
 def backend_named(name: str, spec: EnvironmentSpec | None = None) -> CondaBackend:
     """The backend registered as ``name``, or ``ToolMissing`` when it cannot run here."""
-    cls = lookup(BACKENDS, name, "conda backend", BACKEND_VARIABLE)
+    cls = lookup(BACKENDS, name, "conda backend",
+                 f"set {BACKEND_VARIABLE} to one of them, or unset it")
     if not cls.available():
         raise ToolMissing(f"the conda backend {name!r} is not installed here",
                           _install_hint(name, spec))
