@@ -49,9 +49,9 @@ _EXPORTS: dict[str, str] = {
     # running flows from Python
     "Runner": "headwater.runner",
     "NBRunner": "headwater.runner",
-    "Deployer": "headwater.deployer",
-    "DeployedFlow": "headwater.deployer",
-    "TriggeredRun": "headwater.deployer",
+    "Deployer": "headwater.deploy_api",
+    "DeployedFlow": "headwater.deploy_api",
+    "TriggeredRun": "headwater.deploy_api",
     # Client API
     "Metaflow": "headwater.client",
     "Flow": "headwater.client",

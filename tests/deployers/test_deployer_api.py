@@ -12,9 +12,9 @@ import urllib.request
 import pytest
 
 from headwater import DeployedFlow, Deployer
-from headwater.deployer import DeployerError
-from headwater.deployer.argo_workflows import ArgoWorkflowsDeployedFlow
-from headwater.deployer.step_functions import StepFunctionsDeployedFlow
+from headwater.deploy_api import DeployerError
+from headwater.deploy_api.argo_workflows import ArgoWorkflowsDeployedFlow
+from headwater.deploy_api.step_functions import StepFunctionsDeployedFlow
 
 from .test_argo_cli import kube_api, shared_s3_env  # noqa: F401  (fixtures)
 from .test_step_functions import moto_sfn, shared  # noqa: F401  (fixtures)

@@ -13,7 +13,7 @@ from headwater.cards.registry import card_type_class
 from headwater.cli.main import cli
 from headwater.datastore import backend_class as datastore_class
 from headwater.decorators import step_decorator_class
-from headwater.deployer.base import DeployedFlow, DeployerError
+from headwater.deploy_api.base import DeployedFlow, DeployerError
 from headwater.decorators.base import DecoratorError
 from headwater.exceptions import ConfigurationError, SecretsError
 from headwater.metadata import get_provider

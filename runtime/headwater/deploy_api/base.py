@@ -55,8 +55,8 @@ class DeployerType(str, Enum):
 
 # Each scheduler's DeployedFlow, imported when first named.
 DEPLOYED_FLOW_TYPES: dict[DeployerType, str] = {
-    DeployerType.ARGO_WORKFLOWS: "headwater.deployer.argo_workflows:ArgoWorkflowsDeployedFlow",
-    DeployerType.STEP_FUNCTIONS: "headwater.deployer.step_functions:StepFunctionsDeployedFlow",
+    DeployerType.ARGO_WORKFLOWS: "headwater.deploy_api.argo_workflows:ArgoWorkflowsDeployedFlow",
+    DeployerType.STEP_FUNCTIONS: "headwater.deploy_api.step_functions:StepFunctionsDeployedFlow",
 }
 
 
