@@ -74,16 +74,9 @@ def atomic_write(path: StrPath, mode: str = "wb", *,
 
 @contextlib.contextmanager
 def _atomic_write(path: StrPath, mode: str, permissions: int | None) -> Iterator[IO]:
-    fd, tmp = temp_file_beside(path)
-    try:
-        with os.fdopen(fd, mode, encoding="utf-8" if mode == "w" else None) as f:
+    with replacing(path, permissions) as tmp:
+        with open(tmp, mode, encoding="utf-8" if mode == "w" else None) as f:
             yield f
-        if permissions is not None:
-            os.chmod(tmp, permissions)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
 
 
 def write_atomic(path: StrPath, data: str | bytes | memoryview, *,
