@@ -17,6 +17,7 @@ import json
 import ssl
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -31,7 +32,8 @@ VERSION = "0123456789abcdef0123456789abcdef"
 
 def test_keys_come_from_secrets_manager(aws_env):
     client = aws_env.client("secretsmanager")
-    arn = client.create_secret(Name="hw-dev/service/api-key",
+    # a name of its own: the worker's moto server is shared with tests/infra's key test
+    arn = client.create_secret(Name=f"hw-dev/service/api-keys-{uuid.uuid4().hex[:8]}",
                                SecretString="key-one,key-two\n")["ARN"]
     config = ServiceConfig.from_env({**DB, API_KEYS_SECRET_ENV: arn,
                                      "HEADWATER_SERVICE_API_KEYS": "key-env"})
