@@ -6,8 +6,7 @@ Two places make that wrong for a scheduler that forks:
 - Python code that runs inside ``os.fork()`` (the at-fork hooks: ``logging`` takes and
   releases its module lock around every fork) or in a finalizer swallows the exception
   ("Exception ignored in ..."), so a Ctrl-C that arrives during a fork is lost and the run
-  goes on to the end. With a foreach starting tasks, about a third of all Ctrl-Cs arrived
-  there.
+  goes on to the end. A foreach forks all the time: there, many Ctrl-Cs arrive in a fork.
 - Between a fork and the bookkeeping of the child, an interrupt leaves a task process that
   nothing will stop; in the child before it has reset SIGINT, the exception would run the
   scheduler's own interrupt handling in the task process.

@@ -133,10 +133,9 @@ class Scheduler:
                     self._loop()
                 except KeyboardInterrupt:
                     interrupts.acknowledge()
-                    with interrupts.deferred():  # a second Ctrl-C must not cut this short
-                        self._kill_all("the run was interrupted")
-                        self.console.status(f"Run {self.run.flow_name}/{self.run.run_id} "
-                                            f"interrupted: stopped every task.")
+                    self._kill_all("the run was interrupted")
+                    self.console.status(f"Run {self.run.flow_name}/{self.run.run_id} "
+                                        f"interrupted: stopped every task.")
                     raise
         finally:
             for backend in self.backends.values():

@@ -297,6 +297,11 @@ class LocalCompute(Compute):
 
     def kill_all(self, reason: str) -> None:
         """Stop every attempt and forget them: no events follow for them."""
+        # Ctrl-C held for these few seconds: a second one here would leave tasks running.
+        with interrupts.deferred():
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         procs = list(self.processes.values())
         for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)
