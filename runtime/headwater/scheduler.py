@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import attempt as attempt_record
+from . import interrupts
 from .compute import COMPUTE_BACKENDS
 from .compute.base import Compute, ComputeContext, TaskExited, TaskKey, TaskOutput, task_key
 from .console import Console
@@ -127,22 +128,29 @@ class Scheduler:
         """Run the flow from its start step; returns True when the run succeeded."""
         self.ready.extend(self.state.start(parameters))
         try:
-            while True:
-                self._launch_ready()
-                if not self.running and not self.ready and not self.waiting:
-                    break
-                self._wait_for_events()
-                self._check_deadlines()
-                self._heartbeat()
-        except KeyboardInterrupt:
-            self._kill_all("the run was interrupted")
-            self.console.status(f"Run {self.run.flow_name}/{self.run.run_id} interrupted: "
-                                f"stopped every task.")
-            raise
+            with interrupts.watched():
+                try:
+                    self._loop()
+                except KeyboardInterrupt:
+                    interrupts.acknowledge()
+                    self._kill_all("the run was interrupted")
+                    self.console.status(f"Run {self.run.flow_name}/{self.run.run_id} "
+                                        f"interrupted: stopped every task.")
+                    raise
         finally:
             for backend in self.backends.values():
                 backend.close()
         return self.state.succeeded
+
+    def _loop(self) -> None:
+        while True:
+            interrupts.check()  # a Ctrl-C that Python swallowed (see interrupts.py)
+            self._launch_ready()
+            if not self.running and not self.ready and not self.waiting:
+                return
+            self._wait_for_events()
+            self._check_deadlines()
+            self._heartbeat()
 
     def _launch_ready(self) -> None:
         if self.waiting:

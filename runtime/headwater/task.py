@@ -19,6 +19,9 @@ from . import attempt as attempt_record
 from .current import current
 from .datastore.artifacts import ArtifactInfo
 from .datastore.task_store import TaskDataStore, TaskIndex
+# Imported here, not where used: every task needs it, and a module first imported in a
+# forked task process is loaded (or compiled) again in each one.
+from .decorators.catch import CaughtException, user_frames
 from .exceptions import ForeachError, HeadwaterException, InvalidNextError, SerializationError
 from .flowspec import FlowSpec, Inputs, SplitFrame, TaskState, Transition
 from .graph import StepKind
@@ -250,8 +253,6 @@ class TaskRunner:
             self._persist(flow, result, error, user_artifacts=False)
         if error is not None:
             result.error = _describe(error)
-            from .decorators.catch import user_frames
-
             tb = user_frames(error.__traceback__)
             if isinstance(error, HeadwaterException) and tb is None:
                 print(f"{error.headline}: {error}", file=sys.stderr)
@@ -323,8 +324,6 @@ class TaskRunner:
 
     def _persist(self, flow: FlowSpec, result: TaskResult, error: BaseException | None,
                  user_artifacts: bool = True) -> None:
-        from .decorators.catch import CaughtException
-
         spec = self.spec
         state = flow._state()
         values: dict[str, Any] = {}

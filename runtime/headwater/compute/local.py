@@ -30,6 +30,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import interrupts
 from ..datastore.task_store import TaskDataStore
 from ..log_times import LineClock, save_times, times_key
 from .base import Compute, ComputeEvent, Stream, TaskExited, TaskKey, TaskOutput, task_key
@@ -127,43 +128,54 @@ class LocalCompute(Compute):
         ctx = self.ctx
         store = TaskDataStore(ctx.env.backend, spec.flow_name, spec.run_id, spec.step_name,
                               spec.task_id)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        res_r, res_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._child(spec, (out_r, err_r, res_r), out_w, err_w, res_w)
-        for fd in (out_w, err_w, res_w):
-            os.close(fd)
-        try:
-            pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
-        except OSError:
-            pidfd = None
-        proc = _Process(spec=spec, key=task_key(spec), pid=pid, pidfd=pidfd, result_fd=res_r,
-                        streams={out_r: Stream.STDOUT, err_r: Stream.STDERR},
-                        sinks={Stream.STDOUT: LogSink(store, spec.attempt, "stdout"),
-                               Stream.STDERR: LogSink(store, spec.attempt, "stderr")},
-                        where=f"pid {pid}")
-        self.processes[proc.key] = proc
-        for fd, stream in proc.streams.items():
-            os.set_blocking(fd, False)
-            self.selector.register(fd, selectors.EVENT_READ, (proc, stream))
-        if pidfd is not None:
-            self.selector.register(pidfd, selectors.EVENT_READ, (proc, None))
-        else:
-            self.polled.append(proc)
+        # A Ctrl-C between the fork and the bookkeeping below would leave a child that
+        # ``kill_all`` does not know (or, inside the fork's hooks, be lost): hold it till then.
+        with interrupts.deferred():
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            res_r, res_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                self._child(spec, (out_r, err_r, res_r), out_w, err_w, res_w)
+            for fd in (out_w, err_w, res_w):
+                os.close(fd)
+            try:
+                # Also here, not only in the child: from now on the terminal's Ctrl-C does
+                # not reach it and ``kill`` finds its group, however late the child runs.
+                os.setpgid(pid, pid)
+            except OSError:
+                pass  # it already exec'd into its environment's python (it set it), or died
+            try:
+                pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+            except OSError:
+                pidfd = None
+            proc = _Process(spec=spec, key=task_key(spec), pid=pid, pidfd=pidfd,
+                            result_fd=res_r, streams={out_r: Stream.STDOUT, err_r: Stream.STDERR},
+                            sinks={Stream.STDOUT: LogSink(store, spec.attempt, "stdout"),
+                                   Stream.STDERR: LogSink(store, spec.attempt, "stderr")},
+                            where=f"pid {pid}")
+            self.processes[proc.key] = proc
+            for fd, stream in proc.streams.items():
+                os.set_blocking(fd, False)
+                self.selector.register(fd, selectors.EVENT_READ, (proc, stream))
+            if pidfd is not None:
+                self.selector.register(pidfd, selectors.EVENT_READ, (proc, None))
+            else:
+                self.polled.append(proc)
 
     def _child(self, spec: "TaskSpec", parent_ends: tuple[int, ...], out_w: int, err_w: int,
                res_w: int) -> None:
-        """The task process: never returns."""
-        from ..task import TaskRunner
-
+        """The task process: never returns. It starts with the scheduler's SIGINT handler,
+        which only records a Ctrl-C here (``start`` forks inside ``interrupts.deferred``), so
+        no KeyboardInterrupt can carry it out of this function into the scheduler's code."""
         code = 2
         try:
             os.setpgid(0, 0)  # Ctrl-C goes to the scheduler, which stops tasks itself
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            from ..task import TaskRunner
+
             for fd in parent_ends:
                 os.close(fd)
             os.dup2(out_w, 1)
@@ -316,18 +328,23 @@ class LocalCompute(Compute):
 
     def kill_all(self, reason: str) -> None:
         """Stop every attempt and forget them: no events follow for them."""
+        # Ctrl-C held for these few seconds: a second one here would leave tasks running.
+        with interrupts.deferred():
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         procs = list(self.processes.values())
         for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE_SECONDS
         left = list(procs)
         while left and time.monotonic() < deadline:
-            left = [p for p in left if not os.waitpid(p.pid, os.WNOHANG)[0]]
+            left = [p for p in left if not _reaped(p.pid, os.WNOHANG)]
             if left:
                 time.sleep(0.01)
         for proc in left:
             _signal_group(proc.pid, signal.SIGKILL)
-            os.waitpid(proc.pid, 0)
+            _reaped(proc.pid, 0)
         for proc in procs:
             # Unregister the pipes before closing the log files they feed, so no read can
             # reach a closed file (issue 8 item 13).
@@ -378,6 +395,15 @@ def _pipe_capacity(fd: int) -> int:
         return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
     except (AttributeError, OSError):  # not Linux: a page always fits
         return 4096
+
+
+def _reaped(pid: int, options: int) -> bool:
+    """``waitpid``: True once the process is gone. An interrupt inside ``_reap`` can leave a
+    process that was reaped already among the running ones: that one is gone too."""
+    try:
+        return os.waitpid(pid, options)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def _read_all(fd: int) -> bytes:
