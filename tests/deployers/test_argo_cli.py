@@ -32,6 +32,20 @@ def kube_api(tmp_path, monkeypatch):
         api.stop()
 
 
+def test_the_kubeconfig_is_read_when_the_client_is_made(kube_api, monkeypatch, tmp_path):
+    """The kubernetes package reads $KUBECONFIG once, when imported: a process that imported
+    it earlier (a notebook, another test in this worker) must still reach the cluster the
+    variable names now."""
+    import kubernetes.config.kube_config as kube_config
+
+    from headwater.deployers.argo_client import GROUP, VERSION, custom_objects_api
+
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "gone"))
+    api = custom_objects_api()
+    assert api.list_namespaced_custom_object(GROUP, VERSION, "flows",
+                                             "workflowtemplates")["items"] == []
+
+
 def test_create_trigger_list_delete(kube_api, flow_file, shared_s3_env):
     source = SHAPES["linear"].replace(
         "class LinearFlow", "@schedule(cron='0 3 * * *')\nclass LinearFlow"

@@ -3,6 +3,7 @@ create-or-replace templates, submit a Workflow from a template, delete, list run
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..exceptions import HeadwaterException
@@ -26,7 +27,9 @@ def custom_objects_api(context: str | None = None) -> Any:
         raise ArgoApiError("the kubernetes client is not installed",
                            "pip install 'headwater[k8s]'") from None
     try:
-        config.load_kube_config(context=context)
+        # the client reads $KUBECONFIG once, when imported: read it on every call
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or "~/.kube/config",
+                                context=context)
     except Exception as kube_error:  # no kubeconfig: maybe we run inside the cluster
         try:
             config.load_incluster_config()
