@@ -7,9 +7,10 @@ in a notebook), with the Metaflow API users know.
 Each run is ``python flow.py run`` in a child process (a crash or ``os._exit`` in a flow
 never takes the caller down), started directly, with no wrapper process and no polling:
 the child writes the run id to a file the moment the run exists, and its output goes to two
-files the caller reads (``.stdout``/``.stderr``) or streams (``stream_log``). What a run
-costs over the flow itself is one interpreter start (``bench/runner_bench.py`` measures it
-against Metaflow's Runner).
+files the caller reads (``.stdout``/``.stderr``) or streams (``stream_log``). The Client that
+reads the result back is loaded in a thread while the child runs, so what the Runner adds to
+the child's lifetime is a few milliseconds (``bench/runner_bench.py`` measures it against
+Metaflow's Runner).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator
@@ -30,10 +32,13 @@ if TYPE_CHECKING:
     from .client import Run
 
 
-# Reading the run back is prepared (``_warm_client``) once the child has run this long: by
-# then the child is past its own interpreter start, so the two do not compete for CPU and
-# disk while the child starts (measured: warming at once delayed the child's start).
-WARM_AFTER_SECONDS = 0.2
+# Reading the run back is prepared (``_warm_client``, in a thread) once the child has run
+# this long: by then the child is past its own interpreter start, so the two do not compete
+# for CPU and disk while it starts. Prepared this way, reading the result after the child
+# exits takes ~2 ms instead of ~15 ms (``bench/runner_bench.py``).
+WARM_AFTER_SECONDS = 0.05
+# How often a streamed log is read while the child runs (its exit is noticed at once).
+STREAM_POLL_SECONDS = 0.05
 
 
 class RunnerError(HeadwaterException):
@@ -80,8 +85,9 @@ class ExecutingRun:
         self.process = process
         self._workdir = workdir
         self._run: "Run | None" = None
-        self._started = time.monotonic()
-        self._warmed = False
+        self._warming = threading.Timer(WARM_AFTER_SECONDS, _warm_client)
+        self._warming.daemon = True
+        self._warming.start()
 
     # --- context manager: the run is waited for on exit ----------------------------------
 
@@ -134,13 +140,15 @@ class ExecutingRun:
                                       "see .stderr for the whole message")
                 raise RunnerError("the run has not been created yet",
                                   "wait() for it, or read .run once .run_id is set")
+            self._warming.cancel()  # not needed if it has not begun; else let it finish
+            self._warming.join()
             from .client import Run
 
             self._run = Run(f"{self.runner.flow_name}/{run_id}", _namespace_check=False)
         return self._run
 
     def _read(self, stream: str) -> str:
-        with open(os.path.join(self._workdir, stream), "rb") as f:
+        with open(self._log_path(stream), "rb") as f:
             return f.read().decode("utf-8", errors="replace")
 
     @property
@@ -154,37 +162,27 @@ class ExecutingRun:
     # --- waiting -------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None, stream: str | None = None) -> "ExecutingRun":
-        """Block until the run ends (``stream="stdout"``/``"stderr"`` echoes it meanwhile)."""
+        """Block until the run ends (``stream="stdout"``/``"stderr"`` echoes it meanwhile);
+        ``subprocess.TimeoutExpired`` if it is still running after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if stream is None:
-            if not self._warmed:
-                early = self._started + WARM_AFTER_SECONDS - time.monotonic()
-                if deadline is not None:
-                    early = min(early, deadline - time.monotonic())
-                if not _exits_within(self.process, early):
-                    self._warm()
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self.process.wait(remaining)
+            if timeout is None:
+                self.process.wait()
+            elif not _exits_within(self.process, timeout):
+                raise subprocess.TimeoutExpired(self.process.args, timeout)
             return self
-        with open(os.path.join(self._workdir, stream), "rb") as f:
+        with open(self._log_path(stream), "rb") as f:
             while True:
-                chunk = f.read()
+                ended = self.process.poll() is not None
+                chunk = f.read()  # after the poll: an ended child has written everything
                 if chunk:
                     sys.stdout.write(chunk.decode("utf-8", errors="replace"))
                     sys.stdout.flush()
-                elif self.process.poll() is not None:
+                if ended:
                     return self
-                elif deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and time.monotonic() > deadline:
                     raise subprocess.TimeoutExpired(self.process.args, timeout or 0)
-                else:
-                    if time.monotonic() - self._started >= WARM_AFTER_SECONDS:
-                        self._warm()
-                    time.sleep(0.05)
-
-    def _warm(self) -> None:
-        if not self._warmed and self.process.poll() is None:
-            self._warmed = True
-            _warm_client()
+                _exits_within(self.process, STREAM_POLL_SECONDS)
 
     async def async_wait(self, timeout: float | None = None) -> "ExecutingRun":
         import asyncio  # only async callers pay for importing it
@@ -193,25 +191,38 @@ class ExecutingRun:
         await loop.run_in_executor(None, self.wait, timeout)
         return self
 
-    async def stream_log(self, stream: str = "stdout") -> AsyncIterator[str]:
-        """The run's output line by line as it is written, until the run ends."""
+    async def stream_log(self, stream: str = "stdout",
+                         position: int | None = None) -> AsyncIterator[tuple[int, str]]:
+        """The run's output line by line as it is written, until the run ends, as
+        ``(position, line)``: ``position`` is the byte offset after the line, from which a
+        later ``stream_log(stream, position)`` goes on. Lines come without their line end."""
         import asyncio
 
-        with open(os.path.join(self._workdir, stream), "rb") as f:
+        with open(self._log_path(stream), "rb") as f:
+            f.seek(position or 0)
+            offset = position or 0
             pending = b""
             while True:
+                ended = self.process.poll() is not None
                 chunk = f.read()
-                if chunk:
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        yield line.decode("utf-8", errors="replace")
-                elif self.process.poll() is not None:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    offset += len(line) + 1
+                    yield offset, line.decode("utf-8", errors="replace").rstrip()
+                if ended:
                     if pending:
-                        yield pending.decode("utf-8", errors="replace")
+                        yield offset + len(pending), \
+                            pending.decode("utf-8", errors="replace").rstrip()
                     return
-                else:
-                    await asyncio.sleep(0.05)
+                if not chunk:
+                    await asyncio.sleep(STREAM_POLL_SECONDS)
+
+    def _log_path(self, stream: str) -> str:
+        if stream not in ("stdout", "stderr"):
+            raise RunnerError(f"unknown output stream {stream!r}",
+                              "use stream='stdout' or stream='stderr'")
+        return os.path.join(self._workdir, stream)
 
     def kill(self) -> None:
         """Interrupt the run as Ctrl-C would (its tasks are stopped; it stays resumable)."""
@@ -250,19 +261,19 @@ def _exits_within(process: subprocess.Popen, seconds: float) -> bool:
 def _warm_client() -> None:
     """Load what reading the run back needs (the Client's modules, the metadata provider
     and datastore the settings select) while the child runs the flow: otherwise a caller
-    pays for those imports after the run has ended. A settings problem is left for the
-    read itself to report."""
+    pays for those imports after the run has ended. Any problem is left for the read
+    itself to report, in the caller's thread."""
     import importlib
 
-    from .client import _services
-
-    for module in ("client.task", "datastore.artifacts"):  # what reading an artifact runs
-        importlib.import_module(f"{__package__}.{module}")
     try:
+        for module in ("client", "client.task", "datastore.artifacts"):  # what a read runs
+            importlib.import_module(f"{__package__}.{module}")
+        from .client import _services
+
         services = _services.services()
         services.provider
         services.backend()
-    except HeadwaterException:
+    except Exception:  # noqa: BLE001 - reported by the read, not by this thread
         pass
 
 

@@ -31,6 +31,7 @@ class RunnerFlow(FlowSpec):
     def work(self):
         if self.fail and self.input == 2:
             raise ValueError("item 2 broke")
+        print("item", self.input)
         self.v = self.input * self.alpha
         self.next(self.join)
 
@@ -78,14 +79,27 @@ def test_a_failed_run_is_reported_and_resumable(flow_path):
 def test_async_run_and_stream_log(flow_path):
     async def main():
         running = await Runner(str(flow_path)).async_run(alpha=2)
-        lines = [line async for line in running.stream_log("stdout")]
+        streamed = [pair async for pair in running.stream_log("stdout")]
         await running.async_wait()
-        return running, lines
+        # from a position the stream goes on after that line (Metaflow's resumable stream)
+        later = [pair async for pair in running.stream_log("stdout", position=streamed[0][0])]
+        return running, streamed, later
 
-    running, lines = asyncio.run(main())
+    running, streamed, later = asyncio.run(main())
     assert running.status == "successful"
-    assert any("starting with 2" in line for line in lines)
     assert running.run.data.total == 12
+    output = running.stdout.encode()
+    assert [line for _, line in streamed] == running.stdout.rstrip("\n").split("\n")
+    assert any("starting with 2" in line for _, line in streamed)
+    for position, line in streamed:  # each position is the byte offset after its line
+        assert output[:position].decode().rstrip("\n").endswith(line)
+    assert len(streamed) == 4 and later == streamed[1:]
+
+
+def test_an_unknown_stream_is_one_clear_error(flow_path):
+    running = Runner(str(flow_path)).run()
+    with pytest.raises(RunnerError, match="use stream='stdout' or stream='stderr'"):
+        running.wait(stream="stdlog")
 
 
 def test_bad_input_is_one_clear_error(tmp_path, flow_path):
