@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "Runner": "headwater.runner",
     "NBRunner": "headwater.runner",
     "Deployer": "headwater.deploy_api",
+    "NBDeployer": "headwater.deploy_api",
     "DeployedFlow": "headwater.deploy_api",
     "TriggeredRun": "headwater.deploy_api",
     # Client API

@@ -16,6 +16,7 @@ Metaflow's Runner).
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import subprocess
 import sys
@@ -382,25 +383,42 @@ class NBRunner(Runner):
     def __init__(self, flow: type, show_output: bool = True, profile: str | None = None,
                  env: dict[str, str] | None = None, base_dir: str | None = None,
                  **options: Any):
-        import inspect
-
-        source = _notebook_source(flow)
-        if source is None:
-            try:
-                source = inspect.getsource(inspect.getmodule(flow))  # type: ignore[arg-type]
-            except (OSError, TypeError):
-                raise RunnerError(f"cannot find the source of {flow.__name__}",
-                                  "define the flow in a notebook cell or a .py file") from None
-        folder = base_dir or tempfile.mkdtemp(prefix="headwater-nb-")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{flow.__name__.lower()}.py")
-        with open(path, "w") as f:
-            f.write(source.rstrip() + f"\n\n\nif __name__ == '__main__':\n    {flow.__name__}()\n")
+        path = write_flow_file(flow, base_dir)
         super().__init__(path, show_output=show_output, profile=profile, env=env, **options)
+
+    def cleanup(self) -> None:
+        """Remove the flow file written for this runner (Metaflow's ``NBRunner.cleanup``)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.flow_file)
 
     def nbrun(self, **params: Any) -> "Run":
         """Run and return the Client ``Run`` (what a notebook cell wants)."""
         return self.run(**params).run
+
+    def nbresume(self, **options: Any) -> "Run":
+        """Resume (as ``resume``) and return the Client ``Run`` of the resumed run."""
+        return self.resume(**options).run
+
+
+def write_flow_file(flow: type, base_dir: str | None = None) -> str:
+    """Write the source of ``flow`` (the running notebook's cells, else its module's source)
+    to ``<base_dir>/<flowname>.py`` with a ``__main__`` block, for ``NBRunner`` and
+    ``NBDeployer``; ``base_dir`` defaults to a new temporary folder."""
+    import inspect
+
+    source = _notebook_source(flow)
+    if source is None:
+        try:
+            source = inspect.getsource(inspect.getmodule(flow))  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            raise RunnerError(f"cannot find the source of {flow.__name__}",
+                              "define the flow in a notebook cell or a .py file") from None
+    folder = base_dir or tempfile.mkdtemp(prefix="headwater-nb-")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{flow.__name__.lower()}.py")
+    with open(path, "w") as f:
+        f.write(source.rstrip() + f"\n\n\nif __name__ == '__main__':\n    {flow.__name__}()\n")
+    return path
 
 
 def _notebook_source(flow: type) -> str | None:

@@ -116,3 +116,25 @@ def test_step_functions_create_trigger_terminate_delete(shared, flow_file,  # no
     assert found.delete()
     with pytest.raises(DeployerError, match="no state machine 'hw-api_LinearFlow'"):
         StepFunctionsDeployedFlow.from_deployment("hw-api_LinearFlow")
+
+
+def test_nbdeployer_deploys_a_flow_class_from_a_module(kube_api, tmp_path,  # noqa: F811
+                                                       shared_s3_env, monkeypatch):  # noqa: F811
+    import importlib
+    import textwrap
+
+    from headwater import NBDeployer
+
+    from .flows import LINEAR
+
+    (tmp_path / "nbcells.py").write_text(textwrap.dedent(LINEAR).split("if __name__")[0])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    flow_class = importlib.import_module("nbcells").LinearFlow
+    nb = NBDeployer(flow_class, show_output=False, base_dir=str(tmp_path / "nb"))
+    assert nb.flow_file == str(tmp_path / "nb" / "linearflow.py")
+    deployed = nb.argo_workflows().create(namespace="flows")
+    assert (deployed.name, deployed.flow_name) == ("linearflow", "LinearFlow")
+    assert ("flows", "workflowtemplates", "linearflow") in kube_api.custom_objects
+    nb.cleanup()
+    assert not (tmp_path / "nb" / "linearflow.py").exists()
+    assert deployed.delete()  # the deployment outlives the file it was made from

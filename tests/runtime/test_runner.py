@@ -117,8 +117,13 @@ def test_nbrunner_runs_a_class_from_a_module(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     from nbflows import RunnerFlow  # type: ignore[import-not-found]
 
-    run = NBRunner(RunnerFlow, show_output=False, base_dir=str(tmp_path / "nb")).nbrun(alpha=3)
+    nb = NBRunner(RunnerFlow, show_output=False, base_dir=str(tmp_path / "nb"))
+    run = nb.nbrun(alpha=3)
     assert run.data.total == 18
+    resumed = nb.nbresume(origin_run_id=run.id, step="join")
+    assert resumed.id != run.id and resumed.data.total == 18
+    nb.cleanup()
+    assert not (tmp_path / "nb" / "runnerflow.py").exists()
 
 
 def test_wait_with_a_timeout_raises_and_the_run_can_be_stopped(tmp_path):

@@ -125,12 +125,10 @@ class Deployer:
             raise DeployerError(f"flow file {flow_file!r} does not exist",
                                 "pass the path of a file that defines the flow")
         self.flow_file = os.path.abspath(flow_file)
-        self.show_output = show_output
-        self.profile = profile
-        self.env = env
-        self.cwd = cwd
-        self.file_read_timeout = file_read_timeout
-        self.top_level_kwargs = options
+        # handed as they are to the scheduler's DeployerImpl, which keeps them
+        self._impl_kwargs: dict[str, Any] = dict(
+            show_output=show_output, profile=profile, env=env, cwd=cwd,
+            file_read_timeout=file_read_timeout, **options)
 
     def _impl(self, cls: type["DeployerImpl"], deployer_kwargs: dict[str, Any]) -> "DeployerImpl":
         if deployer_kwargs:
@@ -139,9 +137,7 @@ class Deployer:
                 f"{', '.join(sorted(deployer_kwargs))})",
                 "the deployment is named after the flow (and its @project branch); pass "
                 "options such as namespace= or tags= to create()")
-        return cls(self.flow_file, show_output=self.show_output, profile=self.profile,
-                   env=self.env, cwd=self.cwd, file_read_timeout=self.file_read_timeout,
-                   **self.top_level_kwargs)
+        return cls(self.flow_file, **self._impl_kwargs)
 
     def argo_workflows(self, **deployer_kwargs: Any) -> "ArgoWorkflowsDeployer":
         """Deploy to Argo Workflows (Kubernetes)."""
