@@ -144,7 +144,6 @@ def record_clone(env: "RunEnvironment", spec: "TaskSpec", origin_run_id: str,
     """Record a successful task of an earlier run as attempt 0 of ``spec``, by reference:
     the index is copied, the artifact blobs are shared."""
     from .datastore.task_store import TaskDataStore
-    from .log_times import load_times, save_times
     from .metadata.base import ArtifactRecord
 
     origin = TaskDataStore(env.backend, spec.flow_name, origin_run_id, spec.step_name,
@@ -157,10 +156,8 @@ def record_clone(env: "RunEnvironment", spec: "TaskSpec", origin_run_id: str,
     for stream in ("stdout", "stderr"):
         text = origin.load_log(origin_attempt, stream)
         if text:
-            store.save_log(0, stream, text.encode())
-            times = load_times(origin, origin_attempt, stream)
-            if times:
-                save_times(store, 0, stream, times)
+            store.save_log(0, stream, text.encode(),
+                           origin.load_log_times(origin_attempt, stream))
     md = env.metadata
     md.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id, spec.user,
                          start_metadata(env, 0) + origin_metadata(0, origin_run_id,

@@ -8,19 +8,15 @@ time the line's first byte arrived, in milliseconds since the epoch. A line is s
 is read from the task's pipe, which the task writes line-buffered, so the time is when the
 task printed it (Metaflow's MFLOG puts the same time inside each line; a sidecar keeps the
 log plain and older logs readable). Logs stored without a sidecar (before it existed, or
-copied from a pod's log after the container died) read back with ``None`` times.
+copied from a pod's log after the container died) read back with ``None`` times. The
+sidecar is stored and read with its log by ``TaskDataStore`` (``save_log``/``load_log_times``).
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator
-
-if TYPE_CHECKING:
-    from .datastore.task_store import TaskDataStore
-
-SUFFIX = ".times"
+from typing import Iterator
 
 
 class LineClock:
@@ -37,23 +33,6 @@ class LineClock:
         self.at_line_start = chunk.endswith(b"\n")
         ms = int(time.time() * 1000) if now_ms is None else now_ms
         return b"%d\n" % ms * begun
-
-
-def times_key(store: "TaskDataStore", attempt: int, stream: str) -> str:
-    return store.log_key(attempt, stream) + SUFFIX
-
-
-def save_times(store: "TaskDataStore", attempt: int, stream: str, data: bytes) -> None:
-    store.backend.put_bytes(times_key(store, attempt, stream), data)
-
-
-def load_times(store: "TaskDataStore", attempt: int, stream: str) -> bytes | None:
-    from .exceptions import DataNotFound
-
-    try:
-        return store.backend.get_bytes(times_key(store, attempt, stream))
-    except DataNotFound:
-        return None
 
 
 def timed_lines(text: str, times: bytes | None) -> Iterator[tuple[datetime | None, str]]:

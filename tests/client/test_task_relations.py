@@ -173,12 +173,10 @@ def test_merge_artifacts_exceptions_under_metaflows_names():
 def test_a_log_stored_without_times_reads_back_with_none(run_flow, write_flow):
     """Logs written before line times were kept have no sidecar: their lines come with
     ``None`` rather than a made-up time."""
-    from headwater.log_times import times_key
-
     run_flow(write_flow(FLOW), "run")
     task = Flow("RelationsFlow").latest_run["start"].task
     store = task._store()
-    os.unlink(store.backend.file_path(times_key(store, task.current_attempt, "stdout")))
+    os.unlink(store.backend.file_path(store.log_times_key(task.current_attempt, "stdout")))
     assert list(task.loglines("stdout")) == [(None, "hello from start"), (None, "second line")]
 
 

@@ -217,13 +217,13 @@ class Task(MetaflowObject["DataArtifact"]):
         (``"stdout"`` or ``"stderr"``): when the task printed it, as a local ``datetime``.
         A line stored without its time (logs written before times were kept, or saved from
         a pod's log after its container died) comes with ``None``."""
-        from ..log_times import load_times, timed_lines
+        from ..log_times import timed_lines
 
         if stream not in ("stdout", "stderr"):
             raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
         store, attempt = self._store(), self.current_attempt
         yield from timed_lines(store.load_log(attempt, stream),
-                               load_times(store, attempt, stream))
+                               store.load_log_times(attempt, stream))
 
     # --- neighbours in the run -----------------------------------------------------------
 

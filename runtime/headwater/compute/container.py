@@ -31,7 +31,7 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping
 
-from ..log_times import LineClock, save_times
+from ..log_times import LineClock
 
 if TYPE_CHECKING:
     from ..package import CodePackage
@@ -170,8 +170,7 @@ class AttemptLogs:
                 data, times = tee.snapshot()
                 if self.saved.get(stream) != len(data):
                     try:
-                        save_times(self.store, self.attempt, stream, times)
-                        self.store.save_log(self.attempt, stream, data)
+                        self.store.save_log(self.attempt, stream, data, times)
                         self.saved[stream] = len(data)
                     except Exception as exc:  # a failed log upload must not fail the task
                         sys.stderr.write(f"headwater: could not store the {stream} log: "

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from .. import interrupts
 from ..datastore.task_store import TaskDataStore
-from ..log_times import LineClock, save_times, times_key
+from ..log_times import LineClock
 from .base import Compute, ComputeEvent, Stream, TaskExited, TaskKey, TaskOutput, task_key
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class LogSink:
     def __init__(self, store: TaskDataStore, attempt: int, stream: str):
         self.store, self.attempt, self.stream = store, attempt, stream
         self.clock = LineClock()
-        keys = (store.log_key(attempt, stream), times_key(store, attempt, stream))
+        keys = (store.log_key(attempt, stream), store.log_times_key(attempt, stream))
         in_place = [store.backend.file_path(key) for key in keys]
         if all(path is not None for path in in_place):
             self.paths, self.upload = [path for path in in_place if path is not None], False
@@ -80,9 +80,8 @@ class LogSink:
             with open(self.paths[0], "rb") as f:
                 data = f.read()
             if data:  # a missing log reads as empty: a silent task costs no request
-                self.store.save_log(self.attempt, self.stream, data)
                 with open(self.paths[1], "rb") as f:
-                    save_times(self.store, self.attempt, self.stream, f.read())
+                    self.store.save_log(self.attempt, self.stream, data, f.read())
             for path in self.paths:
                 os.unlink(path)
 

@@ -1,4 +1,5 @@
-"""Per-task files in the datastore: the artifact index and the captured logs.
+"""Per-task files in the datastore: the artifact index and the captured logs (each with the
+time of each of its lines in a sidecar, ``log_times.py``).
 
 For each attempt of a task, ``<Flow>/<run>/<step>/<task>/<attempt>.index.json`` maps artifact
 names to content hashes (``ArtifactInfo``) plus what the scheduler needs to continue the
@@ -17,6 +18,9 @@ from typing import Any
 from ..exceptions import DataNotFound
 from .artifacts import ArtifactInfo, ContentAddressedStore
 from .base import StorageBackend
+
+# The sidecar beside each log that holds its lines' times (format: ``log_times.py``).
+LOG_TIMES_SUFFIX = ".times"
 
 
 class TaskIndex:
@@ -83,6 +87,9 @@ class TaskDataStore:
     def log_key(self, attempt: int, stream: str) -> str:
         return f"{self.prefix}/{attempt}.{stream}"
 
+    def log_times_key(self, attempt: int, stream: str) -> str:
+        return self.log_key(attempt, stream) + LOG_TIMES_SUFFIX
+
     def save_index(self, attempt: int, index: TaskIndex) -> None:
         data = index.to_json()
         self.backend.put_bytes(self.index_key(attempt), data)
@@ -112,8 +119,21 @@ class TaskDataStore:
     def has_index(self, attempt: int) -> bool:
         return self.backend.exists(self.index_key(attempt))
 
-    def save_log(self, attempt: int, stream: str, data: bytes) -> None:
-        self.backend.put_bytes(self.log_key(attempt, stream), data)
+    def save_log(self, attempt: int, stream: str, data: bytes,
+                 times: bytes | None = None) -> None:
+        """Store a log and, when given, its line times (both in one batch: concurrent
+        requests on a cloud datastore)."""
+        items = [(self.log_key(attempt, stream), data)]
+        if times is not None:
+            items.append((self.log_times_key(attempt, stream), times))
+        self.backend.put_many(items)
+
+    def load_log_times(self, attempt: int, stream: str) -> bytes | None:
+        """A log's line times, or None for a log stored without them."""
+        try:
+            return self.backend.get_bytes(self.log_times_key(attempt, stream))
+        except DataNotFound:
+            return None
 
     def load_log(self, attempt: int, stream: str) -> str:
         try:
