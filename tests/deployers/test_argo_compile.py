@@ -185,6 +185,33 @@ def test_project_names_the_template(flow_file, compile_argo):
     assert template["metadata"]["name"] == "fraud-user-tester-linearflow"
 
 
+def test_name_option_renames_the_deployment_and_not_a_project(flow_file):
+    """``argo-workflows --name`` (Metaflow's group option) names the WorkflowTemplate and its
+    CronWorkflow; a @project flow's name is its project's and branch's, so it is refused."""
+    import os
+    import subprocess
+    import sys
+
+    def create(path: Path, name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(path), "argo-workflows", "--name", name,
+                               "create", "--only-json"], env={**os.environ, **shared_env()},
+                              capture_output=True, text=True, timeout=60)
+
+    scheduled = SHAPES["linear"].replace("class LinearFlow", "@schedule(hourly=True)\nclass "
+                                         "LinearFlow").replace("import FlowSpec",
+                                                               "import FlowSpec, schedule")
+    template, cron = json.loads(create(flow_file(scheduled), "Nightly Scoring").stdout)
+    assert template["metadata"]["name"] == "nightly-scoring"
+    assert cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] == "nightly-scoring"
+    project = SHAPES["linear"].replace("class LinearFlow", "@project(name='fraud')\nclass "
+                                       "LinearFlow").replace("import FlowSpec",
+                                                             "import FlowSpec, project")
+    refused = create(flow_file(project, "project_flow.py"), "other")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines()[0] == (
+        "Configuration error: argo-workflows --name cannot rename a @project flow's deployment")
+
+
 def test_project_labels_and_annotations_follow_metaflow(flow_file, compile_argo):
     """Metaflow's ``metaflow/*`` annotations (exact values) on the template, the workflows
     it starts and every pod; project and branch also as labels (selectable)."""

@@ -46,6 +46,12 @@ def test_argo_create_trigger_terminate_lookup_delete(kube_api, flow_file,  # noq
     assert kube_api.custom_objects[("flows", "workflows", triggered.name)]["spec"][
         "shutdown"] == "Terminate"
 
+    renamed = Deployer(str(path), show_output=False).argo_workflows(name="Scoring").create(
+        namespace="flows")
+    assert (renamed.name, renamed.flow_name) == ("scoring", "LinearFlow")
+    assert ("flows", "workflowtemplates", "scoring") in kube_api.custom_objects
+    assert renamed.delete()
+
     found = DeployedFlow.from_deployment("flows/linearflow")
     assert isinstance(found, ArgoWorkflowsDeployedFlow) and found.flow_name == "LinearFlow"
     again = DeployedFlow.get_triggered_run("flows/linearflow", f"argo-{triggered.name}")
@@ -70,8 +76,9 @@ def test_create_failure_and_bad_options_are_one_line(flow_file, shared_s3_env,  
         Deployer(str(path)).argo_workflows().create(retries=2)
     with pytest.raises(DeployerError, match="no option 'only_json'"):
         Deployer(str(path)).argo_workflows().create(only_json=True)
-    with pytest.raises(DeployerError, match="takes no deployer options"):
-        Deployer(str(path)).argo_workflows(name="custom")
+    with pytest.raises(DeployerError, match="(?s)argo-workflows has no option 'authorize'.*"
+                                            "known options: name"):
+        Deployer(str(path)).argo_workflows(authorize="token")
     with pytest.raises(DeployerError,
                        match="unknown deployer 'airflow'; known: argo_workflows, step_functions"):
         DeployedFlow.from_deployment("x", impl="airflow")
@@ -116,6 +123,10 @@ def test_step_functions_create_trigger_terminate_delete(shared, flow_file,  # no
     assert found.delete()
     with pytest.raises(DeployerError, match="no state machine 'hw-api_LinearFlow'"):
         StepFunctionsDeployedFlow.from_deployment("hw-api_LinearFlow")
+    renamed = Deployer(str(path), show_output=False, env=env).step_functions(
+        name="nightly").create()
+    assert renamed.name == "hw-api_nightly"  # the stacks' rights cover <prefix>_* only
+    assert renamed.delete()
 
 
 def test_nbdeployer_deploys_a_flow_class_from_a_module(kube_api, tmp_path,  # noqa: F811

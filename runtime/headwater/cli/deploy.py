@@ -79,12 +79,35 @@ def config_environment(obj: "FlowContext") -> dict[str, str]:
 
 
 def deployment_name(obj: "FlowContext") -> str:
-    """The scheduler-side name: the flow, qualified by its @project and branch (Metaflow's
-    project flow name, ``<project>.<branch>.<flow>``)."""
+    """The scheduler-side name: the deployer group's ``--name``, else the flow, qualified by
+    its @project and branch (Metaflow's project flow name, ``<project>.<branch>.<flow>``)."""
     from ..deployers.project import PROJECT_FLOW_NAME, deployment_metadata
 
+    if obj.deployment_name:
+        return obj.deployment_name
     return deployment_metadata(obj.flow_cls, obj.settings.user).get(PROJECT_FLOW_NAME,
                                                                    obj.flow_name)
+
+
+def name_option(target: str) -> Callable[[Callable], Callable]:
+    """A deployer group's ``--name`` (Metaflow's): the deployment's name instead of the
+    flow's. Refused for a @project flow, whose name the project and branch decide."""
+    def set_name(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        from ..deployers.project import project_decorator
+
+        if value is None:
+            return
+        obj: "FlowContext" = ctx.obj
+        if project_decorator(obj.flow_cls) is not None:
+            raise ConfigurationError(
+                f"{target} --name cannot rename a @project flow's deployment",
+                "the project and branch name it: pass @project(branch=...) or drop --name")
+        if not value.strip():
+            raise ConfigurationError(f"{target} --name is empty", "give a name, or leave it out")
+        obj.deployment_name = value
+
+    return click.option("--name", callback=set_name, expose_value=False, is_eager=True,
+                        help="Deploy under this name instead of the flow's.")
 
 
 def flow_schedule(obj: "FlowContext") -> tuple[str | None, str | None]:
@@ -184,6 +207,7 @@ def add_deploy_commands(cli: click.Group) -> None:
         sys.exit(0 if result.ok else 1)
 
     @cli.group("argo-workflows", help="Deploy the flow to Argo Workflows (AKS/EKS).")
+    @name_option("argo-workflows")
     def argo_workflows() -> None:
         pass
 
@@ -260,6 +284,7 @@ def add_deploy_commands(cli: click.Group) -> None:
 
     @cli.group("step-functions", help="Deploy the flow to AWS Step Functions (tasks on AWS "
                                       "Batch).")
+    @name_option("step-functions")
     def step_functions() -> None:
         pass
 

@@ -43,6 +43,7 @@ class FlowContext:
         self.config_values: dict[str, str] = {}
         self.with_specs: list[str] = []
         self.namespace: str | None = None
+        self.deployment_name: str | None = None  # a deployer group's --name
         self.quiet = False
         self.configs: dict[str, Any] = {}
         self.config_paths: dict[str, str] = {}

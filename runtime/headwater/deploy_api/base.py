@@ -69,22 +69,25 @@ def parameter_text(value: Any) -> str:
     return str(value)
 
 
-def _cli_command(kind: DeployerType, command: str) -> "click.Command":
-    """The flow CLI's ``<kind> <command>`` as a plain click object (its options are read
-    from it, so the facade accepts exactly what the command line does)."""
+def _cli_command(kind: DeployerType, command: str | None) -> "click.Command":
+    """The flow CLI's ``<kind> <command>`` (or the ``<kind>`` group itself) as a plain click
+    object (its options are read from it, so the facade accepts exactly what the command
+    line does)."""
     import click
 
     from ..cli.deploy import add_deploy_commands
 
     cli = click.Group("flow")
     add_deploy_commands(cli)
-    return cli.commands[kind.value].commands[command]  # type: ignore[attr-defined]
+    group = cli.commands[kind.value]
+    return group if command is None else group.commands[command]  # type: ignore[attr-defined]
 
 
-def _command_args(kind: DeployerType, command: str, kwargs: dict[str, Any],
+def _command_args(kind: DeployerType, command: str | None, kwargs: dict[str, Any],
                   refused: tuple[str, ...] = ()) -> list[str]:
     """``max_workers=4, tags=["a"]`` -> ``--max-workers 4 --tag a`` for ``command``'s
-    options (named by their Python name or their flag: ``tags`` and ``tag`` both work)."""
+    options (named by their Python name or their flag: ``tags`` and ``tag`` both work);
+    ``command=None``: the group's own options (``--name``)."""
     import click
 
     options: dict[str, click.Option] = {}
@@ -97,8 +100,8 @@ def _command_args(kind: DeployerType, command: str, kwargs: dict[str, Any],
         option = options.get(key)
         if option is None:
             known = ", ".join(sorted(options)) or "none"
-            raise DeployerError(f"{kind.value} {command} has no option {key!r}",
-                                f"known options: {known}")
+            where = kind.value if command is None else f"{kind.value} {command}"
+            raise DeployerError(f"{where} has no option {key!r}", f"known options: {known}")
         flag = option.opts[0]
         if option.is_flag:
             args += [flag] if value else []
@@ -131,22 +134,20 @@ class Deployer:
             file_read_timeout=file_read_timeout, **options)
 
     def _impl(self, cls: type["DeployerImpl"], deployer_kwargs: dict[str, Any]) -> "DeployerImpl":
-        if deployer_kwargs:
-            raise DeployerError(
-                f"{cls.TYPE.value} takes no deployer options here (got "
-                f"{', '.join(sorted(deployer_kwargs))})",
-                "the deployment is named after the flow (and its @project branch); pass "
-                "options such as namespace= or tags= to create()")
-        return cls(self.flow_file, **self._impl_kwargs)
+        impl = cls(self.flow_file, **self._impl_kwargs)
+        # the group's options (name=): checked now, passed before the create command
+        impl.group_args = _command_args(cls.TYPE, None, deployer_kwargs)
+        return impl
 
     def argo_workflows(self, **deployer_kwargs: Any) -> "ArgoWorkflowsDeployer":
-        """Deploy to Argo Workflows (Kubernetes)."""
+        """Deploy to Argo Workflows (Kubernetes); ``name=`` deploys under that name instead
+        of the flow's."""
         from .argo_workflows import ArgoWorkflowsDeployer
 
         return self._impl(ArgoWorkflowsDeployer, deployer_kwargs)  # type: ignore[return-value]
 
     def step_functions(self, **deployer_kwargs: Any) -> "StepFunctionsDeployer":
-        """Deploy to AWS Step Functions (tasks on AWS Batch)."""
+        """Deploy to AWS Step Functions (tasks on AWS Batch); ``name=`` as for Argo."""
         from .step_functions import StepFunctionsDeployer
 
         return self._impl(StepFunctionsDeployer, deployer_kwargs)  # type: ignore[return-value]
@@ -175,6 +176,7 @@ class DeployerImpl:
             self.env_vars["METAFLOW_PROFILE"] = profile
         self.settings = Settings(env=self.env_vars, profile=profile)
         self.name: str | None = None
+        self.group_args: list[str] = []  # the deployer group's options (--name)
         self.flow_name: str | None = flow_name_of(flow_file) if flow_file else None
         self.metadata: str | None = None
 
@@ -193,8 +195,8 @@ class DeployerImpl:
         top: list[str] = []
         for name, value in self.top_level_kwargs.items():
             top += _option(name.rstrip("_"), value)
-        argv = [sys.executable, self.flow_file, *top, self.TYPE.value, "create",
-                *_command_args(self.TYPE, "create", kwargs, refused=("only_json",))]
+        argv = [sys.executable, self.flow_file, *top, self.TYPE.value, *self.group_args,
+                "create", *_command_args(self.TYPE, "create", kwargs, refused=("only_json",))]
         try:
             proc = subprocess.run(argv, env=self.env_vars, cwd=self.cwd, capture_output=True,
                                   text=True, stdin=subprocess.DEVNULL,
