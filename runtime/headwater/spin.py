@@ -36,7 +36,7 @@ from .task import InputRef, TaskRunner, TaskSpec
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo
     from .flowspec import FlowSpec
-    from .graph import FlowGraph, Node
+    from .graph import FlowGraph, StepNode
     from .settings import Settings
     from .task import RunEnvironment, TaskResult
 
@@ -217,7 +217,7 @@ def load_artifacts_module(path: str) -> dict[str, Any]:
     return dict(artifacts)
 
 
-def spin_decorators(node: "Node", skip: bool) -> tuple[list, list[str]]:
+def spin_decorators(node: "StepNode", skip: bool) -> tuple[list, list[str]]:
     """The decorators that apply to the spun step and the names of those ignored."""
     refused = [d.name for d in node.decorators if d.name in REFUSED_DECORATORS]
     if refused:
