@@ -207,8 +207,8 @@ def load_artifacts_module(path: str) -> dict[str, Any]:
                         "define ARTIFACTS = {'name': value, ...} in it")
     artifacts = module.ARTIFACTS
     if not isinstance(artifacts, dict):
-        raise SpinError(f"ARTIFACTS in {path!r} is a {type(artifacts).__name__}, not a dict",
-                        "define ARTIFACTS = {'name': value, ...}")
+        raise SpinError(f"ARTIFACTS in {path!r} is of type {type(artifacts).__name__}, "
+                        f"not a dict", "define ARTIFACTS = {'name': value, ...}")
     bad = [k for k in artifacts if not isinstance(k, str) or not k.isidentifier()
            or k.startswith("_")]
     if bad:

@@ -186,7 +186,7 @@ def test_no_run_to_spin_is_refused(run_flow, hw_env):
 
 @pytest.mark.parametrize("source, message", [
     ("VALUES = {'x': 1}\n", "has no ARTIFACTS"),
-    ("ARTIFACTS = [('x', 1)]\n", "is a list, not a dict"),
+    ("ARTIFACTS = [('x', 1)]\n", "is of type list, not a dict"),
     ("ARTIFACTS = {'_hidden': 1}\n", "is not an artifact name"),
     ("raise RuntimeError('nope')\n", "raised RuntimeError: nope"),
 ])
