@@ -80,6 +80,10 @@ class ResumeError(HeadwaterException):
     headline = "Cannot resume"
 
 
+class SpinError(HeadwaterException):
+    headline = "Cannot spin"
+
+
 class RunFailed(HeadwaterException):
     headline = "Run failed"
 

@@ -30,7 +30,7 @@ from .exceptions import HeadwaterException
 from .status import Status
 
 if TYPE_CHECKING:
-    from .client import Run
+    from .client import Run, Task
 
 
 # Reading the run back is prepared (``_warm_client``, in a thread) once the child has run
@@ -82,6 +82,7 @@ class ExecutingRun:
     Client ``Run``."""
 
     def __init__(self, runner: "Runner", process: subprocess.Popen, workdir: str):
+        """Made by ``Runner``, never directly."""
         self.runner = runner
         self.process = process
         self._workdir = workdir
@@ -89,6 +90,11 @@ class ExecutingRun:
         self._warming = threading.Timer(WARM_AFTER_SECONDS, _warm_client)
         self._warming.daemon = True
         self._warming.start()
+
+    @classmethod
+    def command_args(cls, workdir: str) -> list[str]:
+        """What the command is told so this object can find what it started."""
+        return ["--run-id-file", os.path.join(workdir, "run-id")]
 
     # --- context manager: the run is waited for on exit ----------------------------------
 
@@ -237,6 +243,69 @@ class ExecutingRun:
                 self.process.kill()
 
 
+class ExecutingTask(ExecutingRun):
+    """A ``spin`` started by ``Runner.spin``/``async_spin``: what an ``ExecutingRun`` has
+    (``status``, ``stdout``, ``stderr``, ``wait``, ``stream_log``...), its ``.task`` the
+    Client ``Task`` of the spun task and ``.run`` the ``spin-<n>`` run holding it, both
+    read from where spun runs are recorded (``headwater.spin``)."""
+
+    def __init__(self, runner: "Runner", process: subprocess.Popen, workdir: str):
+        super().__init__(runner, process, workdir)
+        self._task: "Task | None" = None
+
+    @classmethod
+    def command_args(cls, workdir: str) -> list[str]:
+        return super().command_args(workdir) + [
+            "--runner-attribute-file", os.path.join(workdir, "attributes")]
+
+    def _attributes(self) -> dict | None:
+        import json
+
+        try:
+            with open(os.path.join(self._workdir, "attributes")) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):  # not written (yet)
+            return None
+
+    def _read_spun(self, cls: type, depth: int) -> Any:
+        found = self._attributes()
+        if found is None:
+            if self.process.poll() is not None:
+                raise RunnerError(f"spin exited ({self.process.returncode}) before it "
+                                  f"started a task: {self.stderr.strip()[-500:]}",
+                                  "see .stderr for the whole message")
+            raise RunnerError("the spun task has not been created yet",
+                              "wait() for it, or read .task once it has started")
+        self._warming.cancel()
+        self._warming.join()
+        from .client import _services
+        from .settings import Settings
+        from .spin import spin_settings
+
+        pathspec = "/".join(found["pathspec"].split("/")[:depth])
+        with _services.pinned(spin_settings(Settings(env=self.runner.env),
+                                            found["spin_root"])):
+            return cls(pathspec, _namespace_check=False)
+
+    @property
+    def task(self) -> "Task":
+        """The Client ``Task`` of the spun task (available once it has started)."""
+        if self._task is None:
+            from .client import Task
+
+            self._task = self._read_spun(Task, 4)
+        return self._task
+
+    @property
+    def run(self) -> "Run":
+        """The ``spin-<n>`` run that holds the spun task."""
+        if self._run is None:
+            from .client import Run
+
+            self._run = self._read_spun(Run, 2)
+        return self._run
+
+
 def _exits_within(process: subprocess.Popen, seconds: float) -> bool:
     """Whether ``process`` ends within ``seconds``, woken the moment it does (a pidfd; a
     timed ``Popen.wait`` polls with sleeps of up to 50 ms)."""
@@ -279,7 +348,7 @@ def _warm_client() -> None:
 
 
 class Runner:
-    """Runs a flow file's ``run`` and ``resume`` from Python.
+    """Runs a flow file's ``run``, ``resume`` and ``spin`` from Python.
 
     ``Runner(flow_file, show_output=False, profile=None, env=None, cwd=None, **options)``:
     ``options`` are the flow's top-level options (``with_=["retry"]`` for ``--with``,
@@ -319,10 +388,11 @@ class Runner:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def _start(self, command: str, args: list[str]) -> ExecutingRun:
+    def _start(self, command: str, args: list[str],
+               executing: type[ExecutingRun] = ExecutingRun) -> ExecutingRun:
         workdir = tempfile.mkdtemp(prefix="headwater-runner-")
         argv = [sys.executable, self.flow_file, *self.top_level, command,
-                "--run-id-file", os.path.join(workdir, "run-id"), *args]
+                *executing.command_args(workdir), *args]
         out = open(os.path.join(workdir, "stdout"), "wb")
         err = open(os.path.join(workdir, "stderr"), "wb")
         try:
@@ -331,7 +401,7 @@ class Runner:
         finally:
             out.close()
             err.close()
-        return ExecutingRun(self, process, workdir)
+        return executing(self, process, workdir)
 
     def _parameters(self, params: dict[str, Any]) -> list[str]:
         args: list[str] = []
@@ -366,6 +436,30 @@ class Runner:
 
     async def async_resume(self, **options: Any) -> ExecutingRun:
         return self._start("resume", self._resume_args(options))
+
+    def spin(self, pathspec: str, **options: Any) -> ExecutingTask:
+        """Run one step of an earlier run again (``python flow.py spin PATHSPEC``);
+        ``options``: ``skip_decorators``, ``artifacts_module``, ``persist``,
+        ``max_log_size``, ``tags``. Returns when the spun task has ended."""
+        running = self._start_spin(pathspec, options)
+        running.wait(stream="stdout" if self.show_output else None)
+        return running
+
+    async def async_spin(self, pathspec: str, **options: Any) -> ExecutingTask:
+        """Start the spin and return at once; ``await running.async_wait()`` for its end."""
+        return self._start_spin(pathspec, options)
+
+    def _start_spin(self, pathspec: str, options: dict[str, Any]) -> ExecutingTask:
+        args: list[str] = []
+        for name, value in options.items():
+            if name in ("persist", "skip_decorators") and isinstance(value, bool):
+                flag = name.replace("_", "-")
+                args.append(f"--{flag}" if value else f"--no-{flag}")
+            else:
+                args += _option("tag" if name == "tags" else name, value)
+        running = self._start("spin", args + [pathspec], ExecutingTask)
+        assert isinstance(running, ExecutingTask)
+        return running
 
     @staticmethod
     def _resume_args(options: dict[str, Any]) -> list[str]:

@@ -192,6 +192,10 @@ class TaskRunner:
 
     # --- running -------------------------------------------------------------------------
 
+    def step_decorators(self) -> list:
+        """The decorators whose hooks run around the step body."""
+        return list(self.node.decorators)
+
     def run(self) -> TaskResult:
         spec, env = self.spec, self.env
         current._set(flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step_name,
@@ -206,7 +210,7 @@ class TaskRunner:
         ctx = TaskContext(spec, env)
         _start_heartbeat(spec, env)
         flow, inputs = self.build_flow()
-        decorators = list(self.node.decorators)
+        decorators = self.step_decorators()
         error: BaseException | None = None
         caught = False  # a decorator (@catch) turned a failure into success
         try:

@@ -1,6 +1,6 @@
 """The command line of a flow file: ``python flow.py [OPTIONS] COMMAND``.
 
-Commands: ``run``, ``resume``, ``show``, ``check``, ``logs``, ``dump``, ``tag`` and the
+Commands: ``run``, ``resume``, ``spin``, ``show``, ``check``, ``logs``, ``dump``, ``tag`` and the
 hidden ``step`` (one task; what remote compute runs in a container). Options that belong to
 the whole flow (``--config-file``, ``--config``, ``--with``, ``--namespace``,
 ``--datastore``, ``--metadata``, ``--quiet``) are accepted before or after the command.
@@ -349,6 +349,8 @@ def build_cli(flow_cls: type) -> click.Group:
 
     add_deploy_commands(cli)
 
+    from .spin import spin_command
+    cli.add_command(spin_command())
     from .card import flow_card_group
     cli.add_command(flow_card_group())
     from .environment import flow_environment_group

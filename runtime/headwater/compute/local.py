@@ -36,7 +36,7 @@ from ..log_times import LineClock
 from .base import Compute, ComputeEvent, Stream, TaskExited, TaskKey, TaskOutput, task_key
 
 if TYPE_CHECKING:
-    from ..task import TaskSpec
+    from ..task import TaskRunner, TaskSpec
 
 # After SIGTERM, how long an attempt's processes get to exit before SIGKILL.
 KILL_GRACE_SECONDS = 2.0
@@ -173,8 +173,6 @@ class LocalCompute(Compute):
         try:
             os.setpgid(0, 0)  # Ctrl-C goes to the scheduler, which stops tasks itself
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            from ..task import TaskRunner
-
             for fd in parent_ends:
                 os.close(fd)
             os.dup2(out_w, 1)
@@ -187,7 +185,7 @@ class LocalCompute(Compute):
             from ..environments.task_environment import exec_step
 
             exec_step(ctx, spec, res_w)  # a step with an environment: never returns
-            result = TaskRunner(ctx.flow_cls, ctx.graph, spec, ctx.env).run()
+            result = self.task_runner(spec).run()
             payload = json.dumps(result.to_json()).encode()
             # The index it stored goes back too, so the tasks forked next read it from
             # memory; only when it fits the pipe, which is read after this process exits.
@@ -208,6 +206,13 @@ class LocalCompute(Compute):
                 sys.stderr.flush()
             finally:
                 os._exit(code)
+
+    def task_runner(self, spec: "TaskSpec") -> "TaskRunner":
+        """What runs the attempt in the forked process (``spin`` runs its own kind)."""
+        from ..task import TaskRunner
+
+        ctx = self.ctx
+        return TaskRunner(ctx.flow_cls, ctx.graph, spec, ctx.env)
 
     # --- waiting -------------------------------------------------------------------------
 
