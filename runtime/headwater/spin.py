@@ -15,7 +15,8 @@ artifacts it creates into the flow's content-addressed store, where the inputs i
 already are (nothing is copied). Nothing of the original run is written to.
 
 The step runs once (no retries), in a forked process as a run's tasks do. Of its decorators
-only those in ``ALLOWED_DECORATORS`` apply (all are dropped with ``--skip-decorators``);
+only those that declare ``SpinUse.APPLIED`` apply (Metaflow's few: ``@environment``,
+``@timeout``, ``@card``, ``@pypi``/``@conda``; all are dropped with ``--skip-decorators``);
 the others are ignored with a note, among them ``@kubernetes`` and ``@batch``: the step
 runs here. ``@parallel`` steps cannot be spun.
 """
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import attempt as attempt_record
 from .compute.local import LocalCompute
+from .decorators.base import SpinUse
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import RunFailed, SpinError
 from .task import InputRef, TaskRunner, TaskSpec
@@ -42,10 +44,6 @@ if TYPE_CHECKING:
 
 SPIN_RUN_PREFIX = "spin-"
 SPIN_DIRNAME = ".spin"
-# Decorators whose hooks still run in a spun task (Metaflow's list); others are ignored.
-ALLOWED_DECORATORS = frozenset({"conda", "pypi", "conda_base", "pypi_base", "environment",
-                                "project", "timeout", "card"})
-REFUSED_DECORATORS = frozenset({"parallel"})
 PATHSPEC_FORMS = ("step, run/step, run/step/task, Flow/run/step or Flow/run/step/task")
 
 
@@ -219,14 +217,14 @@ def load_artifacts_module(path: str) -> dict[str, Any]:
 
 def spin_decorators(node: "StepNode", skip: bool) -> tuple[list, list[str]]:
     """The decorators that apply to the spun step and the names of those ignored."""
-    refused = [d.name for d in node.decorators if d.name in REFUSED_DECORATORS]
+    refused = [d.name for d in node.decorators if d.spin_use is SpinUse.REFUSED]
     if refused:
         raise SpinError(f"step {node.name!r} uses @{refused[0]}, which spin cannot run",
                         "debug it with a run (python flow.py run)")
     if skip:
         return [], [d.name for d in node.decorators]
-    kept = [d for d in node.decorators if d.name in ALLOWED_DECORATORS]
-    return kept, [d.name for d in node.decorators if d.name not in ALLOWED_DECORATORS]
+    kept = [d for d in node.decorators if d.spin_use is SpinUse.APPLIED]
+    return kept, [d.name for d in node.decorators if d.spin_use is not SpinUse.APPLIED]
 
 
 class SpinTaskRunner(TaskRunner):

@@ -21,6 +21,7 @@ you need, and add a line to ``decorators/__init__.py``'s registry. Hooks run in 
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import HeadwaterException
@@ -45,6 +46,14 @@ def _with_defaults(name: str, defaults: dict[str, Any],
     return {**defaults, **attributes}
 
 
+class SpinUse(Enum):
+    """What ``spin`` (one step of an earlier run, again, here) does with a decorator."""
+
+    APPLIED = "applied"  # its hooks run as in a run
+    IGNORED = "ignored"  # left out, with a note (retries, remote compute, ...)
+    REFUSED = "refused"  # the step cannot be spun
+
+
 class StepDecorator:
     """Base of every step decorator (``@retry``, ``@catch``, ``@resources`` ...)."""
 
@@ -54,6 +63,8 @@ class StepDecorator:
     defaults: dict[str, Any] = {}
     #: Whether the decorator may appear twice on one step.
     allow_multiple: bool = False
+    #: What ``spin`` does with it (Metaflow applies only a few there).
+    spin_use: SpinUse = SpinUse.IGNORED
 
     def __init__(self, attributes: dict[str, Any] | None = None, from_cli: bool = False):
         self.attributes = _with_defaults(self.name, self.defaults, attributes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .base import DecoratorError, StepDecorator
+from .base import DecoratorError, SpinUse, StepDecorator
 
 if TYPE_CHECKING:
     from ..cards.writer import CardWriter
@@ -38,6 +38,7 @@ class CardDecorator(StepDecorator):
     """
 
     name = "card"
+    spin_use = SpinUse.APPLIED
     defaults = {"type": "default", "id": None, "options": {}, "timeout": 45}
     allow_multiple = True
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from .base import DecoratorError, StepDecorator
+from .base import DecoratorError, SpinUse, StepDecorator
 
 
 class EnvironmentDecorator(StepDecorator):
     """Set ``vars`` (a dict of str to str) in the task's environment before the step runs."""
 
     name = "environment"
+    spin_use = SpinUse.APPLIED
     defaults = {"vars": {}}
 
     def step_init(self, flow_cls, graph, step_name):

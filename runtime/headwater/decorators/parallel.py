@@ -22,7 +22,7 @@ import os
 from collections import namedtuple
 
 from ..current import current
-from .base import DecoratorError, StepDecorator
+from .base import DecoratorError, SpinUse, StepDecorator
 
 #: ``current.parallel`` (Metaflow's fields; ``control_task_id`` is None locally).
 Parallel = namedtuple("Parallel", ["main_ip", "num_nodes", "node_index", "control_task_id"])
@@ -34,6 +34,7 @@ class ParallelDecorator(StepDecorator):
     """Mark a step as the gang a ``num_parallel=`` fan-out starts."""
 
     name = "parallel"
+    spin_use = SpinUse.REFUSED
     defaults: dict = {}
 
     def step_init(self, flow_cls, graph, step_name):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from ..exceptions import TimeoutException
-from .base import DecoratorError, StepDecorator
+from .base import DecoratorError, SpinUse, StepDecorator
 
 # After the in-process alarm fires, how long the scheduler waits before killing the process
 # (a step stuck in C code never sees the Python exception).
@@ -17,6 +17,7 @@ class TimeoutDecorator(StepDecorator):
     ``seconds + 60 * minutes + 3600 * hours``; the process is killed if it does not stop."""
 
     name = "timeout"
+    spin_use = SpinUse.APPLIED
     defaults = {"seconds": 0, "minutes": 0, "hours": 0}
 
     def total(self) -> float:

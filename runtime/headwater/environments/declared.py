@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..decorators.base import DecoratorError, FlowDecorator, StepDecorator
+from ..decorators.base import DecoratorError, FlowDecorator, SpinUse, StepDecorator
 from .spec import EnvironmentSpec
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class _Declares:
 
 class StepEnvironmentDecorator(_Declares, StepDecorator):
     """A step decorator that asks for an environment of ``kind`` packages."""
+
+    spin_use = SpinUse.APPLIED  # validated and recorded; spin does not enter the environment
 
     def step_init(self, flow_cls, graph, step_name):
         _check(self.name, f"step {step_name!r}", self.attributes, self.packages_field)
