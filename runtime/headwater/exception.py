@@ -18,8 +18,9 @@ from .exceptions import (ConfigurationError, DataAlreadyExists, DataNotFound,
                          MetaflowNamespaceMismatch, MetaflowNotFound,
                          MissingInMergeArtifactsException, NamespaceMismatch, ObjectNotFound,
                          ObjectNotFoundByKey, ParameterError, ParameterFieldTypeMismatch,
-                         ResumeError, RunFailed, SecretsError, SerializationError, TaggingError,
-                         TaggingException, TimeoutException, UnhandledInMergeArtifactsException)
+                         ResumeError, RunFailed, SecretsError, SerializationError, SpinError,
+                         TaggingError, TaggingException, TimeoutException,
+                         UnhandledInMergeArtifactsException)
 
 __all__ = ["ConfigurationError", "DataAlreadyExists", "DataNotFound", "DataStoreAuthError",
            "DataStoreError", "DataStoreThrottled", "FlowAttributeNotModifiable",
@@ -30,5 +31,5 @@ __all__ = ["ConfigurationError", "DataAlreadyExists", "DataNotFound", "DataStore
            "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",
            "NamespaceMismatch", "ObjectNotFound", "ObjectNotFoundByKey", "ParameterError",
            "ParameterFieldTypeMismatch", "ResumeError", "RunFailed", "SecretsError",
-           "SerializationError", "TaggingError", "TaggingException", "TimeoutException",
+           "SerializationError", "SpinError", "TaggingError", "TaggingException", "TimeoutException",
            "UnhandledInMergeArtifactsException"]
