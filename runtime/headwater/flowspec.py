@@ -38,6 +38,7 @@ def step(func: Callable) -> Callable:
     if not callable(func) or not hasattr(func, "__code__"):
         raise TypeError(f"@step decorates a method, not {func!r}")
     func.__dict__["is_step"] = True
+    func.__dict__["name"] = func.__name__  # Metaflow's step functions carry their name
     func.__dict__.setdefault("decorators", [])
     return func
 

@@ -199,7 +199,7 @@ class TaskRunner:
                      origin_run_id=spec.origin_run_id,
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
                      parameter_names=self.parameters,
-                     is_running_flow=True, tags=list(spec.tags))
+                     is_running_flow=True, tags=set(spec.tags))
         for flow_deco in self.flow_cls._flow_decorators:
             current._set(**flow_deco.current_values(spec.flow_name, spec.user))
         attempt_record.record_start(env, spec)

@@ -26,7 +26,8 @@ from .errors import run_cli
 # Options of the flow group that users also write after the command; value count for each.
 GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--config-value": 2, "--with": 1,
                   "--namespace": 1, "--datastore": 1, "--datastore-root": 1, "--metadata": 1,
-                  "--quiet": 0, "--environment": 1}
+                  "--quiet": 0, "--not-quiet": 0, "--environment": 1, "--pylint": 0,
+                  "--no-pylint": 0, "--event-logger": 1, "--monitor": 1}
 
 
 class FlowContext:
@@ -237,13 +238,18 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--datastore-root", help="Override the datastore's sysroot.")
     @click.option("--metadata", type=click.Choice(["local", "service"]),
                   help="Override METAFLOW_DEFAULT_METADATA.")
-    @click.option("--quiet", is_flag=True, help="Do not echo task output.")
+    @click.option("--quiet/--not-quiet", default=False, help="Do not echo task output.")
+    # Metaflow's top options for its pylint pass, event logger and monitor sidecars, which
+    # Headwater does not have: accepted so that command lines written for Metaflow run
+    @click.option("--pylint/--no-pylint", "_pylint", default=True, hidden=True)
+    @click.option("--event-logger", "_event_logger", hidden=True)
+    @click.option("--monitor", "_monitor", hidden=True)
     @click.option("--environment", type=click.Choice(["local", "pypi", "conda"]),
                   default="local", help="pypi/conda: every step runs in a resolved "
                   "environment (same as --with pypi / --with conda).")
     @click.pass_context
     def cli(ctx, config_file, configs, config_values, with_specs, namespace, datastore,
-            datastore_root, metadata, quiet, environment):
+            datastore_root, metadata, quiet, _pylint, _event_logger, _monitor, environment):
         obj = FlowContext(flow_cls)
         overrides = {"METAFLOW_DEFAULT_DATASTORE": datastore,
                      "METAFLOW_DEFAULT_METADATA": metadata}
