@@ -24,13 +24,14 @@ import functools
 import inspect
 import types
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
 from .graph import SplitKind
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
+    from .graph_view import MetaflowGraphView
 
 
 def step(func: Callable) -> Callable:
@@ -57,6 +58,16 @@ class Transition:
         return {"targets": self.targets, "foreach": self.foreach,
                 "condition": self.condition, "switch": self.switch,
                 "num_parallel": self.num_parallel}
+
+
+class ForeachFrame(NamedTuple):
+    """One enclosing foreach as ``flow._foreach_stack`` gives it (Metaflow's fields)."""
+
+    step: str
+    var: str | None
+    num_splits: int
+    index: int
+    value: Any
 
 
 @dataclass
@@ -136,6 +147,28 @@ class FlowSpec:
     def name(self) -> str:
         """The flow's name (its class name)."""
         return type(self).__name__
+
+    # Metaflow's flow objects expose these three to step code and decorators; code written
+    # for Metaflow reads them, so they keep Metaflow's names and shapes.
+
+    @property
+    def _graph(self) -> "MetaflowGraphView":
+        """The flow's graph with Metaflow's node attributes (``.type``, ``.in_funcs``,
+        ``.out_funcs``, ``.parallel_step``, ...)."""
+        return _graph_view(type(self))
+
+    @property
+    def _current_step(self) -> str | None:
+        """The name of the step this flow object runs (``None`` outside a task)."""
+        return self._state().step_name
+
+    @property
+    def _foreach_stack(self) -> list["ForeachFrame"]:
+        """One ``ForeachFrame(step, var, num_splits, index, value)`` for each enclosing
+        foreach, outermost first."""
+        frames = [f for f in self._state().stack if f.kind == "foreach"]
+        return [ForeachFrame(f.step, f.var, count, index, value)
+                for f, (index, count, value) in zip(frames, self.foreach_stack())]
 
     @classmethod
     def _flow_file(cls) -> str | None:
@@ -385,6 +418,35 @@ def flow_constants(flow_cls: type) -> frozenset[str]:
                     value, (types.FunctionType, staticmethod, classmethod, property, type)):
                 names.add(attr)
     return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def _graph_view(flow_cls: type) -> "MetaflowGraphView":
+    from .graph import FlowGraph
+    from .graph_view import MetaflowGraphView
+
+    return MetaflowGraphView(FlowGraph(flow_cls))
+
+
+def constant_values(flow_cls: type) -> dict[str, Any]:
+    """The flow's class-level constants that can be stored, by name: a run stores them
+    with its parameters, so that every task has them as artifacts, as in Metaflow."""
+    import pickle
+
+    from .config import Config
+    from .parameters import Parameter
+
+    values = {}
+    for name in sorted(flow_constants(flow_cls)):
+        value = getattr(flow_cls, name)
+        if isinstance(value, (Parameter, Config)):
+            continue
+        try:
+            pickle.dumps(value)
+        except Exception:  # a step still reads it from the class; the Client will not see it
+            continue
+        values[name] = value
+    return values
 
 
 def _not_modifiable(flow_cls: type, name: str, step_name: str | None

@@ -82,6 +82,27 @@ class Step(MetaflowObject["Task"]):
         return origin.rsplit("/", 1)[0] if origin else None
 
     @property
+    def parent_steps(self) -> list["Step"]:
+        """The steps of the run this step's tasks started from (none for ``start``)."""
+        run = self.parent
+        names: list[str] = []
+        for task in self._children():
+            names += [step for step, _ in task._input_tasks() if step not in names]
+        return [run[name] for name in names]  # type: ignore[index]
+
+    @property
+    def child_steps(self) -> list["Step"]:
+        """The steps of the run this step's tasks went to (none for ``end``; a step the
+        run has not reached, or a switch branch not taken, is not listed)."""
+        run = self.parent
+        names: list[str] = []
+        for task in self._children():
+            task._stored_artifacts()  # reads the index, which names the targets
+            names += [step for step in task._state.get("targets") or []
+                      if step not in names and step in run]  # type: ignore[operator]
+        return [run[name] for name in names]  # type: ignore[index]
+
+    @property
     def finished_at(self) -> datetime | None:
         """When the step's last task finished (``None`` while any task has not)."""
         times = [task.finished_at for task in self._children()]
