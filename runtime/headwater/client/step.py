@@ -85,9 +85,9 @@ class Step(MetaflowObject["Task"]):
     def parent_steps(self) -> list["Step"]:
         """The steps of the run this step's tasks started from (none for ``start``)."""
         run = self.parent
-        names: list[str] = []
+        names: dict[str, None] = {}  # in order, once each
         for task in self._children():
-            names += [step for step, _ in task._input_tasks() if step not in names]
+            names.update((step, None) for step, _ in task._input_tasks())
         return [run[name] for name in names]  # type: ignore[index]
 
     @property
@@ -95,11 +95,11 @@ class Step(MetaflowObject["Task"]):
         """The steps of the run this step's tasks went to (none for ``end``; a step the
         run has not reached, or a switch branch not taken, is not listed)."""
         run = self.parent
-        names: list[str] = []
+        names: dict[str, None] = {}  # in order, once each
         for task in self._children():
             task._stored_artifacts()  # reads the index, which names the targets
-            names += [step for step in task._state.get("targets") or []
-                      if step not in names and step in run]  # type: ignore[operator]
+            names.update((step, None) for step in task._state.get("targets") or []
+                         if step in run)  # type: ignore[operator]
         return [run[name] for name in names]  # type: ignore[index]
 
     @property
