@@ -20,11 +20,12 @@ object: parameters read as their defaults and may be assigned, steps are ordinar
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import types
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .exceptions import FlowAttributeNotModifiable, InvalidNextError, MergeArtifactsError
 from .graph import SplitKind
@@ -60,14 +61,9 @@ class Transition:
                 "num_parallel": self.num_parallel}
 
 
-class ForeachFrame(NamedTuple):
-    """One enclosing foreach as ``flow._foreach_stack`` gives it (Metaflow's fields)."""
-
-    step: str
-    var: str | None
-    num_splits: int
-    index: int
-    value: Any
+# One enclosing foreach as ``flow._foreach_stack`` gives it (Metaflow's fields; ``index``
+# shadows the tuple method there too).
+ForeachFrame = collections.namedtuple("ForeachFrame", "step var num_splits index value")
 
 
 @dataclass
@@ -104,6 +100,7 @@ class TaskState:
     read_only: bool = False  # inputs of a join
     is_join: bool = False
     helper_names: frozenset[str] = frozenset()  # set by a user __init__: not artifacts
+    loaded: dict[str, "ArtifactInfo"] = field(default_factory=dict)  # inherited, read
 
 
 class FlowSpec:
@@ -155,7 +152,8 @@ class FlowSpec:
     def _graph(self) -> "MetaflowGraphView":
         """The flow's graph with Metaflow's node attributes (``.type``, ``.in_funcs``,
         ``.out_funcs``, ``.parallel_step``, ...)."""
-        return _graph_view(type(self))
+        flow_cls: type = type(self)  # as a plain type: mypy finds type[FlowSpec] unhashable
+        return _graph_view(flow_cls)
 
     @property
     def _current_step(self) -> str | None:
@@ -195,7 +193,29 @@ class FlowSpec:
             return False, None
         value = state.cas.load(info.sha, info.size)
         object.__setattr__(self, name, value)  # cache; loading is not an assignment
+        state.loaded[name] = info
         return True, value
+
+    def _changed_in_place(self) -> list[str]:
+        """Inherited artifacts the step read and then changed without assigning them
+        (``self.seen.add(x)``): stored again, as Metaflow stores them."""
+        state = self._state()
+        if state.cas is None:
+            return []
+        changed = []
+        for name, info in state.loaded.items():
+            if (name in state.assigned or name.startswith("_") or name in state.parameter_names
+                    or name not in self.__dict__):
+                continue
+            value = self.__dict__[name]
+            if _cannot_change(value):
+                continue
+            try:
+                if state.cas.digest(name, value) != info.sha:
+                    changed.append(name)
+            except Exception:  # stored once, so picklable; if no longer, keep the stored one
+                continue
+        return changed
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: an inherited artifact not loaded yet.
@@ -418,6 +438,19 @@ def flow_constants(flow_cls: type) -> frozenset[str]:
                     value, (types.FunctionType, staticmethod, classmethod, property, type)):
                 names.add(attr)
     return frozenset(names)
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
+
+
+def _cannot_change(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` cannot have been changed in place (no need to serialize it again
+    to find out)."""
+    if isinstance(value, _IMMUTABLE):
+        return True
+    if isinstance(value, (tuple, frozenset)) and depth < 3:
+        return all(_cannot_change(v, depth + 1) for v in value)
+    return False
 
 
 @functools.lru_cache(maxsize=None)

@@ -328,7 +328,8 @@ class TaskRunner:
         state = flow._state()
         values: dict[str, Any] = {}
         if user_artifacts:
-            values = {n: flow.__dict__[n] for n in state.assigned
+            names = set(state.assigned) | set(flow._changed_in_place())
+            values = {n: flow.__dict__[n] for n in names
                       if not n.startswith("_") and n in flow.__dict__}
         values["_success"] = error is None
         if error is not None:
