@@ -268,6 +268,9 @@ def run_case(case: Case, tool: str, python: str, shim: Path, core: Path, context
              top_options: list[str], checkers: list[str], timeout: float) -> Outcome:
     workdir = Path(case.dir)
     env = base_env(context, workdir / "home")
+    # the tool's interpreter first on PATH: Metaflow starts `python` for @parallel and
+    # unbounded-foreach workers
+    env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
     # the core folder too, as run_tests.py has it: Metaflow finds the suite's
     # metaflow_extensions (test cards and decorators) there
     env["PYTHONPATH"] = tool_pythonpath(tool, shim, workdir, core)
@@ -349,6 +352,9 @@ def run_tool(tool: str, python: str, core: Path, workdir: Path, args) -> dict:
     if args.cli_check:
         checkers.append(manifest["checks"]["python3-cli"]["class"])
     cases = [Case(**c) for c in manifest["cases"]]
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+        cases = [c for c in cases if c.name in wanted]
     results: dict[str, Outcome] = {}
     for error in manifest["errors"]:
         results[f"{error['test']}/{error['graph']}"] = Outcome("generate", error["error"])
@@ -403,6 +409,9 @@ def main() -> None:
     parser.add_argument("--tests", default="", help="comma-separated test class names")
     parser.add_argument("--graphs", default="",
                         help="comma-separated graph names (their \"name\", e.g. single-linear-step)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated cases (TestClass/graph-name) to run, of those "
+                             "--tests and --graphs select")
     parser.add_argument("--jobs", type=int, default=2, help="cases at a time (default 2)")
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds per stage of a case (default 600)")

@@ -288,3 +288,30 @@ def test_a_parameter_can_come_from_the_environment(write_flow, run_flow):
                                      env={"METAFLOW_RUN_N_ITEMS": "7"}).stdout
     bad = run_flow(path, "run", env={"METAFLOW_RUN_N_ITEMS": "many"}, check=False)
     assert bad.returncode == 1 and "n-items" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_default_function_sees_the_project_in_current(run_flow, write_flow):
+    flow = write_flow("""
+        from headwater import FlowSpec, Parameter, current, project, step
+
+        def branch_default(ctx):
+            return f"{current.project_name}:{current.branch_name}"
+
+        @project(name="demo")
+        class ProjectParamFlow(FlowSpec):
+            where = Parameter("where", default=branch_default)
+
+            @step
+            def start(self):
+                print("WHERE", self.where)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            ProjectParamFlow()
+    """)
+    proc = run_flow(flow, "run")
+    assert "WHERE demo:user.tester" in proc.stdout

@@ -309,6 +309,12 @@ def build_cli(flow_cls: type) -> click.Group:
         from ..parameters import resolve_parameters
 
         graph = obj.prepare()
+        # a parameter's default function sees what the flow decorators put in `current`
+        # (@project's names), as in Metaflow
+        from ..current import current
+
+        for deco in getattr(obj.flow_cls, "_flow_decorators", []):
+            current._set(**deco.current_values(obj.flow_name, obj.settings.user))
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
                                                    if v is not None}, obj.settings.user)
         start_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
