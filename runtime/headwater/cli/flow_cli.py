@@ -77,14 +77,16 @@ class FlowContext:
         for attr, config in configs.items():
             name = config.name
             if name in files:
-                values[attr] = config.load(files[name], self.flow_file)
+                values[attr] = config.load(files[name], self.flow_file, self.flow_name,
+                                           self.settings.user)
             elif name in self.config_values:
                 values[attr] = config.from_value(self.config_values[name], "--config-value")
             elif name in env_values:
                 values[attr] = config.from_value(env_values[name],
                                                  "METAFLOW_FLOW_CONFIG_VALUE")
             else:
-                values[attr] = config.load(env_files.get(name), self.flow_file)
+                values[attr] = config.load(env_files.get(name), self.flow_file,
+                                           self.flow_name, self.settings.user)
         return values
 
     def prepare(self):
@@ -316,7 +318,8 @@ def build_cli(flow_cls: type) -> click.Group:
         for deco in getattr(obj.flow_cls, "_flow_decorators", []):
             current._set(**deco.current_values(obj.flow_name, obj.settings.user))
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
-                                                   if v is not None}, obj.settings.user)
+                                                   if v is not None}, obj.settings.user,
+                                    obj.configs)
         start_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
                   {**values, **obj.configs})
 
