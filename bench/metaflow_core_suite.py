@@ -16,16 +16,24 @@ internal click objects and cannot run on anything else):
   disabled for both tools. The formatter, the test classes and the checkers run under the
   tool's interpreter, Headwater's through a shim (a generated ``sitecustomize.py``) that
   makes ``import metaflow`` import Headwater and maps the few ``metaflow.*`` modules the
-  suite's helpers import (``metaflow.client``, ``metaflow.cards``, ``metaflow.util``,
-  ``metaflow.plugins.cards.exception``, ...) onto Headwater's equivalents.
+  suite's helpers and tests import (``metaflow.client``, ``metaflow.cards``,
+  ``metaflow.metaflow_current``, ``metaflow.plugins.cards.exception``) onto Headwater's
+  equivalents; ``metaflow.util.is_stringish`` and ``metaflow.includefile.IncludedFile``
+  (only ``CliCheck`` uses them) get stand-ins.
 - The flow header the formatter writes imports ``FlowMutator``, ``StepMutator``,
   ``UserStepDecorator`` and ``user_step_decorator`` in every flow. Headwater has none of
   them (docs/differences.md); the shim gives each a stand-in that fails when a flow uses it,
   so only the tests that use them fail, naming the missing class.
+- The suite's own extensions (``test/core/metaflow_extensions``: test card types, step and
+  flow decorators) are on ``PYTHONPATH`` for both tools, as ``run_tests.py`` has them.
+  Metaflow loads them; Headwater does not read ``metaflow_extensions``
+  (docs/differences.md), so the tests that use them fail on Headwater.
 - Each case runs in its own temporary directory (local metadata and datastore, found from
   the working directory; its own ``METAFLOW_HOME``) as ``python test_flow.py <top options>
   run --run-id-file run-id <run options>``, with ``resume`` after an expected failure, as
-  ``run_tests.py`` does; ``--jobs`` cases at a time (default 2).
+  ``run_tests.py`` does; ``--jobs`` cases at a time (default 2). The tool's interpreter is
+  first on ``PATH`` (Metaflow starts ``python`` for ``@parallel`` and unbounded-foreach
+  workers).
 - Executors: the ``cli`` executor only. The ``api`` executor builds ``Runner`` arguments by
   introspecting Metaflow's click commands (``metaflow.runner.click_api``), which is not a
   user surface; it is skipped for both tools.
@@ -34,8 +42,8 @@ internal click objects and cannot run on anything else):
   through ``tag list``, cards through ``card get``) is skipped by default; ``--cli-check``
   runs it too, and a case then passes only if both checkers pass.
 - Top options are passed as ``contexts.json`` writes them (``--event-logger``,
-  ``--no-pylint``, ...); ``--drop-top-option OPT`` leaves one out (for measuring a
-  Headwater that does not accept it).
+  ``--no-pylint``, ...: Headwater accepts them and does nothing with them);
+  ``--drop-top-option OPT`` leaves one out (for measuring a Headwater that refuses it).
 
 The table lists each case with ``pass``, or the stage that failed (``run``, ``resume``,
 ``check``, ``timeout``, ``generate``) and the last line of that stage's error output; logs of

@@ -97,3 +97,10 @@ def test_the_control_task_must_still_call_self_next(flow_runner, flow_class):
     assert source != FLOW
     with pytest.raises(RunFailed, match="finished without calling self.next"):
         flow_runner.run(flow_class(source))
+
+
+def test_control_tasks_are_node_0_of_each_gang(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
+    control = run["train"].control_tasks()
+    assert [t.index for t in control] == [0] and control[0].data.seen[0] == 0
+    assert run["start"].control_tasks() == [] and run["join"].control_tasks() == []

@@ -68,6 +68,19 @@ class Step(MetaflowObject["Task"]):
         wanted = set(tags)
         return [task for task in self._children() if wanted <= task.tags]
 
+    def control_tasks(self, *tags: str) -> list["Task"]:
+        """The control task (node 0) of each ``@parallel`` gang of this step (none for a
+        step that is not ``@parallel``); ``tags`` filters as ``tasks`` does."""
+        control = []
+        for task in self.tasks(*tags):
+            task._stored_artifacts()  # reads the index, which holds the split stack
+            stack = task._state.get("stack") or []
+            # a num_parallel fan-out is the foreach frame that names no attribute
+            if stack and stack[-1][1] == "foreach" and stack[-1][4] is None \
+                    and int(stack[-1][2]) == 0:
+                control.append(task)
+        return control
+
     @property
     def task(self) -> "Task | None":
         """A task of this step: *the* task of a step that is not inside a foreach."""
