@@ -17,6 +17,8 @@ remote backends (``read_result``), resume planning (``finished_attempt``), the C
 
 from __future__ import annotations
 
+import platform
+
 from typing import TYPE_CHECKING, Any
 
 # The datastore and metadata modules load on first use: the Client imports this module for
@@ -62,7 +64,8 @@ def start_metadata(env: "RunEnvironment", attempt: int) -> "list[MetadataEntry]"
     tags = attempt_tags(attempt)
     return [MetadataEntry("attempt", str(attempt), "attempt", tags),
             MetadataEntry("ds-type", env.ds_type, "ds-type", tags),
-            MetadataEntry("ds-root", env.backend.root, "ds-root", tags)]
+            MetadataEntry("ds-root", env.backend.root, "ds-root", tags),
+            MetadataEntry("python_version", platform.python_version(), "python_version", tags)]
 
 
 def done_metadata(attempt: int, ok: bool) -> "list[MetadataEntry]":
@@ -101,6 +104,11 @@ def record_start(env: "RunEnvironment", spec: "TaskSpec",
     entries = start_metadata(env, spec.attempt)
     if origin is not None:
         entries += origin_metadata(spec.attempt, *origin)
+    elif spec.origin_run_id:  # executed again by a resume: the run it resumes, as Metaflow
+        from .metadata.base import MetadataEntry
+
+        entries.append(MetadataEntry("origin-run-id", spec.origin_run_id, "origin-run-id",
+                                     attempt_tags(spec.attempt)))
     env.metadata.register_metadata(spec.flow_name, spec.run_id, spec.step_name, spec.task_id,
                                    spec.user, entries)
 

@@ -20,6 +20,8 @@ are placeholders resolved once the file is read.
 
 from __future__ import annotations
 
+import builtins
+
 import json
 import os
 import sys
@@ -32,7 +34,14 @@ if TYPE_CHECKING:
 
 
 class ConfigValue(dict):
-    """A dict whose keys are also attributes (``cfg.model.type``), recursively."""
+    """A dict whose keys are also attributes (``cfg.model.type``), recursively. Read-only,
+    as Metaflow's: changing it raises ``TypeError`` (a config is the same in every step)."""
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a config is read-only; copy it (dict(config)) to change a value")
+
+    __setitem__ = __delitem__ = __setattr__ = __delattr__ = _read_only
+    update = pop = popitem = clear = setdefault = __ior__ = _read_only
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -71,7 +80,9 @@ class ConfigExpr:
 
     def resolve(self, configs: dict[str, Any]) -> Any:
         try:
-            return eval(self.expression, {"__builtins__": {}}, dict(configs))  # noqa: S307
+            # the flow's author wrote the expression: Python's builtins are there, as in
+            # Metaflow (`config_expr("str(config.value)")`)
+            return eval(self.expression, {"__builtins__": builtins}, dict(configs))  # noqa: S307
         except Exception as exc:
             raise ConfigurationError(
                 f"cannot evaluate config expression {self.expression!r}: {exc}",
@@ -124,7 +135,8 @@ class Config:
     """A config file attached to the flow as a class attribute."""
 
     def __init__(self, name: str, default: str | None = None,
-                 default_value: dict | None = None, parser: Callable[[str], dict] | None = None,
+                 default_value: dict | str | Callable[..., Any] | None = None,
+                 parser: Callable[[str], dict] | None = None,
                  help: str | None = None, required: bool = False):
         self.name = name
         self.default = default
@@ -152,7 +164,8 @@ class Config:
             return value
         # A flow object outside a run (unit tests): the default file stands in.
         if self._default_cache is None:
-            self._default_cache = self.load(None, owner._flow_file() if owner else None)
+            self._default_cache = self.load(None, owner._flow_file() if owner else None,
+                                            owner.__name__ if owner else None)
         return self._default_cache
 
     def from_value(self, value: Any, source: str) -> ConfigValue:
@@ -173,12 +186,20 @@ class Config:
             data = parse_config_text(value, source)
         return _wrap(dict(data))
 
-    def load(self, path: str | None, flow_file: str | None = None) -> ConfigValue | None:
-        """Read the config from ``path`` (or the default); ``None`` when there is none."""
+    def load(self, path: str | None, flow_file: str | None = None,
+             flow_name: str | None = None, user: str | None = None) -> ConfigValue | None:
+        """Read the config from ``path`` (or the default); ``None`` when there is none.
+        A ``default_value`` function is called with the context a parameter's default
+        function gets (``flow_name``, ``user_name``, ``parameter_name``), as in Metaflow."""
         given = path or self.default
         if given is None:
-            if self.default_value is not None:
-                return _wrap(dict(self.default_value))
+            value = self.default_value
+            if callable(value):
+                from .parameters import DeployTimeContext
+
+                value = value(DeployTimeContext(flow_name or "", user or "", self.name))
+            if value is not None:
+                return self.from_value(value, "default_value")
             if self.required:
                 raise ConfigurationError(f"config {self.name!r} is required",
                                          f"pass --config {self.name} PATH")

@@ -32,7 +32,7 @@ class Current:
         self.username: str | None = None
         self.parameter_names: list[str] = []
         self.is_running_flow: bool = False
-        self.tags: list[str] = []
+        self.tags: set[str] = set()  # a set, as Metaflow's: user code calls .update on it
         # set by @project, as in Metaflow
         self.project_name: str | None = None
         self.branch_name: str | None = None

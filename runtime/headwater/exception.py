@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .exceptions import (ConfigurationError, DataAlreadyExists, DataNotFound,
                          DataStoreAuthError, DataStoreError, DataStoreThrottled,
-                         FlowAttributeNotModifiable, ForeachError, GraphError,
+                         ExternalCommandFailed, FlowAttributeNotModifiable, ForeachError, GraphError,
                          HeadwaterException, InvalidNextError, InvalidPathspec,
                          MergeArtifactsError, MergeArtifactsException, MetadataError,
                          MetadataServiceUnreachable, MetadataServiceVersionError,
@@ -23,7 +23,8 @@ from .exceptions import (ConfigurationError, DataAlreadyExists, DataNotFound,
                          UnhandledInMergeArtifactsException)
 
 __all__ = ["ConfigurationError", "DataAlreadyExists", "DataNotFound", "DataStoreAuthError",
-           "DataStoreError", "DataStoreThrottled", "FlowAttributeNotModifiable",
+           "DataStoreError", "DataStoreThrottled", "ExternalCommandFailed",
+           "FlowAttributeNotModifiable",
            "ForeachError", "GraphError", "HeadwaterException", "InvalidNextError",
            "InvalidPathspec", "MergeArtifactsError", "MergeArtifactsException",
            "MetadataError", "MetadataServiceUnreachable", "MetadataServiceVersionError",

@@ -92,6 +92,12 @@ class TimeoutException(HeadwaterException):
     headline = "Step timed out"
 
 
+class ExternalCommandFailed(HeadwaterException):
+    """A command a step ran failed (Metaflow's name, for step code that raises it)."""
+
+    headline = "External command failed"
+
+
 # --- storage ------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ object: parameters read as their defaults and may be assigned, steps are ordinar
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import types
@@ -31,6 +32,7 @@ from .graph import SplitKind
 
 if TYPE_CHECKING:
     from .datastore.artifacts import ArtifactInfo, ContentAddressedStore
+    from .graph_view import MetaflowGraphView
 
 
 def step(func: Callable) -> Callable:
@@ -38,6 +40,7 @@ def step(func: Callable) -> Callable:
     if not callable(func) or not hasattr(func, "__code__"):
         raise TypeError(f"@step decorates a method, not {func!r}")
     func.__dict__["is_step"] = True
+    func.__dict__["name"] = func.__name__  # Metaflow's step functions carry their name
     func.__dict__.setdefault("decorators", [])
     return func
 
@@ -56,6 +59,11 @@ class Transition:
         return {"targets": self.targets, "foreach": self.foreach,
                 "condition": self.condition, "switch": self.switch,
                 "num_parallel": self.num_parallel}
+
+
+# One enclosing foreach as ``flow._foreach_stack`` gives it (Metaflow's fields; ``index``
+# shadows the tuple method there too).
+ForeachFrame = collections.namedtuple("ForeachFrame", "step var num_splits index value")
 
 
 @dataclass
@@ -92,6 +100,7 @@ class TaskState:
     read_only: bool = False  # inputs of a join
     is_join: bool = False
     helper_names: frozenset[str] = frozenset()  # set by a user __init__: not artifacts
+    loaded: dict[str, "ArtifactInfo"] = field(default_factory=dict)  # inherited, read
 
 
 class FlowSpec:
@@ -136,6 +145,29 @@ class FlowSpec:
         """The flow's name (its class name)."""
         return type(self).__name__
 
+    # Metaflow's flow objects expose these three to step code and decorators; code written
+    # for Metaflow reads them, so they keep Metaflow's names and shapes.
+
+    @property
+    def _graph(self) -> "MetaflowGraphView":
+        """The flow's graph with Metaflow's node attributes (``.type``, ``.in_funcs``,
+        ``.out_funcs``, ``.parallel_step``, ...)."""
+        flow_cls: type = type(self)  # as a plain type: mypy finds type[FlowSpec] unhashable
+        return _graph_view(flow_cls)
+
+    @property
+    def _current_step(self) -> str | None:
+        """The name of the step this flow object runs (``None`` outside a task)."""
+        return self._state().step_name
+
+    @property
+    def _foreach_stack(self) -> list["ForeachFrame"]:
+        """One ``ForeachFrame(step, var, num_splits, index, value)`` for each enclosing
+        foreach, outermost first."""
+        frames = [f for f in self._state().stack if f.kind == "foreach"]
+        return [ForeachFrame(f.step, f.var, count, index, value)
+                for f, (index, count, value) in zip(frames, self.foreach_stack())]
+
     @classmethod
     def _flow_file(cls) -> str | None:
         try:
@@ -161,7 +193,29 @@ class FlowSpec:
             return False, None
         value = state.cas.load(info.sha, info.size)
         object.__setattr__(self, name, value)  # cache; loading is not an assignment
+        state.loaded[name] = info
         return True, value
+
+    def _changed_in_place(self) -> list[str]:
+        """Inherited artifacts the step read and then changed without assigning them
+        (``self.seen.add(x)``): stored again, as Metaflow stores them."""
+        state = self._state()
+        if state.cas is None:
+            return []
+        changed = []
+        for name, info in state.loaded.items():
+            if (name in state.assigned or name.startswith("_") or name in state.parameter_names
+                    or name not in self.__dict__):
+                continue
+            value = self.__dict__[name]
+            if _cannot_change(value):
+                continue
+            try:
+                if state.cas.digest(name, value) != info.sha:
+                    changed.append(name)
+            except Exception:  # stored once, so picklable; if no longer, keep the stored one
+                continue
+        return changed
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: an inherited artifact not loaded yet.
@@ -384,6 +438,48 @@ def flow_constants(flow_cls: type) -> frozenset[str]:
                     value, (types.FunctionType, staticmethod, classmethod, property, type)):
                 names.add(attr)
     return frozenset(names)
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), range)
+
+
+def _cannot_change(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` cannot have been changed in place (no need to serialize it again
+    to find out)."""
+    if isinstance(value, _IMMUTABLE):
+        return True
+    if isinstance(value, (tuple, frozenset)) and depth < 3:
+        return all(_cannot_change(v, depth + 1) for v in value)
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def _graph_view(flow_cls: type) -> "MetaflowGraphView":
+    from .graph import FlowGraph
+    from .graph_view import MetaflowGraphView
+
+    return MetaflowGraphView(FlowGraph(flow_cls))
+
+
+def constant_values(flow_cls: type) -> dict[str, Any]:
+    """The flow's class-level constants that can be stored, by name: a run stores them
+    with its parameters, so that every task has them as artifacts, as in Metaflow."""
+    import pickle
+
+    from .config import Config
+    from .parameters import Parameter
+
+    values = {}
+    for name in sorted(flow_constants(flow_cls)):
+        value = getattr(flow_cls, name)
+        if isinstance(value, (Parameter, Config)):
+            continue
+        try:
+            pickle.dumps(value)
+        except Exception:  # a step still reads it from the class; the Client will not see it
+            continue
+        values[name] = value
+    return values
 
 
 def _not_modifiable(flow_cls: type, name: str, step_name: str | None

@@ -403,8 +403,12 @@ class FlowGraph:
         if not node.takes_inputs and len(incoming) == 1:
             return incoming[0]
         first = incoming[0]
+        # Where a switch's branches meet, a step that takes inputs inside a foreach or a
+        # static split joins that split (as Metaflow reads it: each item went one way of
+        # the switch); outside any, it only merges the switch.
         if all(stack == first for stack in incoming) and first \
-                and first[-1][1] == SplitKind.SWITCH:
+                and first[-1][1] == SplitKind.SWITCH and not (
+                    node.takes_inputs and any(f[1] != SplitKind.SWITCH for f in first)):
             return self._switch_merge(node, first[:-1])
         skeletons = [[f for f in stack if f[1] != SplitKind.SWITCH] for stack in incoming]
         if not node.takes_inputs:

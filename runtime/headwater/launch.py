@@ -105,7 +105,10 @@ def _run(request: RunRequest, values: dict[str, Any] | None, origin: OriginRun |
         parameters = attempt_record.clone_parameters(
             env, info, origin.run_id, origin.tasks[(attempt_record.PARAMETERS_STEP, ())])
     else:
-        parameters = attempt_record.record_parameters(env, info, values or {})
+        from .flowspec import constant_values
+
+        parameters = attempt_record.record_parameters(
+            env, info, {**constant_values(request.flow_cls), **(values or {})})
     try:
         ok = scheduler.start(parameters)
     except KeyboardInterrupt:

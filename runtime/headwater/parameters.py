@@ -24,12 +24,15 @@ class JSONType:
 
 
 class DeployTimeContext:
-    """What a callable default receives: the flow name, the user and the parameter name."""
+    """What a callable default receives: the flow name, the user, the parameter name and
+    the run's configs (``ctx.configs.<name>``; ``None`` where configs are not read yet)."""
 
-    def __init__(self, flow_name: str, user_name: str, parameter_name: str):
+    def __init__(self, flow_name: str, user_name: str, parameter_name: str,
+                 configs: Any = None):
         self.flow_name = flow_name
         self.user_name = user_name
         self.parameter_name = parameter_name
+        self.configs = configs
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -90,14 +93,22 @@ class Parameter:
     def option_name(self) -> str:
         return self.name.replace("_", "-")
 
-    def resolve_default(self, flow_name: str, user: str) -> Any:
+    def resolve_default(self, flow_name: str, user: str,
+                        configs: dict[str, Any] | None = None) -> Any:
+        """The default's value; ``configs`` (attribute -> value) resolve a
+        ``config_expr`` default and are ``ctx.configs`` for a default function."""
+        from .config import ConfigExpr, ConfigValue
+
         default = self.default
-        if callable(default):
+        if isinstance(default, ConfigExpr):
+            default = default.resolve(configs or {})
+        elif callable(default):
             try:
                 nargs = len(inspect.signature(default).parameters)
             except (TypeError, ValueError):
                 nargs = 1
-            ctx = DeployTimeContext(flow_name, user, self.name)
+            ctx = DeployTimeContext(flow_name, user, self.name,
+                                    None if configs is None else ConfigValue(configs))
             default = default(ctx) if nargs else default()
         if default is None:
             return None
@@ -148,7 +159,8 @@ def environment_name(name: str) -> str:
     return "METAFLOW_RUN_" + name.upper().replace("-", "_")
 
 
-def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str) -> dict[str, Any]:
+def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str,
+                       configs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The values of every parameter for a run: given ones converted, then those set in the
     environment (``METAFLOW_RUN_<NAME>``), others defaulted.
 
@@ -169,7 +181,7 @@ def resolve_parameters(flow_cls: type, given: dict[str, Any], user: str) -> dict
         elif from_env not in (None, ""):
             values[attr] = param.convert(from_env)
         else:
-            values[attr] = param.resolve_default(flow_cls.__name__, user)
+            values[attr] = param.resolve_default(flow_cls.__name__, user, configs)
             if values[attr] is None and param.required:
                 raise ParameterError(f"parameter --{param.option_name} is required",
                                      f"pass --{param.option_name} VALUE")

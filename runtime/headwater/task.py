@@ -28,7 +28,7 @@ from .graph import StepKind
 
 if TYPE_CHECKING:
     from .datastore.base import StorageBackend
-    from .graph import FlowGraph
+    from .graph import FlowGraph, StepNode
     from .metadata.base import MetadataProvider
     from .settings import Settings
 
@@ -203,7 +203,7 @@ class TaskRunner:
                      origin_run_id=spec.origin_run_id,
                      namespace=spec.namespace or f"user:{spec.user}", username=spec.user,
                      parameter_names=self.parameters,
-                     is_running_flow=True, tags=list(spec.tags))
+                     is_running_flow=True, tags=set(spec.tags))
         for flow_deco in self.flow_cls._flow_decorators:
             current._set(**flow_deco.current_values(spec.flow_name, spec.user))
         attempt_record.record_start(env, spec)
@@ -276,6 +276,10 @@ class TaskRunner:
         if transition is None:
             if caught and node.kind in (StepKind.LINEAR, StepKind.SPLIT):
                 transition = Transition(list(node.out))  # the failure came before self.next
+            elif node.kind == StepKind.LINEAR and _is_parallel_worker(node, self.spec):
+                # a worker of a @parallel gang goes where the gang goes, as in Metaflow: its
+                # code may return early, leaving self.next to the control task (node 0)
+                transition = Transition(list(node.out))
             else:
                 raise InvalidNextError(f"step {node.name!r} finished without calling self.next()",
                                        f"call self.next(...) at the end of {node.name!r}")
@@ -332,7 +336,8 @@ class TaskRunner:
         state = flow._state()
         values: dict[str, Any] = {}
         if user_artifacts:
-            values = {n: flow.__dict__[n] for n in state.assigned
+            names = set(state.assigned) | set(flow._changed_in_place())
+            values = {n: flow.__dict__[n] for n in names
                       if not n.startswith("_") and n in flow.__dict__}
         values["_success"] = error is None
         if error is not None:
@@ -366,6 +371,14 @@ def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
             time.sleep(interval)
 
     threading.Thread(target=beat, name="headwater-heartbeat", daemon=True).start()
+
+
+def _is_parallel_worker(node: "StepNode", spec: "TaskSpec") -> bool:
+    """Whether this task is a worker (not node 0) of a ``@parallel`` step's gang: its
+    innermost split is the ``num_parallel`` fan-out, and its index there is not 0."""
+    if not any(d.name == "parallel" for d in node.decorators) or not spec.stack:
+        return False
+    return spec.stack[-1].index != 0
 
 
 def _describe(exc: BaseException) -> str:

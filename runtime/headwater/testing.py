@@ -93,7 +93,7 @@ class FlowRunner:
         with self._flow(flow_cls, with_, config_files, config_values, namespace) as obj:
             graph = obj.prepare()
             given = {name: value for name, value in params.items() if value is not None}
-            values = resolve_parameters(flow_cls, given, obj.settings.user)
+            values = resolve_parameters(flow_cls, given, obj.settings.user, obj.configs)
             return self._launch(obj, lambda request: start_run(request, {**values,
                                                                          **obj.configs}),
                                 graph, tags, max_workers, max_num_splits)

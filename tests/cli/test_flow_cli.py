@@ -195,3 +195,15 @@ def test_project_name_is_checked(run_flow, write_flow):
     proc = run_flow(write_flow(source), "check", check=False)
     assert_clean_error(proc, "Bad decorator: @project(name='Bad Name') needs lowercase letters, "
                              "digits and underscores", "Fix: e.g. @project(name='fraud_model')")
+
+
+def test_metaflow_top_options_without_a_headwater_use_are_accepted(run_flow, write_flow):
+    # command lines written for Metaflow pass these (its pylint pass, event logger and
+    # monitor sidecars); Headwater has nothing for them to change
+    from headwater import Flow
+
+    proc = run_flow(write_flow(GOOD), "--no-pylint", "--event-logger=nullSidecarLogger",
+                    "--monitor", "nullSidecarMonitor", "--not-quiet", "run", "--label", "x",
+                    "--pylint")
+    assert "Done" in proc.stdout + proc.stderr
+    assert Flow("GoodFlow").latest_run.successful

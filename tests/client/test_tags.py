@@ -75,6 +75,20 @@ def test_a_single_string_is_one_tag(run):
     assert "whole-tag" in run.user_tags and "w" not in run.user_tags
 
 
+def test_the_single_tag_methods_take_a_list_too(run):
+    run.add_tag(["whoop", "eee"])
+    assert {"whoop", "eee"} <= Run(run.pathspec).user_tags
+    run.replace_tag(["whoop", "eee"], ["woo", "hoo"])
+    assert Run(run.pathspec).user_tags == {"first", "woo", "hoo"}
+    run.remove_tag(["woo", "hoo"])
+    assert Run(run.pathspec).user_tags == {"first"}
+
+
+def test_replacing_nothing_with_nothing_is_refused(run):
+    with pytest.raises(ParameterError, match="no tag to remove and none to add"):
+        run.replace_tags([], [])
+
+
 def test_tagging_a_run_that_disappeared(run, hw_env):
     import shutil
 

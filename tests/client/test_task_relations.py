@@ -77,6 +77,20 @@ def test_parents_and_children_across_foreach_join_and_split(flow_runner, flow_cl
     assert run["end"].task.parent_tasks == [both] and run["end"].task.child_tasks == []
 
 
+def test_parent_and_child_steps_follow_the_run(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
+
+    def names(steps):
+        return [s.id for s in steps]
+
+    assert names(run["start"].parent_steps) == [] and names(run["start"].child_steps) == ["work"]
+    assert names(run["work"].parent_steps) == ["start"]
+    assert names(run["gather"].parent_steps) == ["work"]
+    assert sorted(names(run["gather"].child_steps)) == ["left", "right"]
+    assert sorted(names(run["both"].parent_steps)) == ["left", "right"]
+    assert names(run["end"].parent_steps) == ["both"] and names(run["end"].child_steps) == []
+
+
 def test_a_resumed_run_links_its_own_tasks(flow_runner, flow_class, monkeypatch):
     flow = flow_class(FLOW)
     monkeypatch.setenv("FAIL_END", "1")

@@ -85,3 +85,11 @@ def test_many_out_of_band_buffers_round_trip(cas, n_buffers):
     info = cas.save({"v": value})["v"]
     loaded = cas.load(info.sha, info.size)
     assert all(np.array_equal(a, b) for a, b in zip(value, loaded))
+
+
+@pytest.mark.parametrize("value", [{"k": [1, 2, 3]}, np.ones(LARGE_ARTIFACT_BYTES // 8 + 1)])
+def test_digest_is_the_key_save_stores_under_and_writes_nothing(cas, tmp_path, value):
+    sha = cas.digest("x", value)
+    assert not (tmp_path / "root").exists() or not any(
+        p.is_file() for p in (tmp_path / "root").rglob("*"))
+    assert cas.save({"x": value})["x"].sha == sha

@@ -191,9 +191,36 @@ def test_placeholder_with_a_wrong_key():
     assert info.value.fix == "check the key names against the config file"
 
 
-def test_placeholders_are_evaluated_without_builtins():
-    with pytest.raises(ConfigurationError):
-        config_expr("__import__('os').getcwd()").resolve({})
+def test_placeholders_are_python_expressions_with_builtins():
+    # as in Metaflow: the flow's author writes them, e.g. to turn a value into a string
+    config = {"config": ConfigValue({"value": 42, "names": ["b", "a"]})}
+    assert config_expr("str(config.value)").resolve(config) == "42"
+    assert config_expr("sorted(config.names)").resolve(config) == ["a", "b"]
+
+
+def test_a_default_value_may_be_a_function_of_the_context():
+    seen = []
+
+    def default(ctx):
+        seen.append((ctx.flow_name, ctx.user_name, ctx.parameter_name))
+        return {"val": 456}
+
+    assert Config("config3", default_value=default).load(None, None, "F", "ana").val == 456
+    assert seen == [("F", "ana", "config3")]
+    assert Config("c", default_value='{"a": 1}').load(None).a == 1  # JSON text works too
+
+
+def test_config_values_are_read_only():
+    cfg = ConfigValue({"val": 1, "nested": {"x": 2}})
+    for change in (lambda: cfg.__setitem__("val", 5), lambda: setattr(cfg, "val", 5),
+                   lambda: cfg.update(val=5), lambda: cfg.pop("val"),
+                   lambda: cfg.nested.__setitem__("x", 3), lambda: cfg.clear()):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert cfg == {"val": 1, "nested": {"x": 2}}
+    copy = dict(cfg)
+    copy["val"] = 5  # a plain copy can change
+    assert copy["val"] == 5 and pickle.loads(pickle.dumps(cfg)) == cfg
 
 
 # --- configs on a flow ----------------------------------------------------------------------

@@ -126,11 +126,16 @@ def test_with_adds_a_decorator_to_every_step(run_flow, write_flow):
     assert "unknown argument(s) tims" in proc.stderr
 
 
-@pytest.mark.parametrize("arguments,branch,production", [
-    ("name='fraud_model'", "user.tester", False),
-    ("name='fraud_model', production=True", "prod", True),
+@pytest.mark.parametrize("arguments,env,branch,production", [
+    ("name='fraud_model'", {}, "user.tester", False),
+    ("name='fraud_model', production=True", {}, "prod", True),
+    # Metaflow's --branch / --production as the variables its command line reads
+    ("name='fraud_model'", {"METAFLOW_BRANCH": "exp"}, "test.exp", False),
+    ("name='fraud_model'", {"METAFLOW_PRODUCTION": "True"}, "prod", True),
+    ("name='fraud_model', branch='mine'", {"METAFLOW_BRANCH": "exp"}, "test.mine", False),
 ])
-def test_project_is_visible_in_current(run_flow, write_flow, arguments, branch, production):
+def test_project_is_visible_in_current(run_flow, write_flow, arguments, env, branch,
+                                       production):
     flow = write_flow(f"""
         from headwater import FlowSpec, current, project, step
 
@@ -149,7 +154,7 @@ def test_project_is_visible_in_current(run_flow, write_flow, arguments, branch, 
         if __name__ == "__main__":
             ProjFlow()
     """)
-    proc = run_flow(flow, "run")
+    proc = run_flow(flow, "run", env=env)
     line = next(line for line in proc.stdout.splitlines() if "project " in line)
     assert line.split("] ", 1)[1].split() == [
         "project", "fraud_model", branch, f"fraud_model.{branch}.ProjFlow", str(production),

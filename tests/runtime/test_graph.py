@@ -297,6 +297,50 @@ class TheFlow(FlowSpec):
     assert graph["join"].join_kind == "foreach"
 
 
+SWITCH_TO_A_FOREACH_JOIN = '''
+class TheFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.kind = "big" if self.input > 1 else "small"
+        self.next({"big": self.big, "small": self.small}, condition="kind")
+
+    @step
+    def big(self):
+        self.label = f"big {self.input}"
+        self.next(self.join)
+
+    @step
+    def small(self):
+        self.label = f"small {self.input}"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.labels = sorted(i.label for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_the_branches_of_a_switch_in_a_foreach_may_end_at_the_foreach_join(tmp_path):
+    graph = graph_of(tmp_path, SWITCH_TO_A_FOREACH_JOIN)
+    assert graph["join"].is_join and graph["join"].join_kind == "foreach"
+    assert graph["join"].split_stack == [] and graph["end"].split_stack == []
+
+
+def test_a_foreach_join_fed_by_a_switch_gets_every_item(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(HEADER + SWITCH_TO_A_FOREACH_JOIN))
+    assert run["join"].task.data.labels == ["big 2", "big 3", "small 1"]
+
+
 NESTED_SWITCHES = '''
 class TheFlow(FlowSpec):
     @step

@@ -70,6 +70,8 @@ def test_metaflow_exception_module_name_re_exports_the_hierarchy():
         if isinstance(value, type) and issubclass(value, ours.HeadwaterException):
             assert getattr(exception, name) is value, name
     assert set(exception.__all__) >= {"MetaflowException", "HeadwaterException", "ObjectNotFound"}
+    # Metaflow's name for a failed command, which step code raises
+    assert issubclass(exception.ExternalCommandFailed, MetaflowException)
 
 
 def test_metaflow_names_catch_what_headwater_raises():

@@ -75,3 +75,32 @@ def test_num_parallel_with_foreach_is_a_graph_error(tmp_path):
     assert graph["start"].kind == "foreach" and graph["start"].parallel
     assert graph["start"].foreach_var is None and graph["join"].join_kind == "foreach"
 
+
+
+_NEXT = "            self.next(self.join)\n"
+
+
+def test_a_worker_may_leave_self_next_to_the_control_task(flow_runner, flow_class):
+    # as in Metaflow: the gang goes where node 0 says, so a worker may return early
+    source = FLOW.replace(_NEXT, "            if p.node_index != 0:\n"
+                                 "                return\n" + _NEXT)
+    assert source != FLOW
+    run = flow_runner.run(flow_class(source))
+    assert len(run["join"].task.data.all_seen) == 3
+
+
+def test_the_control_task_must_still_call_self_next(flow_runner, flow_class):
+    from headwater.exceptions import RunFailed
+
+    source = FLOW.replace(_NEXT, "            if p.node_index == 0:\n"
+                                 "                return\n" + _NEXT)
+    assert source != FLOW
+    with pytest.raises(RunFailed, match="finished without calling self.next"):
+        flow_runner.run(flow_class(source))
+
+
+def test_control_tasks_are_node_0_of_each_gang(flow_runner, flow_class):
+    run = flow_runner.run(flow_class(FLOW))
+    control = run["train"].control_tasks()
+    assert [t.index for t in control] == [0] and control[0].data.seen[0] == 0
+    assert run["start"].control_tasks() == [] and run["join"].control_tasks() == []

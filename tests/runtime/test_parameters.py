@@ -288,3 +288,59 @@ def test_a_parameter_can_come_from_the_environment(write_flow, run_flow):
                                      env={"METAFLOW_RUN_N_ITEMS": "7"}).stdout
     bad = run_flow(path, "run", env={"METAFLOW_RUN_N_ITEMS": "many"}, check=False)
     assert bad.returncode == 1 and "n-items" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_default_function_sees_the_project_in_current(run_flow, write_flow):
+    flow = write_flow("""
+        from headwater import FlowSpec, Parameter, current, project, step
+
+        def branch_default(ctx):
+            return f"{current.project_name}:{current.branch_name}"
+
+        @project(name="demo")
+        class ProjectParamFlow(FlowSpec):
+            where = Parameter("where", default=branch_default)
+
+            @step
+            def start(self):
+                print("WHERE", self.where)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            ProjectParamFlow()
+    """)
+    proc = run_flow(flow, "run")
+    assert "WHERE demo:user.tester" in proc.stdout
+
+
+def test_defaults_from_configs(run_flow, write_flow):
+    flow = write_flow("""
+        from headwater import Config, FlowSpec, Parameter, config_expr, step
+
+        def from_config(ctx):
+            return ctx.configs.settings.base + 1
+
+        class ConfigParamFlow(FlowSpec):
+            settings = Config("settings", default_value={"base": 41})
+            direct = Parameter("direct", default=config_expr("settings.base"), type=int)
+            derived = Parameter("derived", default=from_config, type=int)
+
+            @step
+            def start(self):
+                print("VALUES", self.direct, self.derived)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            ConfigParamFlow()
+    """)
+    assert "VALUES 41 42" in run_flow(flow, "run").stdout
+    proc = run_flow(flow, "--config-value", "settings", '{"base": 1}', "run")
+    assert "VALUES 1 2" in proc.stdout

@@ -57,8 +57,11 @@ def test_resume_from_a_named_step_reruns_it_and_what_follows(run_flow):
     run_flow(FLOWS / "faults_flow.py", "resume", "middle")
     run = Flow("FaultsFlow").latest_run
     assert run.successful
-    assert "origin-run-id" in run["start"].task.metadata_dict
-    assert "origin-run-id" not in run["middle"].task.metadata_dict
+    assert "origin-task-id" in run["start"].task.metadata_dict  # cloned
+    # executed again: the run it resumes, and no origin task (as in Metaflow)
+    middle = run["middle"].task.metadata_dict
+    assert "origin-task-id" not in middle and middle["origin-run-id"] == origin.id
+    assert middle["python_version"] == run["start"].task.metadata_dict["python_version"]
     assert run["end"].task.data.after == "done"
     assert run.id != origin.id
 
@@ -68,8 +71,8 @@ def test_resume_step_given_twice_says_which_one_is_used(run_flow):
     proc = run_flow(FLOWS / "faults_flow.py", "resume", "--step", "start", "--step", "middle")
     assert "--step was given 2 times (start, middle): resuming from 'middle'" in proc.stderr
     run = Flow("FaultsFlow").latest_run
-    assert "origin-run-id" in run["start"].task.metadata_dict  # start was cloned
-    assert "origin-run-id" not in run["middle"].task.metadata_dict
+    assert "origin-task-id" in run["start"].task.metadata_dict  # start was cloned
+    assert "origin-task-id" not in run["middle"].task.metadata_dict
     both = run_flow(FLOWS / "faults_flow.py", "resume", "end", "--step", "middle")
     assert "resuming from 'middle'" in both.stderr
     same = run_flow(FLOWS / "faults_flow.py", "resume", "middle", "--step", "middle")

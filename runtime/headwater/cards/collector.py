@@ -31,10 +31,12 @@ REFRESH_INTERVAL_SECONDS = 1.0
 class CardSlot:
     """One ``@card`` of the running step: its type, id and the components appended."""
 
-    def __init__(self, slot: str, card: "CardType", card_id: str | None):
+    def __init__(self, slot: str, card: "CardType", card_id: str | None,
+                 customize: bool = False):
         self.slot = slot
         self.card = card
         self.id = card_id
+        self.customize = customize  # the step's default editable card, whatever the others
         self.components: list[Component] = []
         self.lock = threading.Lock()
 
@@ -106,6 +108,9 @@ class CardCollector(CardHandle):
 
     def _default_slot(self) -> tuple[CardSlot | None, str]:
         editable = [s for s in self._slots if s.editable]
+        chosen = [s for s in editable if s.customize]
+        if len(chosen) == 1:
+            return chosen[0], ""
         if len(editable) == 1:
             return editable[0], ""
         without_id = [s for s in editable if s.id is None]

@@ -111,9 +111,10 @@ class CardWriter:
 
     def write(self, slot: str, card: "CardType", card_id: str | None,
               components: Sequence[Component], timeout: float,
-              extra: dict[str, Any] | None = None, live: bool = False) -> StoredCard | None:
-        """Render and store one card; on a render failure store an error card instead.
-        Returns what was stored (``None`` if even that failed)."""
+              extra: dict[str, Any] | None = None, live: bool = False,
+              save_errors: bool = True) -> StoredCard | None:
+        """Render and store one card; on a render failure store an error card instead
+        (``save_errors``; else only warn). Returns what was stored (``None`` if nothing)."""
         status = CardStatus.RUNNING if live else CardStatus.FINAL
         record = self._record(slot, card, card_id, status)
         meta = {"id": card_id, "status": status.value, "slot": slot}
@@ -128,6 +129,11 @@ class CardWriter:
             reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             if not isinstance(exc, TimeoutError):
                 reason += "\n\n" + _user_traceback(exc)
+            if not save_errors:
+                print(f"Card warning: the {card.type} card of {self.ctx.pathspec} failed to "
+                      f"render ({reason.splitlines()[0]}); no card was stored "
+                      f"(save_errors=False).", file=sys.stderr)
+                return None
             return self._write_error(slot, card, card_id, reason)
         try:
             return self.store.save(record, page)

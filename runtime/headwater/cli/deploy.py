@@ -190,7 +190,7 @@ def add_deploy_commands(cli: click.Group) -> None:
         values = None
         if step_name == "start":
             given = _parse_parameter_args(obj.flow_cls, list(parameter_args))
-            values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user),
+            values = {**resolve_parameters(obj.flow_cls, given, obj.settings.user, obj.configs),
                       **obj.configs}
         env = obj.environment()
         outputs = (FileOutputs(outputs_dir) if outputs_dir else

@@ -26,7 +26,8 @@ from .errors import run_cli
 # Options of the flow group that users also write after the command; value count for each.
 GLOBAL_OPTIONS = {"--config-file": 1, "--config": 2, "--config-value": 2, "--with": 1,
                   "--namespace": 1, "--datastore": 1, "--datastore-root": 1, "--metadata": 1,
-                  "--quiet": 0, "--environment": 1}
+                  "--quiet": 0, "--not-quiet": 0, "--environment": 1, "--pylint": 0,
+                  "--no-pylint": 0, "--event-logger": 1, "--monitor": 1}
 
 
 class FlowContext:
@@ -77,14 +78,16 @@ class FlowContext:
         for attr, config in configs.items():
             name = config.name
             if name in files:
-                values[attr] = config.load(files[name], self.flow_file)
+                values[attr] = config.load(files[name], self.flow_file, self.flow_name,
+                                           self.settings.user)
             elif name in self.config_values:
                 values[attr] = config.from_value(self.config_values[name], "--config-value")
             elif name in env_values:
                 values[attr] = config.from_value(env_values[name],
                                                  "METAFLOW_FLOW_CONFIG_VALUE")
             else:
-                values[attr] = config.load(env_files.get(name), self.flow_file)
+                values[attr] = config.load(env_files.get(name), self.flow_file,
+                                           self.flow_name, self.settings.user)
         return values
 
     def prepare(self):
@@ -238,13 +241,18 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--datastore-root", help="Override the datastore's sysroot.")
     @click.option("--metadata", type=click.Choice(["local", "service"]),
                   help="Override METAFLOW_DEFAULT_METADATA.")
-    @click.option("--quiet", is_flag=True, help="Do not echo task output.")
+    @click.option("--quiet/--not-quiet", default=False, help="Do not echo task output.")
+    # Metaflow's top options for its pylint pass, event logger and monitor sidecars, which
+    # Headwater does not have: accepted so that command lines written for Metaflow run
+    @click.option("--pylint/--no-pylint", "_pylint", default=True, hidden=True)
+    @click.option("--event-logger", "_event_logger", hidden=True)
+    @click.option("--monitor", "_monitor", hidden=True)
     @click.option("--environment", type=click.Choice(["local", "pypi", "conda"]),
                   default="local", help="pypi/conda: every step runs in a resolved "
                   "environment (same as --with pypi / --with conda).")
     @click.pass_context
     def cli(ctx, config_file, configs, config_values, with_specs, namespace, datastore,
-            datastore_root, metadata, quiet, environment):
+            datastore_root, metadata, quiet, _pylint, _event_logger, _monitor, environment):
         obj = FlowContext(flow_cls)
         overrides = {"METAFLOW_DEFAULT_DATASTORE": datastore,
                      "METAFLOW_DEFAULT_METADATA": metadata}
@@ -304,8 +312,15 @@ def build_cli(flow_cls: type) -> click.Group:
         from ..parameters import resolve_parameters
 
         graph = obj.prepare()
+        # a parameter's default function sees what the flow decorators put in `current`
+        # (@project's names), as in Metaflow
+        from ..current import current
+
+        for deco in getattr(obj.flow_cls, "_flow_decorators", []):
+            current._set(**deco.current_values(obj.flow_name, obj.settings.user))
         values = resolve_parameters(obj.flow_cls, {k: v for k, v in params.items()
-                                                   if v is not None}, obj.settings.user)
+                                                   if v is not None}, obj.settings.user,
+                                    obj.configs)
         start_run(run_request(obj, graph, max_workers, max_num_splits, list(tags), run_id_file),
                   {**values, **obj.configs})
 

@@ -156,27 +156,31 @@ class Run(MetaflowObject["Step"]):
     # --- tags --------------------------------------------------------------------------
 
     def add_tag(self, tag: str) -> None:
-        """Add a user tag."""
-        self.add_tags([tag])
+        """Add a user tag (a list of tags is taken too, as Metaflow does)."""
+        self.add_tags(_one_or_many(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
         """Add user tags (system tags among them are ignored, with a warning)."""
         self._mutate(add=self._addable(_check_tags(tags)), remove=[])
 
     def remove_tag(self, tag: str) -> None:
-        """Remove a user tag (system tags cannot be removed)."""
-        self.remove_tags([tag])
+        """Remove a user tag (system tags cannot be removed; a list is taken too)."""
+        self.remove_tags(_one_or_many(tag))
 
     def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags (system tags cannot be removed)."""
         self._mutate(add=[], remove=self._removable(_check_tags(tags)))
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
-        """Remove one user tag and add another in one step."""
-        self.replace_tags([tag_to_remove], [tag_to_add])
+        """Remove one user tag and add another in one step (lists are taken too)."""
+        self.replace_tags(_one_or_many(tag_to_remove), _one_or_many(tag_to_add))
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove some user tags and add others in one step."""
+        tags_to_remove, tags_to_add = list(tags_to_remove), list(tags_to_add)
+        if not tags_to_remove and not tags_to_add:
+            raise TaggingError("replace_tags was given no tag to remove and none to add",
+                               "name at least one tag to remove or to add")
         remove = self._removable(_check_tags(tags_to_remove))
         self._mutate(add=self._addable(_check_tags(tags_to_add)), remove=remove)
 
@@ -209,6 +213,11 @@ class Run(MetaflowObject["Step"]):
         flow_name, run_id = self._components
         tags = self._provider.mutate_run_tags(flow_name, run_id, add, remove)
         self._object = dict(self._object, tags=list(tags))
+
+
+def _one_or_many(tag: Any) -> list:
+    """The argument of ``add_tag`` and friends as a list: one tag, or the tags of a list."""
+    return list(tag) if isinstance(tag, (list, tuple, set, frozenset)) else [tag]
 
 
 def _check_tags(tags: Any) -> list[str]:

@@ -68,6 +68,19 @@ class Step(MetaflowObject["Task"]):
         wanted = set(tags)
         return [task for task in self._children() if wanted <= task.tags]
 
+    def control_tasks(self, *tags: str) -> list["Task"]:
+        """The control task (node 0) of each ``@parallel`` gang of this step (none for a
+        step that is not ``@parallel``); ``tags`` filters as ``tasks`` does."""
+        control = []
+        for task in self.tasks(*tags):
+            task._stored_artifacts()  # reads the index, which holds the split stack
+            stack = task._state.get("stack") or []
+            # a num_parallel fan-out is the foreach frame that names no attribute
+            if stack and stack[-1][1] == "foreach" and stack[-1][4] is None \
+                    and int(stack[-1][2]) == 0:
+                control.append(task)
+        return control
+
     @property
     def task(self) -> "Task | None":
         """A task of this step: *the* task of a step that is not inside a foreach."""
@@ -80,6 +93,27 @@ class Step(MetaflowObject["Task"]):
         task = self.task
         origin = task.origin_pathspec if task is not None else None
         return origin.rsplit("/", 1)[0] if origin else None
+
+    @property
+    def parent_steps(self) -> list["Step"]:
+        """The steps of the run this step's tasks started from (none for ``start``)."""
+        run = self.parent
+        names: dict[str, None] = {}  # in order, once each
+        for task in self._children():
+            names.update((step, None) for step, _ in task._input_tasks())
+        return [run[name] for name in names]  # type: ignore[index]
+
+    @property
+    def child_steps(self) -> list["Step"]:
+        """The steps of the run this step's tasks went to (none for ``end``; a step the
+        run has not reached, or a switch branch not taken, is not listed)."""
+        run = self.parent
+        names: dict[str, None] = {}  # in order, once each
+        for task in self._children():
+            task._stored_artifacts()  # reads the index, which names the targets
+            names.update((step, None) for step in task._state.get("targets") or []
+                         if step in run)  # type: ignore[operator]
+        return [run[name] for name in names]  # type: ignore[index]
 
     @property
     def finished_at(self) -> datetime | None:

@@ -141,6 +141,13 @@ class ContentAddressedStore:
     def key(self, sha: str) -> str:
         return f"{self.flow_name}/data/{sha[:2]}/{sha}"
 
+    def digest(self, name: str, obj: Any) -> str:
+        """The key ``save`` would store ``obj`` under, computed without storing anything."""
+        digest = hashlib.sha256()
+        for chunk in _Serialized(name, obj).chunks():
+            digest.update(chunk)
+        return digest.hexdigest()
+
     def save(self, artifacts: dict[str, Any]) -> dict[str, ArtifactInfo]:
         """Store every value; returns name -> ``ArtifactInfo``. Already stored values are
         not written again. Raises ``SerializationError`` naming the first unpicklable one."""

@@ -35,11 +35,15 @@ class CardDecorator(StepDecorator):
     components) or a registered custom type. ``id``: names the card for
     ``current.card[id]`` and ``card view --id``. ``options``: the card type's options.
     ``timeout``: seconds the render may take before an error card is stored instead.
+    ``save_errors``: store an error card when the render fails (else no card).
+    ``customize``: this card is the one ``current.card.append`` adds to, when the step has
+    several editable cards (at most one may say so).
     """
 
     name = "card"
     spin_use = SpinUse.APPLIED
-    defaults = {"type": "default", "id": None, "options": {}, "timeout": 45}
+    defaults = {"type": "default", "id": None, "options": {}, "timeout": 45,
+                "save_errors": True, "customize": False}
     allow_multiple = True
 
     def __init__(self, attributes: dict[str, Any] | None = None, from_cli: bool = False):
@@ -81,6 +85,9 @@ class CardDecorator(StepDecorator):
         if len(ids) != len(set(ids)):
             raise DecoratorError(f"step {step_name!r} has two @card with the same id",
                                  "give each card its own id")
+        if sum(bool(d.attributes["customize"]) for d in cards) > 1:
+            raise DecoratorError(f"step {step_name!r} has several @card(customize=True)",
+                                 "set customize=True on one card only")
         self._slot = str(cards.index(self))
         self._graph = graph.describe()
 
@@ -91,7 +98,8 @@ class CardDecorator(StepDecorator):
         try:
             self._card = self._card_type()
             self._writer = writer_for(flow, ctx, self._graph or _describe(flow))
-            self._writer.collector._add(CardSlot(self._slot, self._card, self.attributes["id"]))
+            self._writer.collector._add(CardSlot(self._slot, self._card, self.attributes["id"],
+                                                 bool(self.attributes["customize"])))
         except Exception as exc:  # a card never fails the task
             print(f"Card warning: @card could not start: {exc}", file=sys.stderr)
             self._writer = None
@@ -111,7 +119,8 @@ class CardDecorator(StepDecorator):
             writer.finish(ok)
             slot = next(s for s in writer.collector.slots if s.slot == self._slot)
             writer.write(self._slot, self._card, self.attributes["id"], list(slot.components),
-                         timeout=float(self.attributes["timeout"]))
+                         timeout=float(self.attributes["timeout"]),
+                         save_errors=bool(self.attributes["save_errors"]))
         finally:
             release_writer(writer)
             self._writer = None

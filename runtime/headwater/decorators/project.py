@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from .base import DecoratorError, FlowDecorator
@@ -21,11 +22,23 @@ class ProjectDecorator(FlowDecorator):
             raise DecoratorError(f"@project(name={name!r}) needs lowercase letters, digits and "
                                  f"underscores", "e.g. @project(name='fraud_model')")
 
-    def branch(self, user: str) -> str:
+    # Metaflow's --branch and --production options, given as the variables its command
+    # line also reads them from, when the decorator does not set them
+    def _given_branch(self) -> str | None:
+        return self.attributes["branch"] or os.environ.get("METAFLOW_BRANCH") or None
+
+    def _production(self) -> bool:
         if self.attributes["production"]:
-            return "prod" + (f".{self.attributes['branch']}" if self.attributes["branch"] else "")
-        if self.attributes["branch"]:
-            return f"test.{self.attributes['branch']}"
+            return True
+        return os.environ.get("METAFLOW_PRODUCTION", "").strip().lower() in (
+            "1", "true", "yes", "on")
+
+    def branch(self, user: str) -> str:
+        given = self._given_branch()
+        if self._production():
+            return "prod" + (f".{given}" if given else "")
+        if given:
+            return f"test.{given}"
         return f"user.{user}"
 
     def system_tags(self, user: str) -> list[str]:
@@ -35,7 +48,7 @@ class ProjectDecorator(FlowDecorator):
         branch = self.branch(user)
         return {"project_name": self.attributes["name"], "branch_name": branch,
                 "project_flow_name": f"{self.attributes['name']}.{branch}.{flow_name}",
-                "is_production": bool(self.attributes["production"]),
+                "is_production": self._production(),
                 "is_user_branch": branch.startswith("user.")}
 
 

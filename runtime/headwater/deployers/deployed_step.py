@@ -99,10 +99,12 @@ def run_deployed_step(flow_cls: type, graph: "FlowGraph", env: "RunEnvironment",
         md.new_run(flow, user, tags, system_tags, run_id=run_id)
         if latest_success(env, flow, run_id, PARAMETERS_STEP, task_id_for(()), 1) is None:
             from ..attempt import record_parameters
+            from ..flowspec import constant_values
             from ..run_state import RunInfo
 
             record_parameters(env, RunInfo(flow, run_id, user, namespace, tags),
-                              dict(parameters or {}), task_id=task_id_for(()))
+                              {**constant_values(flow_cls), **(parameters or {})},
+                              task_id=task_id_for(()))
     md.register_step(flow, run_id, step, user)
     task_id = task_id_for(path)
     md.new_task(flow, run_id, step, user, task_id=task_id)
