@@ -21,7 +21,6 @@ are placeholders resolved once the file is read.
 from __future__ import annotations
 
 import builtins
-
 import json
 import os
 import sys
