@@ -121,6 +121,12 @@ class FlowGraph:
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
 
+    def starts_gang(self, name: str) -> bool:
+        """Whether step ``name`` is a gang's (``@parallel``'s) step: every step leading to it
+        fans out with ``num_parallel=`` (``ParallelDecorator`` refuses any other shape)."""
+        node = self.nodes[name]
+        return bool(node.in_funcs) and all(self.nodes[p].parallel for p in node.in_funcs)
+
     def __iter__(self):
         return (self.nodes[n] for n in self.order)
 

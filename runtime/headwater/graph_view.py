@@ -25,7 +25,7 @@ class MetaflowStepNode:
         self.foreach_param = node.foreach_var
         self.condition = node.condition
         self.parallel_foreach = node.parallel
-        self.parallel_step = any(d.name == "parallel" for d in node.decorators)
+        self.parallel_step = graph.starts_gang(node.name)
         self.type = _metaflow_type(node, graph)
 
     @property

@@ -28,7 +28,7 @@ from .graph import StepKind
 
 if TYPE_CHECKING:
     from .datastore.base import StorageBackend
-    from .graph import FlowGraph, StepNode
+    from .graph import FlowGraph
     from .metadata.base import MetadataProvider
     from .settings import Settings
 
@@ -276,7 +276,7 @@ class TaskRunner:
         if transition is None:
             if caught and node.kind in (StepKind.LINEAR, StepKind.SPLIT):
                 transition = Transition(list(node.out))  # the failure came before self.next
-            elif node.kind == StepKind.LINEAR and _is_parallel_worker(node, self.spec):
+            elif node.kind == StepKind.LINEAR and _is_parallel_worker(self.graph, self.spec):
                 # a worker of a @parallel gang goes where the gang goes, as in Metaflow: its
                 # code may return early, leaving self.next to the control task (node 0)
                 transition = Transition(list(node.out))
@@ -373,10 +373,10 @@ def _start_heartbeat(spec: TaskSpec, env: RunEnvironment) -> None:
     threading.Thread(target=beat, name="headwater-heartbeat", daemon=True).start()
 
 
-def _is_parallel_worker(node: "StepNode", spec: "TaskSpec") -> bool:
+def _is_parallel_worker(graph: "FlowGraph", spec: "TaskSpec") -> bool:
     """Whether this task is a worker (not node 0) of a ``@parallel`` step's gang: its
     innermost split is the ``num_parallel`` fan-out, and its index there is not 0."""
-    if not any(d.name == "parallel" for d in node.decorators) or not spec.stack:
+    if not graph.starts_gang(spec.step_name) or not spec.stack:
         return False
     return spec.stack[-1].index != 0
 
