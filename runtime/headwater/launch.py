@@ -21,6 +21,7 @@ from .run_state import OriginRun, RunInfo, stack_key
 
 if TYPE_CHECKING:
     from .graph import FlowGraph
+    from .metadata.base import MetadataProvider
     from .task import RunEnvironment
 
 
@@ -125,18 +126,24 @@ def _run(request: RunRequest, values: dict[str, Any] | None, origin: OriginRun |
     return run_id
 
 
+def latest_run_of(md: "MetadataProvider", flow: str, user: str) -> str | None:
+    """The id of ``user``'s newest run of ``flow`` (what resume and spin default to)."""
+    for run in md.get_runs(flow):  # newest first
+        if f"user:{user}" in run.get("system_tags", []):
+            return str(run["run_number"])
+    return None
+
+
 def plan_resume(request: RunRequest, step: str | None, origin_run_id: str | None
                 ) -> OriginRun:
     """The run to resume, its reusable tasks and the steps to run again."""
     env, graph, flow = request.env, request.graph, request.flow_name
     md = env.metadata
     if origin_run_id is None:
-        mine = [r for r in md.get_runs(flow)
-                if f"user:{request.user}" in r.get("system_tags", [])]
-        if not mine:
+        origin_run_id = latest_run_of(md, flow, request.user)
+        if origin_run_id is None:
             raise ResumeError(f"there is no earlier run of {flow} to resume",
                               f"start one with: python {request.script} run")
-        origin_run_id = str(mine[0]["run_number"])
     elif md.get_run(flow, origin_run_id) is None:
         raise ResumeError(f"run {flow}/{origin_run_id} does not exist",
                           "pass an existing run id to --origin-run-id")

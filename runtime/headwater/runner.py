@@ -141,18 +141,26 @@ class ExecutingRun:
         if self._run is None:
             run_id = self.run_id
             if run_id is None:
-                if self.process.poll() is not None:
-                    raise RunnerError(f"the flow exited ({self.process.returncode}) before "
-                                      f"it started a run: {self.stderr.strip()[-500:]}",
-                                      "see .stderr for the whole message")
-                raise RunnerError("the run has not been created yet",
-                                  "wait() for it, or read .run once .run_id is set")
-            self._warming.cancel()  # not needed if it has not begun; else let it finish
-            self._warming.join()
+                raise self._not_started("the flow", "a run", ".run once .run_id is set")
+            self._client_ready()
             from .client import Run
 
             self._run = Run(f"{self.runner.flow_name}/{run_id}", _namespace_check=False)
         return self._run
+
+    def _not_started(self, who: str, what: str, when: str) -> RunnerError:
+        """Why ``what`` cannot be read yet: the child ended without it, or is still going."""
+        if self.process.poll() is not None:
+            return RunnerError(f"{who} exited ({self.process.returncode}) before it started "
+                               f"{what}: {self.stderr.strip()[-500:]}",
+                               "see .stderr for the whole message")
+        return RunnerError(f"{who} has not started {what} yet",
+                           f"wait() for it, or read {when}")
+
+    def _client_ready(self) -> None:
+        """Let the thread preparing the Client finish (or never begin) before reading."""
+        self._warming.cancel()
+        self._warming.join()
 
     def _read(self, stream: str) -> str:
         with open(self._log_path(stream), "rb") as f:
@@ -270,14 +278,8 @@ class ExecutingTask(ExecutingRun):
     def _read_spun(self, cls: type, depth: int) -> Any:
         found = self._attributes()
         if found is None:
-            if self.process.poll() is not None:
-                raise RunnerError(f"spin exited ({self.process.returncode}) before it "
-                                  f"started a task: {self.stderr.strip()[-500:]}",
-                                  "see .stderr for the whole message")
-            raise RunnerError("the spun task has not been created yet",
-                              "wait() for it, or read .task once it has started")
-        self._warming.cancel()
-        self._warming.join()
+            raise self._not_started("spin", "a task", ".task once it has started")
+        self._client_ready()
         from .client import _services
         from .settings import Settings
         from .spin import spin_settings

@@ -33,6 +33,7 @@ from .compute.local import LocalCompute
 from .decorators.base import SpinUse
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import RunFailed, SpinError
+from .launch import latest_run_of
 from .task import InputRef, TaskRunner, TaskSpec
 
 if TYPE_CHECKING:
@@ -135,12 +136,10 @@ def find_origin_task(env: "RunEnvironment", flow_name: str, target: SpinTarget, 
     md = env.metadata
     run_id = target.run_id
     if run_id is None:
-        mine = [r for r in md.get_runs(flow_name)
-                if f"user:{user}" in r.get("system_tags", [])]
-        if not mine:
+        run_id = latest_run_of(md, flow_name, user)
+        if run_id is None:
             raise SpinError(f"there is no run of {flow_name} to spin a step of",
                             f"start one with: python {script} run")
-        run_id = str(mine[0]["run_number"])
     elif md.get_run(flow_name, run_id) is None:
         raise SpinError(f"run {flow_name}/{run_id} does not exist",
                         "name a run that exists (Flow(...).runs() lists them)")
