@@ -210,6 +210,10 @@ def test_name_option_renames_the_deployment_and_not_a_project(flow_file):
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.splitlines()[0] == (
         "Configuration error: argo-workflows --name cannot rename a @project flow's deployment")
+    empty = create(flow_file("linear", "plain_flow.py"), " ")
+    assert empty.returncode == 1 and empty.stderr.splitlines() == [
+        "Configuration error: argo-workflows --name is empty",
+        "  Fix: give a name, or leave it out"]
 
 
 def test_project_labels_and_annotations_follow_metaflow(flow_file, compile_argo):
