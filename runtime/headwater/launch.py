@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class RunRequest:
-    """Everything a run needs from its command line."""
+class FlowCommand:
+    """What every command that starts tasks of a flow (run, resume, spin) is given."""
 
     flow_cls: type
     graph: "FlowGraph"
@@ -37,13 +37,6 @@ class RunRequest:
     tags: list[str]
     system_tags: list[str]
     flow_file: str | None
-    quiet: bool = False
-    max_workers: int = 16
-    max_num_splits: int = 100
-    run_id_file: str | None = None
-    # ComputeContext.options for remote backends: "with_specs" (the --with decorators),
-    # "config_files" (Config name -> path), and what a backend's own options add.
-    compute_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def flow_name(self) -> str:
@@ -52,6 +45,19 @@ class RunRequest:
     @property
     def script(self) -> str:
         return os.path.relpath(self.flow_file) if self.flow_file else "flow.py"
+
+
+@dataclass
+class RunRequest(FlowCommand):
+    """Everything a run needs from its command line."""
+
+    quiet: bool = False
+    max_workers: int = 16
+    max_num_splits: int = 100
+    run_id_file: str | None = None
+    # ComputeContext.options for remote backends: "with_specs" (the --with decorators),
+    # "config_files" (Config name -> path), and what a backend's own options add.
+    compute_options: dict[str, Any] = field(default_factory=dict)
 
 
 def start_run(request: RunRequest, values: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ from .compute.local import LocalCompute
 from .decorators.base import SpinUse
 from .datastore.task_store import TaskDataStore, TaskIndex
 from .exceptions import RunFailed, SpinError
-from .launch import latest_run_of
+from .launch import FlowCommand, latest_run_of
 from .task import InputRef, TaskRunner, TaskSpec
 
 if TYPE_CHECKING:
@@ -272,17 +272,9 @@ class SpinCompute(LocalCompute):
 
 
 @dataclass
-class SpinRequest:
+class SpinRequest(FlowCommand):
     """What the ``spin`` command line decided."""
 
-    flow_cls: type
-    graph: "FlowGraph"
-    env: "RunEnvironment"
-    user: str
-    namespace: str | None
-    tags: list[str]
-    system_tags: list[str]
-    flow_file: str | None
     pathspec: str
     skip_decorators: bool = False
     artifacts_module: str | None = None
@@ -304,8 +296,7 @@ def spin_step(request: SpinRequest) -> str:
     from .task import RunEnvironment
 
     console = Console(quiet=request.quiet)
-    flow, graph, env = request.flow_cls.__name__, request.graph, request.env
-    script = os.path.relpath(request.flow_file) if request.flow_file else "flow.py"
+    flow, graph, env, script = request.flow_name, request.graph, request.env, request.script
     target = parse_spin_pathspec(request.pathspec, flow, [n.name for n in graph])
     node = graph[target.step]
     decorators, ignored = spin_decorators(node, request.skip_decorators)
